@@ -1,0 +1,138 @@
+"""The exceptions difficult_customers raises on purpose.
+
+The hierarchy::
+
+    DifficultCustomersError            base of everything below
+    ├── RulebookError                  a rule pack could not be loaded (file, rule, field)
+    │   └── ConditionError             a precondition is not valid in the language
+    │       ├── ConditionSyntaxError   not parseable, or uses a construct outside the whitelist
+    │       └── ConditionTypeError     unknown field, wrong type, value outside an enum
+    └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
+
+A bad conversation state is reported by pydantic's own ``ValidationError``, which already
+names the field and what is allowed; wrapping it would only hide that detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ConditionError",
+    "ConditionSyntaxError",
+    "ConditionTypeError",
+    "DifficultCustomersError",
+    "RulebookError",
+    "UnsupportedLocaleError",
+]
+
+
+class DifficultCustomersError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class RulebookError(DifficultCustomersError):
+    """A rule pack is malformed.
+
+    Attributes:
+        message: what is wrong, without the location.
+        file: the rule pack's path, when known.
+        rule: the id of the offending rule, when known.
+        field: the offending key of the rule (``when``, ``sources``...), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        rule: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.rule = rule
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.file is not None:
+            where.append(self.file)
+        if self.rule is not None:
+            where.append(f"rule {self.rule!r}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def located(
+        self, *, file: str | None = None, rule: str | None = None, field: str | None = None
+    ) -> RulebookError:
+        """Fill in location details the raiser did not know; returns ``self``."""
+        self.file = self.file if self.file is not None else file
+        self.rule = self.rule if self.rule is not None else rule
+        self.field = self.field if self.field is not None else field
+        self.args = (str(self),)
+        return self
+
+
+class ConditionError(RulebookError):
+    """A precondition is invalid.
+
+    Attributes:
+        condition: the condition's source text.
+        span: ``(start, end)`` character offsets of the offending part, when known.
+        suggestion: the closest valid name, for a misspelled field or value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        condition: str,
+        span: tuple[int, int] | None = None,
+        suggestion: str | None = None,
+        file: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        self.condition = condition
+        self.span = span
+        self.suggestion = suggestion
+        super().__init__(message, file=file, rule=rule, field="when")
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.suggestion is not None:
+            text += f" (did you mean {self.suggestion!r}?)"
+        if self.span is not None:
+            start, end = self.span
+            text += f" at column {start + 1}: {self.condition[start:end]!r}"
+        return text
+
+
+class ConditionSyntaxError(ConditionError):
+    """The condition does not parse, or uses a construct the language does not allow."""
+
+
+class ConditionTypeError(ConditionError):
+    """The condition names an unknown field or compares a field with a value of the wrong type."""
+
+
+class UnsupportedLocaleError(DifficultCustomersError, LookupError):
+    """No catalog matches the requested locale.
+
+    Attributes:
+        locale: what the caller asked for.
+        supported: the locales that are available, sorted.
+    """
+
+    def __init__(self, locale: object, supported: Iterable[str]) -> None:
+        self.locale = locale
+        self.supported = tuple(sorted(supported))
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"unsupported locale {self.locale!r}; supported locales: {', '.join(self.supported)}"
+        )
