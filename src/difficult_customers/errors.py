@@ -7,6 +7,7 @@ The hierarchy::
     │   └── ConditionError             a precondition is not valid in the language
     │       ├── ConditionSyntaxError   not parseable, or uses a construct outside the whitelist
     │       └── ConditionTypeError     unknown field, wrong type, value outside an enum
+    ├── UnknownRuleError               no rule has this id (also a KeyError)
     └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
 
 A bad conversation state is reported by pydantic's own ``ValidationError``, which already
@@ -23,6 +24,7 @@ __all__ = [
     "ConditionTypeError",
     "DifficultCustomersError",
     "RulebookError",
+    "UnknownRuleError",
     "UnsupportedLocaleError",
 ]
 
@@ -136,3 +138,21 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
         return (
             f"unsupported locale {self.locale!r}; supported locales: {', '.join(self.supported)}"
         )
+
+
+class UnknownRuleError(DifficultCustomersError, KeyError):
+    """No rule has the requested id.
+
+    Attributes:
+        rule_id: the id asked for.
+        suggestion: the closest existing id, if any is close.
+    """
+
+    def __init__(self, rule_id: object, *, suggestion: str | None = None) -> None:
+        self.rule_id = rule_id
+        self.suggestion = suggestion
+        super().__init__(rule_id)
+
+    def __str__(self) -> str:
+        hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
+        return f"no rule with id {self.rule_id!r}{hint}"

@@ -1,0 +1,46 @@
+# Every target creates .venv on first use, so a fresh machine needs only Python >= 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck format catalogs lint-catalogs bench wheel-check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/difficult-customers advise examples/states/mid_rant_phone.json --locale en
+	$(BIN)/python examples/advise_examples.py --locale fr --only repeated_insults_after_warning
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests tools examples benchmarks
+	$(BIN)/ruff format --check src tests tools examples benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests tools examples benchmarks
+	$(BIN)/ruff format src tests tools examples benchmarks
+
+catalogs: $(STAMP)
+	$(BIN)/python tools/catalogs.py update
+
+lint-catalogs: $(STAMP)
+	$(BIN)/python ../shared/tools/lint-catalogs --allow locales/lint-catalogs.allow locales/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_advise.py
+
+wheel-check: $(STAMP)
+	bash tools/wheel_check.sh
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,90 @@
+"""Expert advice on handling difficult, angry and abusive customers, as cited, localized rules.
+
+>>> from difficult_customers import advise
+>>> advice = advise({"channel": "phone", "mood": "furious", "customer_speaking": True})
+>>> advice[0].rule_id, advice[0].phase.value
+('stay-calm', 'composure')
+"""
+
+from .advice import Advice, Recommendation
+from .conditions import Condition, Failure, parse_condition
+from .details import Details, Weekday
+from .engine import Explanation, advise, advise_many, explain
+from .errors import (
+    ConditionError,
+    ConditionSyntaxError,
+    ConditionTypeError,
+    DifficultCustomersError,
+    RulebookError,
+    UnknownRuleError,
+    UnsupportedLocaleError,
+)
+from .rules import Kind, Phase, Phrasing, Rule, Rulebook, Source, default_rulebook, load_rulebook
+from .state import Channel, ComplaintValidity, ConversationState, CustomerValue, Mood
+
+__version__ = "0.1.0"
+
+SUPPORTED_LOCALES = ("en", "fr", "pl")
+"""The languages of the built-in catalogs."""
+
+
+def rules(
+    *,
+    kind: Kind | str | None = None,
+    phase: Phase | str | None = None,
+    tag: str | None = None,
+    reads: str | None = None,
+    document: str | None = None,
+) -> tuple[Rule, ...]:
+    """The built-in rules, in advice order, optionally filtered (see :meth:`Rulebook.filter`)."""
+    return default_rulebook().filter(
+        kind=kind, phase=phase, tag=tag, reads=reads, document=document
+    )
+
+
+__all__ = [
+    "SUPPORTED_LOCALES",
+    "Advice",
+    "Channel",
+    "ComplaintValidity",
+    "Condition",
+    "ConditionError",
+    "ConditionSyntaxError",
+    "ConditionTypeError",
+    "ConversationState",
+    "CustomerValue",
+    "Details",
+    "DifficultCustomersError",
+    "Explanation",
+    "Failure",
+    "Kind",
+    "Mood",
+    "Phase",
+    "Phrasing",
+    "Recommendation",
+    "Rule",
+    "Rulebook",
+    "RulebookError",
+    "Source",
+    "UnknownRuleError",
+    "UnsupportedLocaleError",
+    "Weekday",
+    "__version__",
+    "advise",
+    "advise_many",
+    "default_rulebook",
+    "explain",
+    "load_rulebook",
+    "parse_condition",
+    "rules",
+]
+
+# Show the public path in reprs and docs, as httpx does.
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith(__name__ + "."):
+        try:
+            _obj.__module__ = __name__
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj

@@ -1,0 +1,203 @@
+"""The command line: ``difficult-customers`` or ``python -m difficult_customers``.
+
+    difficult-customers advise [STATE.json|-] [--set field=value ...] [--detail name=value ...]
+                               [--locale fr] [--format text|json|markdown]
+    difficult-customers explain [STATE.json|-] [--set ...] [--rule ID]
+    difficult-customers rules [--kind do|avoid] [--phase P] [--tag T] [--reads FIELD] [--format]
+    difficult-customers schema
+    difficult-customers check PACK.toml [--seeds DIR]
+
+Bad input is reported on stderr in one line, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from .details import Details
+from .engine import advise, explain
+from .errors import DifficultCustomersError
+from .rules import Kind, Phase, Rulebook, default_rulebook, load_rulebook
+from .sources import verify_sources
+from .state import ConversationState
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other input error, instead of argparse's usage dump.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _one_line_validation(error: ValidationError, what: str) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"]) or what
+        parts.append(f"{location}: {item['msg']}")
+    return f"invalid {what}: " + "; ".join(parts)
+
+
+def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{option} expects name=value, got {pair!r}")
+        try:
+            # true, 3 and "x" read as JSON; anything else is taken as a plain string.
+            values[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[name.strip()] = raw
+    return values
+
+
+def _read_state(source: str | None, sets: Sequence[str]) -> dict[str, Any]:
+    data: Any = {}
+    if source is not None:
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{source} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{source} must hold a JSON object of state fields")
+    return {**data, **_assignments(sets, "--set")}
+
+
+def _rulebook(pack: str | None) -> Rulebook:
+    return default_rulebook() if pack is None else load_rulebook(pack)
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    state = _read_state(args.state, args.set)
+    details = Details.model_validate(_assignments(args.detail, "--detail"))
+    advice = advise(state, locale=args.locale, details=details, rulebook=_rulebook(args.pack))
+    if args.format == "json":
+        print(advice.to_json())
+    elif args.format == "markdown":
+        print(advice.to_markdown(), end="")
+    else:
+        print(advice.to_text())
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    state = _read_state(args.state, args.set)
+    book = _rulebook(args.pack)
+    if args.rule is not None:
+        print(explain(state, args.rule, rulebook=book))
+    else:
+        for explanation in explain(state, rulebook=book):
+            print(explanation)
+    return 0
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    selected = _rulebook(args.pack).filter(
+        kind=args.kind, phase=args.phase, tag=args.tag, reads=args.reads
+    )
+    if args.format == "json":
+        print(json.dumps([r.model_dump(mode="json") for r in selected], ensure_ascii=False, indent=2))
+    else:
+        for rule in selected:
+            print(f"{rule.id:34} {rule.kind.value:5} {rule.phase.value:12} {rule.when.source}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(ConversationState.model_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    book = load_rulebook(args.pack, base=None if args.with_builtin else Rulebook([]))
+    problems = verify_sources(book, Path(args.seeds)) if args.seeds else []
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="difficult-customers", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def state_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("state", nargs="?", help="a JSON file of state fields, or - for stdin")
+        command.add_argument(
+            "--set", action="append", default=[], metavar="FIELD=VALUE",
+            help="set a state field (value read as JSON when it parses, else as text)",
+        )
+        command.add_argument("--pack", help="a rule pack (TOML) to use on top of the built-ins")
+
+    advise_cmd = sub.add_parser("advise", help="print advice for a conversation state")
+    state_options(advise_cmd)
+    advise_cmd.add_argument(
+        "--detail", action="append", default=[], metavar="NAME=VALUE",
+        help="a detail for phrases: business_name, callback_in (PT1H), deposit_percent, "
+        "closed_day",
+    )
+    advise_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
+    advise_cmd.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    advise_cmd.set_defaults(run=_cmd_advise)
+
+    explain_cmd = sub.add_parser("explain", help="why each rule did or did not fire")
+    state_options(explain_cmd)
+    explain_cmd.add_argument("--rule", help="explain only this rule")
+    explain_cmd.set_defaults(run=_cmd_explain)
+
+    rules_cmd = sub.add_parser("rules", help="list the rules")
+    rules_cmd.add_argument("--kind", choices=[k.value for k in Kind])
+    rules_cmd.add_argument("--phase", choices=[p.value for p in Phase])
+    rules_cmd.add_argument("--tag")
+    rules_cmd.add_argument("--reads", metavar="FIELD", help="rules whose condition reads FIELD")
+    rules_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    rules_cmd.add_argument("--pack", help="a rule pack (TOML) to list with the built-ins")
+    rules_cmd.set_defaults(run=_cmd_rules)
+
+    schema_cmd = sub.add_parser("schema", help="print the JSON Schema of the state")
+    schema_cmd.set_defaults(run=_cmd_schema)
+
+    check_cmd = sub.add_parser("check", help="validate a rule pack")
+    check_cmd.add_argument("pack", help="the rule pack's TOML file")
+    check_cmd.add_argument("--seeds", help="a folder of seed texts to verify quotes against")
+    check_cmd.add_argument(
+        "--with-builtin", action="store_true",
+        help="check the pack merged over the built-in rules (needed if it overrides them)",
+    )
+    check_cmd.set_defaults(run=_cmd_check, pack_arg=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except ValidationError as exc:
+        what = "details" if exc.title == "Details" else "state"
+        print(f"difficult-customers: {_one_line_validation(exc, what)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DifficultCustomersError, ValueError) as exc:
+        print(f"difficult-customers: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

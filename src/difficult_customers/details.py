@@ -1,0 +1,77 @@
+"""Details: values a caller supplies for ready-to-say phrases (business name, callback delay...)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+__all__ = ["DETAIL_NAMES", "Details", "Weekday"]
+
+
+class Weekday(StrEnum):
+    """A day of the week, Monday first (the order Babel's day-name tables use)."""
+
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+    @property
+    def index(self) -> int:
+        """0 for Monday ... 6 for Sunday."""
+        return list(Weekday).index(self)
+
+
+class Details(BaseModel):
+    """Facts about the business that some phrases can weave in, all optional.
+
+    A phrase uses a detail only when it was supplied; otherwise the rule's wording without
+    it is used, so the advice always reads naturally. Values are formatted per locale with
+    Babel (``callback_in`` becomes "in 1 hour", "dans 1 heure", "za 1 godzinę").
+
+    >>> Details(callback_in="PT1H", deposit_percent=20, closed_day="sunday").closed_day
+    <Weekday.SUNDAY: 'sunday'>
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    business_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+        | None
+    ) = Field(default=None, description="The business's name, as the customer knows it.")
+    callback_in: timedelta | None = Field(
+        default=None,
+        description="When the agent will get back to the customer, from now "
+        "(ISO 8601 duration such as PT1H, or seconds). Between 1 minute and 30 days.",
+    )
+    deposit_percent: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="The deposit the written agreement requires, in percent (20 for 20%).",
+    )
+    closed_day: Weekday | None = Field(
+        default=None, description="A day the business is closed, such as sunday."
+    )
+
+    @field_validator("callback_in")
+    @classmethod
+    def _reasonable_delay(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not timedelta(minutes=1) <= value <= timedelta(days=30):
+            raise ValueError("must be between 1 minute and 30 days")
+        return value
+
+    def supplied(self) -> frozenset[str]:
+        """The names of the details that were given."""
+        return frozenset(name for name, value in self.__dict__.items() if value is not None)
+
+
+DETAIL_NAMES: frozenset[str] = frozenset(Details.model_fields)
+"""The placeholders a phrase may use: exactly the fields of :class:`Details`."""

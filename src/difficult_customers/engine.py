@@ -1,0 +1,319 @@
+"""Deciding: which rules fire for a state, which overrides apply, and in what order.
+
+The engine knows no tactic by name. Everything that makes one rule win over another is in
+the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+from babel import Locale
+
+from .advice import Advice, Recommendation
+from .conditions import Failure
+from .details import Details
+from .i18n import FORMATTER, UI_MESSAGES, format_details, negotiate_locale
+from .rules import Kind, Rule, Rulebook, default_rulebook
+from .state import ConversationState
+
+__all__ = ["Explanation", "advise", "advise_many", "explain"]
+
+Evaluator = Callable[[ConversationState], list[int]]
+StateInput = ConversationState | Mapping[str, Any] | None
+DetailsInput = Details | Mapping[str, Any] | None
+
+
+def _compile(rulebook: Rulebook) -> Evaluator:
+    """Turn the whole rulebook into one Python function: straight-line ``if``s over locals.
+
+    Only conditions that passed validation reach this point, and their Python form is
+    generated from the whitelisted syntax tree (names are state fields, constants are
+    ``repr``-ed literals), so no rule text is ever evaluated as such.
+    """
+    fields = sorted({name for rule in rulebook for name in rule.when.fields})
+    lines = ["def evaluate(state):", "    values = state.__dict__", "    fired = []"]
+    lines += [f"    {name} = values[{name!r}]" for name in fields]
+    for index, rule in enumerate(rulebook.rules):
+        lines.append(f"    if {rule.when.python}:")
+        lines.append(f"        fired.append({index})")
+    lines.append("    return fired")
+    namespace: dict[str, Any] = {"__builtins__": {"frozenset": frozenset}}
+    code = compile("\n".join(lines), f"<rulebook {rulebook.name}>", "exec")
+    exec(code, namespace)  # generated from validated ASTs only; see the docstring
+    evaluator: Evaluator = namespace["evaluate"]
+    return evaluator
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything about a rulebook that advise() needs, computed once."""
+
+    rules: tuple[Rule, ...]
+    evaluate: Evaluator
+    overrides: tuple[tuple[int, ...], ...]
+    rendered: dict[tuple[int, int, str], Recommendation] = field(default_factory=dict)
+    labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+
+def _plan(rulebook: Rulebook) -> _Plan:
+    plan: _Plan | None = rulebook._cache.get("plan")
+    if plan is None:
+        index = {rule.id: i for i, rule in enumerate(rulebook.rules)}
+        plan = _Plan(
+            rules=rulebook.rules,
+            evaluate=_compile(rulebook),
+            overrides=tuple(
+                tuple(index[target] for target in rule.overrides) for rule in rulebook.rules
+            ),
+        )
+        rulebook._cache["plan"] = plan
+    return plan
+
+
+def _decide(plan: _Plan, state: ConversationState) -> tuple[list[int], dict[int, list[int]]]:
+    """Indices of the rules that fire, and for each overridden one, who overrode it."""
+    fired = plan.evaluate(state)
+    overridden: dict[int, list[int]] = {}
+    fired_set = set(fired)
+    for i in fired:
+        for target in plan.overrides[i]:
+            if target in fired_set:
+                overridden.setdefault(target, []).append(i)
+    return fired, overridden
+
+
+def _coerce_state(state: StateInput, fields: Mapping[str, Any]) -> ConversationState:
+    if isinstance(state, ConversationState):
+        if not fields:
+            return state
+        return ConversationState.model_validate({**state.__dict__, **fields})
+    if state is None:
+        return ConversationState.model_validate(dict(fields))
+    if isinstance(state, Mapping):
+        return ConversationState.model_validate({**state, **fields})
+    # Anything else is rejected by pydantic with a ValidationError saying what is expected.
+    return ConversationState.model_validate(state)
+
+
+def _coerce_details(details: DetailsInput) -> Details | None:
+    if details is None or isinstance(details, Details):
+        return details
+    return Details.model_validate(details)
+
+
+class _Renderer:
+    """Renders recommendations for one rulebook and locale; placeholder-free text is cached."""
+
+    __slots__ = ("catalog", "lang", "locale", "plan", "tag", "values")
+
+    def __init__(
+        self, rulebook: Rulebook, plan: _Plan, locale: Locale, details: Details | None
+    ) -> None:
+        self.plan = plan
+        self.locale = locale
+        self.tag = str(locale)
+        self.lang = locale.language
+        self.catalog = rulebook.catalogs.get(self.lang, {})
+        self.values = format_details(details, locale) if details is not None else {}
+
+    def translate(self, context: str, message: str) -> str:
+        # Rulebook.locales guarantees every message exists outside English; English may
+        # leave msgstr empty, meaning the source text is the English text.
+        return self.catalog.get((context, message), message)
+
+    def render(self, index: int, state: ConversationState) -> Recommendation:
+        rule = self.plan.rules[index]
+        phrasing = rule.phrasing_for(state.channel, frozenset(self.values))
+        key = (index, rule.phrasing.index(phrasing), self.tag)
+        if not phrasing.requires:
+            cached = self.plan.rendered.get(key)
+            if cached is not None:
+                return cached
+        text = self.translate(rule.id, phrasing.text)
+        if phrasing.requires:
+            text = FORMATTER.format(text, **{name: self.values[name] for name in phrasing.requires})
+        recommendation = Recommendation(
+            rule_id=rule.id,
+            kind=rule.kind,
+            phase=rule.phase,
+            title=self.translate(rule.id, rule.title),
+            text=text,
+            rationale=self.translate(rule.id, rule.rationale),
+            sources=rule.sources,
+        )
+        if not phrasing.requires:
+            self.plan.rendered[key] = recommendation
+        return recommendation
+
+    def labels(self) -> tuple[tuple[str, str], ...]:
+        labels = self.plan.labels.get(self.tag)
+        if labels is None:
+            labels = tuple(
+                (key, self.translate(context, message)) for key, context, message in UI_MESSAGES
+            )
+            self.plan.labels[self.tag] = labels
+        return labels
+
+
+def advise(
+    state: StateInput = None,
+    /,
+    *,
+    locale: str | Locale = "en",
+    details: DetailsInput = None,
+    rulebook: Rulebook | None = None,
+    **fields: Any,
+) -> Advice:
+    """Advise an agent on what to do now, and what to avoid, for a conversation state.
+
+    Args:
+        state: a :class:`ConversationState`, a mapping of its fields, or ``None``; keyword
+            ``fields`` are applied on top (the caller's objects are never modified).
+        locale: ``en``, ``fr`` or ``pl``, or a regional variant such as ``fr_FR`` or
+            ``pl-PL``.
+        details: optional :class:`Details` (business name, callback delay, deposit, closed
+            day) that phrases weave in, formatted for the locale.
+        rulebook: rules to use instead of the built-in ones (see :func:`load_rulebook`).
+
+    Returns:
+        The :class:`Advice`: actions in order (phase, priority, id) and things to avoid.
+
+    Raises:
+        pydantic.ValidationError: a field is unknown, of the wrong type or out of range.
+        UnsupportedLocaleError: no catalog for the locale.
+    """
+    book = default_rulebook() if rulebook is None else rulebook
+    valid_state = _coerce_state(state, fields)
+    negotiated = negotiate_locale(locale, book.locales)
+    return _advise(book, valid_state, negotiated, _coerce_details(details))
+
+
+def _advise(
+    book: Rulebook, state: ConversationState, locale: Locale, details: Details | None
+) -> Advice:
+    plan = _plan(book)
+    renderer = _Renderer(book, plan, locale, details)
+    fired, overridden = _decide(plan, state)
+    actions: list[Recommendation] = []
+    avoid: list[Recommendation] = []
+    for index in fired:
+        if index in overridden:
+            continue
+        recommendation = renderer.render(index, state)
+        (actions if recommendation.kind is Kind.DO else avoid).append(recommendation)
+    return Advice(
+        actions=tuple(actions),
+        avoid=tuple(avoid),
+        locale=renderer.tag,
+        state=state,
+        labels=renderer.labels(),
+    )
+
+
+def advise_many(
+    states: Iterable[StateInput],
+    *,
+    locale: str | Locale = "en",
+    details: DetailsInput = None,
+    rulebook: Rulebook | None = None,
+) -> list[Advice]:
+    """:func:`advise` for many states, negotiating the locale and details only once.
+
+    Raises:
+        pydantic.ValidationError: for the first invalid state; its message starts with the
+            field name, and ``error.title`` is ``ConversationState``.
+    """
+    book = default_rulebook() if rulebook is None else rulebook
+    negotiated = negotiate_locale(locale, book.locales)
+    valid_details = _coerce_details(details)
+    return [
+        _advise(book, _coerce_state(state, {}), negotiated, valid_details) for state in states
+    ]
+
+
+Status = Literal["fired", "overridden", "not_fired"]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a rule did or did not make it into the advice.
+
+    Attributes:
+        rule_id: the rule.
+        status: "fired" (in the advice), "overridden" (its condition held, but a rule that
+            also fired overrides it) or "not_fired" (its condition failed).
+        overridden_by: the ids of the rules that removed it, in advice order.
+        failure: for "not_fired", the smallest failing clause and its field values.
+        values: the value of every field the rule's condition reads.
+    """
+
+    rule_id: str
+    status: Status
+    overridden_by: tuple[str, ...]
+    failure: Failure | None
+    values: Mapping[str, object]
+
+    def __str__(self) -> str:
+        if self.status == "fired":
+            return f"{self.rule_id}: fired"
+        if self.status == "overridden":
+            return f"{self.rule_id}: overridden by {', '.join(self.overridden_by)}"
+        return f"{self.rule_id}: did not fire: {self.failure}"
+
+
+@overload
+def explain(
+    state: StateInput = None, rule_id: None = None, /, *, rulebook: Rulebook | None = None,
+    **fields: Any,
+) -> tuple[Explanation, ...]: ...
+@overload
+def explain(
+    state: StateInput, rule_id: str, /, *, rulebook: Rulebook | None = None, **fields: Any
+) -> Explanation: ...
+def explain(
+    state: StateInput = None,
+    rule_id: str | None = None,
+    /,
+    *,
+    rulebook: Rulebook | None = None,
+    **fields: Any,
+) -> tuple[Explanation, ...] | Explanation:
+    """Explain, for every rule (or the one named), whether and why it fired for a state.
+
+    Raises:
+        pydantic.ValidationError: the state is invalid.
+        UnknownRuleError: ``rule_id`` names no rule (the closest id is suggested).
+    """
+    book = default_rulebook() if rulebook is None else rulebook
+    valid_state = _coerce_state(state, fields)
+    if rule_id is not None:
+        book[rule_id]  # noqa: B018 - raises UnknownRuleError with a suggestion
+    plan = _plan(book)
+    fired, overridden = _decide(plan, valid_state)
+    fired_set = set(fired)
+    values = {name: _plain(value) for name, value in valid_state.__dict__.items()}
+    explanations = []
+    for index, rule in enumerate(plan.rules):
+        if rule_id is not None and rule.id != rule_id:
+            continue
+        read = {name: values[name] for name in sorted(rule.when.fields)}
+        if index in overridden:
+            by = tuple(plan.rules[i].id for i in overridden[index])
+            explanations.append(Explanation(rule.id, "overridden", by, None, read))
+        elif index in fired_set:
+            explanations.append(Explanation(rule.id, "fired", (), None, read))
+        else:
+            failure = rule.when.explain(values)
+            explanations.append(Explanation(rule.id, "not_fired", (), failure, read))
+    if rule_id is not None:
+        return explanations[0]
+    return tuple(explanations)
+
+
+def _plain(value: object) -> object:
+    """Enum members as their plain values, for explanations that print and compare simply."""
+    return getattr(value, "value", value)
+

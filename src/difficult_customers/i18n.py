@@ -1,0 +1,158 @@
+"""Catalogs, locale negotiation, and rendering phrases with Babel's formatters."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_timedelta, get_day_names
+from babel.messages.pofile import read_po
+from babel.numbers import format_percent
+
+from .details import Details
+from .errors import RulebookError, UnsupportedLocaleError
+
+__all__ = [
+    "UI_MESSAGES",
+    "SafeFormatter",
+    "format_details",
+    "load_catalogs",
+    "negotiate_locale",
+]
+
+Catalog = dict[tuple[str, str], str]
+
+
+def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
+    """Read every ``<lang>/LC_MESSAGES/<domain>.po`` under ``locales_dir`` with Babel.
+
+    Returns ``{lang: {(msgctxt, msgid): msgstr}}``. Untranslated and fuzzy entries are left
+    out, so a catalog that misses a message makes its locale unsupported rather than
+    silently falling back to English.
+
+    Raises:
+        RulebookError: a catalog does not parse, or a translation's placeholders differ from
+            its source message's.
+    """
+    catalogs: dict[str, Catalog] = {}
+    for po in sorted(locales_dir.glob(f"*/LC_MESSAGES/{domain}.po")):
+        lang = po.parent.parent.name
+        try:
+            with po.open("rb") as handle:
+                catalog = read_po(handle, locale=lang, domain=domain)
+        except Exception as exc:  # Babel raises several types for a malformed file
+            raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
+        entries: Catalog = {}
+        for message in catalog:
+            if not message.id or message.fuzzy or not message.string:
+                continue
+            if not isinstance(message.id, str) or not isinstance(message.string, str):
+                continue  # plural entries are not used by rules
+            context = message.context or ""
+            if _fields(message.string) != _fields(message.id):
+                raise RulebookError(
+                    f"placeholders of the translation of {message.id!r} differ from the source",
+                    file=str(po),
+                    rule=context or None,
+                    field="msgstr",
+                )
+            entries[(context, message.id)] = message.string
+        catalogs[lang] = entries
+    return catalogs
+
+
+def _fields(text: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {"<malformed>"}
+
+
+def negotiate_locale(requested: str | Locale, supported: tuple[str, ...]) -> Locale:
+    """Map a locale such as ``fr_FR``, ``fr-CA``, ``pl-PL`` or ``en_GB`` to a supported one.
+
+    The language picks the catalog; the full locale (region included) is kept for number,
+    date and duration formatting.
+
+    Raises:
+        UnsupportedLocaleError: the language has no catalog, or the text is not a locale.
+    """
+    if isinstance(requested, Locale):
+        locale = requested
+    elif isinstance(requested, str):
+        tag = requested.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
+        try:
+            locale = Locale.parse(tag)
+        except (ValueError, TypeError, UnknownLocaleError):
+            raise UnsupportedLocaleError(requested, supported) from None
+    else:
+        raise UnsupportedLocaleError(requested, supported)
+    if locale.language not in supported:
+        raise UnsupportedLocaleError(requested, supported)
+    return locale
+
+
+class SafeFormatter(string.Formatter):
+    """``str.format`` restricted to plain names: no ``{x.attr}``, ``{x[0]}``, ``{0}`` or ``{}``.
+
+    Values are pre-formatted strings, so format specs and conversions are refused too.
+    """
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        if not field_name.isidentifier():
+            raise ValueError(f"placeholder {{{field_name}}} is not a plain name")
+        return self.get_value(field_name, args, kwargs), field_name
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec:
+            raise ValueError("format specs are not allowed in phrases")
+        return str(value)
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion:
+            raise ValueError("conversions are not allowed in phrases")
+        return value
+
+
+FORMATTER = SafeFormatter()
+
+
+def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
+    """Each supplied detail, formatted for the locale with Babel."""
+    values: dict[str, str] = {}
+    if details.business_name is not None:
+        values["business_name"] = details.business_name
+    if details.callback_in is not None:
+        values["callback_in"] = format_timedelta(
+            details.callback_in, add_direction=True, locale=locale
+        )
+    if details.deposit_percent is not None:
+        values["deposit_percent"] = format_percent(
+            details.deposit_percent / 100, locale=locale, decimal_quantization=False
+        )
+    if details.closed_day is not None:
+        values["closed_day"] = get_day_names("wide", locale=locale)[details.closed_day.index]
+    return values
+
+
+UI_MESSAGES: tuple[tuple[str, str, str], ...] = (
+    ("do", "@ui", "Do now, in this order:"),
+    ("avoid", "@ui", "Avoid:"),
+    ("why", "@ui", "Why"),
+    ("safety", "@phase", "safety"),
+    ("composure", "@phase", "composure"),
+    ("listen", "@phase", "listen"),
+    ("de_escalate", "@phase", "de-escalate"),
+    ("acknowledge", "@phase", "acknowledge"),
+    ("resolve", "@phase", "resolve"),
+    ("escalate", "@phase", "escalate"),
+    ("conclude", "@phase", "conclude"),
+    ("follow_up", "@phase", "follow up"),
+)
+"""Headings used when advice is printed: (key, msgctxt, English msgid).
+
+Their contexts start with "@", which no rule id can, so they never clash with rule messages.
+"""

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build the wheel, install it into a fresh venv outside the checkout, and use it in Polish:
+# the classic way a package with data files breaks for its users.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+.venv/bin/python -m build --wheel --outdir "$work/dist" >/dev/null
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install --quiet "$work"/dist/*.whl
+cd "$work"
+"$work/venv/bin/python" - "$root" <<'PY'
+import sys
+from pathlib import Path
+
+import difficult_customers as dc
+
+root = Path(sys.argv[1]).resolve()
+assert root not in Path(dc.__file__).resolve().parents, f"imported from the checkout: {dc.__file__}"
+advice = dc.advise({"channel": "phone", "mood": "angry", "offensive_remarks": 2}, locale="pl")
+assert advice.locale == "pl" and len(advice) > 0
+assert advice[0].text != dc.advise(advice.state, locale="en")[0].text, "Polish text missing"
+print("wheel OK:", advice[0].title, "|", advice[0].text)
+PY
+"$work/venv/bin/difficult-customers" advise --set mood='"furious"' --locale pl-PL --format json >/dev/null
+echo "wheel CLI OK"
