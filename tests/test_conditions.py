@@ -1,0 +1,532 @@
+"""Tests for difficult_customers.conditions: parsing, type checking, evaluation, explanation."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import pytest
+from hypothesis import given
+from pydantic import BaseModel
+from strategies import conditions, states
+
+import difficult_customers.conditions as module
+from difficult_customers.conditions import (
+    Condition,
+    Failure,
+    FieldType,
+    parse_condition,
+    state_schema,
+)
+from difficult_customers.errors import (
+    ConditionError,
+    ConditionSyntaxError,
+    ConditionTypeError,
+    RulebookError,
+)
+from difficult_customers.state import ConversationState, Mood
+
+EXAMPLE = (
+    "not resolved and not customer_speaking and warnings_given >= 1"
+    ' and (offensive_remarks >= 2 or threats) and mood >= "angry"'
+)
+
+
+def plain(state: ConversationState) -> dict[str, object]:
+    """The state's values as the engine passes them: enums as plain strings."""
+    return {
+        name: value.value if isinstance(value, Enum) else value for name, value in dict(state).items()
+    }
+
+
+def values(**changes: Any) -> dict[str, object]:
+    return plain(ConversationState(**changes))
+
+
+# --- the module -------------------------------------------------------------------------------
+
+
+def test_all_is_sorted_and_lists_every_public_name() -> None:
+    assert module.__all__ == sorted(module.__all__)
+    defined_here = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
+    }
+    constants = {name for name in vars(module) if name.isupper() and not name.startswith("_")}
+    assert set(module.__all__) == defined_here | constants
+
+
+def test_every_whitelisted_node_has_a_handler_in_every_pass() -> None:
+    handlers = set(module._NODES.values())
+    for cls in (module._Checker, module._Compiler, module._Evaluator, module._Explainer):
+        assert handlers <= set(dir(cls)), cls
+
+
+def test_a_pass_missing_a_handler_is_refused_at_definition() -> None:
+    with pytest.raises(TypeError, match="does not handle"):
+
+        class Incomplete(module._Pass[None]):
+            pass
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def test_schema_lists_every_state_field_in_order() -> None:
+    assert list(state_schema()) == list(ConversationState.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("threats", FieldType("bool")),
+        ("offensive_remarks", FieldType("int")),
+        ("mood", FieldType("enum", ("calm", "upset", "angry", "furious"), ordered=True)),
+        ("customer_value", FieldType("enum", ("low", "normal", "high"), ordered=True)),
+        ("channel", FieldType("enum", ("phone", "in_person", "email", "chat", "social_media"))),
+        ("complaint_validity", FieldType("enum", ("valid", "invalid", "unknown"))),
+    ],
+)
+def test_schema_field_types(name: str, expected: FieldType) -> None:
+    assert state_schema()[name] == expected
+
+
+def test_schema_is_cached_and_read_only() -> None:
+    schema = state_schema()
+    assert state_schema() is schema
+    with pytest.raises(TypeError):
+        schema["extra"] = FieldType("bool")  # type: ignore[index]
+
+
+def test_schema_refuses_a_field_conditions_cannot_compare() -> None:
+    class Odd(BaseModel):
+        ratio: float = 0.5
+
+    with pytest.raises(TypeError, match="'ratio'"):
+        state_schema(Odd)
+
+
+def test_custom_schema_is_used() -> None:
+    schema = {"flag": FieldType("bool"), "size": FieldType("int")}
+    condition = parse_condition("flag and size > 2", schema)
+    assert condition.evaluate({"flag": True, "size": 3}) is True
+    with pytest.raises(ConditionTypeError, match="unknown field 'threats'"):
+        parse_condition("threats", schema)
+
+
+# --- parsing and compiling --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fields", "python"),
+    [
+        ("True", set(), "True"),
+        ("False", set(), "False"),
+        ("threats", {"threats"}, "threats"),
+        ("not resolved", {"resolved"}, "(not resolved)"),
+        ("threats == True", {"threats"}, "(threats == True)"),
+        ("offensive_remarks >= 2", {"offensive_remarks"}, "(offensive_remarks >= 2)"),
+        ("2 <= offensive_remarks", {"offensive_remarks"}, "(2 <= offensive_remarks)"),
+        (
+            "1 <= offensive_remarks < 3",
+            {"offensive_remarks"},
+            "((1 <= offensive_remarks) and (offensive_remarks < 3))",
+        ),
+        (
+            "warnings_given < offensive_remarks",
+            {"warnings_given", "offensive_remarks"},
+            "(warnings_given < offensive_remarks)",
+        ),
+        (
+            'complaint_validity != "invalid"',
+            {"complaint_validity"},
+            "(complaint_validity != 'invalid')",
+        ),
+        (
+            'channel in ("phone", "in_person")',
+            {"channel"},
+            "(channel in {'phone', 'in_person'})",
+        ),
+        ('channel not in ["email"]', {"channel"}, "(channel not in {'email'})"),
+        ("offensive_remarks in {1, 2, 2}", {"offensive_remarks"}, "(offensive_remarks in {1, 2})"),
+        ("offensive_remarks in ()", {"offensive_remarks"}, "(offensive_remarks in ())"),
+        ('mood >= "angry"', {"mood"}, "(mood in {'angry', 'furious'})"),
+        ('"angry" > mood', {"mood"}, "(mood in {'calm', 'upset'})"),
+        ('mood > "furious"', {"mood"}, "(mood in ())"),
+        ('customer_value < "high"', {"customer_value"}, "(customer_value in {'low', 'normal'})"),
+        ('mood == "calm"', {"mood"}, "(mood == 'calm')"),
+        (
+            EXAMPLE,
+            {
+                "resolved",
+                "customer_speaking",
+                "warnings_given",
+                "offensive_remarks",
+                "threats",
+                "mood",
+            },
+            "((not resolved) and (not customer_speaking) and (warnings_given >= 1)"
+            " and ((offensive_remarks >= 2) or threats) and (mood in {'angry', 'furious'}))",
+        ),
+    ],
+)
+def test_parse(text: str, fields: set[str], python: str) -> None:
+    condition = parse_condition(text)
+    assert condition.source == text
+    assert condition.fields == fields
+    assert condition.python == python
+
+
+def test_multi_line_condition_with_comments_and_indentation() -> None:
+    text = (
+        "\n  # abusive, and warned already\n  not resolved\n"
+        "  and warnings_given >= 1  # at least once\n"
+    )
+    condition = parse_condition(text)
+    assert condition.fields == {"resolved", "warnings_given"}
+    assert condition.evaluate(values(warnings_given=1)) is True
+
+
+def test_windows_line_endings() -> None:
+    condition = parse_condition("threats\r\nor resolved\r\n")
+    assert condition.evaluate(values(resolved=True)) is True
+
+
+def test_python_needs_no_builtins() -> None:
+    # The engine may compile it into a function with an empty namespace.
+    condition = parse_condition('mood >= "angry" and channel in ("phone", "email")')
+    code = compile(condition.python, "<condition>", "eval")
+    result = eval(code, {"__builtins__": {}}, values(mood="furious", channel="email"))
+    assert result is True
+
+
+def test_condition_is_immutable_and_compares_by_source() -> None:
+    condition = parse_condition("threats")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        condition.source = "resolved"  # type: ignore[misc]
+    assert condition == parse_condition("threats")
+    assert hash(condition) == hash(parse_condition("threats"))
+    assert condition != parse_condition("resolved")
+
+
+def test_repr() -> None:
+    assert repr(parse_condition('mood == "calm"')) == "Condition('mood == \"calm\"')"
+
+
+def test_rule_text_is_never_evaluated(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("eval/exec called")
+
+    monkeypatch.setattr(builtins, "eval", forbidden)
+    monkeypatch.setattr(builtins, "exec", forbidden)
+    condition = parse_condition(EXAMPLE)
+    assert condition.evaluate(values()) is False
+    assert condition.explain(values()) is not None
+
+
+# --- evaluating -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "expected"),
+    [
+        ("True", {}, True),
+        ("False", {}, False),
+        ("threats", {"threats": True}, True),
+        ("not threats", {"threats": True}, False),
+        ("threats != False", {}, False),
+        ("1 <= offensive_remarks < 3", {"offensive_remarks": 0}, False),
+        ("1 <= offensive_remarks < 3", {"offensive_remarks": 1}, True),
+        ("1 <= offensive_remarks < 3", {"offensive_remarks": 3}, False),
+        ("warnings_given < offensive_remarks", {"offensive_remarks": 1}, True),
+        ('mood >= "angry"', {"mood": "upset"}, False),
+        ('mood >= "angry"', {"mood": "angry"}, True),
+        ('mood >= "angry"', {"mood": "furious"}, True),
+        # Rank order, not alphabetical order: "calm" < "angry" as strings.
+        ('mood < "angry"', {"mood": "calm"}, True),
+        ('"normal" <= customer_value', {"customer_value": "high"}, True),
+        ('"normal" <= customer_value', {"customer_value": "low"}, False),
+        ('channel in ("phone", "in_person")', {"channel": "in_person"}, True),
+        ('channel not in ("phone", "in_person")', {"channel": "email"}, True),
+        ("offensive_remarks in [2, 3]", {"offensive_remarks": 2}, True),
+        (EXAMPLE, {"warnings_given": 1, "threats": True, "mood": "angry"}, True),
+        (EXAMPLE, {"warnings_given": 1, "threats": True, "resolved": True, "mood": "angry"}, False),
+    ],
+)
+def test_evaluate(text: str, state: dict[str, Any], expected: bool) -> None:
+    condition = parse_condition(text)
+    assert condition.evaluate(values(**state)) is expected
+    # StrEnum members, as a ConversationState holds them, work as well as plain strings.
+    assert condition.evaluate(dict(ConversationState(**state))) is expected
+
+
+# --- type errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "suggestion", "offending"),
+    [
+        ("offensive_remark >= 2", "unknown field 'offensive_remark'", "offensive_remarks", None),
+        ("threat", "unknown field 'threat'", "threats", None),
+        ("not resolvd", "unknown field 'resolvd'", "resolved", "resolvd"),
+        ("zzz", "unknown field 'zzz'", None, None),
+        ('mood == "angri"', "'angri' is not a value of field 'mood'", "angry", '"angri"'),
+        ('channel in ("phone", "emial")', "allowed: 'phone', 'in_person'", "email", '"emial"'),
+        ('channel == "fax"', "'fax' is not a value of field 'channel'", None, '"fax"'),
+        ("mood == 2", "field 'mood' is one of 'calm'", None, "2"),
+        ("mood == True", "field 'mood' is one of", None, "True"),
+        ("offensive_remarks >= True", "is a count", None, "True"),
+        ('offensive_remarks == "2"', "is a count", None, '"2"'),
+        ("offensive_remarks in (1, False)", "is a count", None, "False"),
+        ("threats == 1", "is a boolean", None, "1"),
+        ("threats > False", "is a boolean", None, "threats > False"),
+        ("threats in (True,)", "is a boolean", None, "threats in (True,)"),
+        ('channel < "phone"', "has no order", None, 'channel < "phone"'),
+        ('"valid" <= complaint_validity', "has no order", None, None),
+        ("mood == channel", "only two counts", None, "mood == channel"),
+        ("threats == resolved", "only two counts", None, None),
+        ("1 < 2", "compares two constants", None, "1 < 2"),
+        ('1 < offensive_remarks < 3 < 4', "compares two constants", None, None),
+        ('"phone" in channel', "left side of 'in' must be a field", None, '"phone"'),
+        ('"phone" in ("phone",)', "left side of 'in' must be a field", None, None),
+        ("mood", "is one of 'calm', 'upset', 'angry', 'furious', not a boolean", None, "mood"),
+        ("offensive_remarks and threats", "is a count, not a boolean", None, None),
+        ("not 1", "the constant 1 is not a condition", None, "1"),
+        ('"calm"', "the constant 'calm' is not a condition", None, None),
+    ],
+)
+def test_type_errors(text: str, message: str, suggestion: str | None, offending: str | None) -> None:
+    with pytest.raises(ConditionTypeError) as caught:
+        parse_condition(text)
+    error = caught.value
+    assert message in error.message
+    assert error.suggestion == suggestion
+    assert error.condition == text
+    assert error.span is not None
+    if offending is not None:
+        start, end = error.span
+        assert text[start:end] == offending
+
+
+def test_unknown_field_span_on_a_later_line() -> None:
+    text = "not resolved\n  and offensive_remark >= 1"
+    with pytest.raises(ConditionTypeError) as caught:
+        parse_condition(text)
+    start, end = caught.value.span or (0, 0)
+    assert text[start:end] == "offensive_remark"
+
+
+def test_span_counts_characters_not_bytes() -> None:
+    # Ast columns are UTF-8 byte offsets; the span must not drift past the accented letters.
+    text = "# réclamation fondée ? élevée\nthreats or offensive_remark > 1"
+    with pytest.raises(ConditionTypeError) as caught:
+        parse_condition(text)
+    start, end = caught.value.span or (0, 0)
+    assert text[start:end] == "offensive_remark"
+
+
+# --- syntax errors (the constructs refused are listed in test_unsupported.py) ----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "offending"),
+    [
+        ("threats and f()", "f()"),
+        ("threats or\n  mood.upper", "mood.upper"),
+        ("offensive_remarks > 1.5", "1.5"),
+        ("threats) or (resolved", ")"),
+        ("threats)", ")"),
+        ("channel == ('phone',)", "('phone',)"),
+        ("(threats and resolved) == True", "threats and resolved"),
+        ("threats resolved", "threats resolved"),
+    ],
+)
+def test_syntax_error_spans(text: str, offending: str) -> None:
+    with pytest.raises(ConditionSyntaxError) as caught:
+        parse_condition(text)
+    assert caught.value.span is not None
+    start, end = caught.value.span
+    assert text[start:end] == offending
+
+
+def test_syntax_error_at_the_end() -> None:
+    with pytest.raises(ConditionSyntaxError, match="at the end of the condition"):
+        parse_condition("threats and")
+
+
+def test_errors_are_rulebook_errors_with_one_line_str() -> None:
+    text = 'not resolved\n  and mood == "angri"'
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(text)
+    error = caught.value
+    assert isinstance(error, RulebookError)
+    assert (error.file, error.rule, error.field) == (None, None, "when")
+    assert "\n" not in str(error)
+    assert str(error).endswith("""(did you mean 'angry'?) at column 25: '"angri"'""")
+    error.located(file="rules.toml", rule="stay-calm")
+    assert str(error).startswith("rules.toml, rule 'stay-calm', field 'when': ")
+    assert "\n" not in str(error)
+
+
+# --- explaining -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "clause", "read"),
+    [
+        (EXAMPLE, {}, "warnings_given >= 1", {"warnings_given": 0}),
+        (
+            EXAMPLE,
+            {"warnings_given": 1},
+            "offensive_remarks >= 2 or threats",
+            {"offensive_remarks": 0, "threats": False},
+        ),
+        (EXAMPLE, {"warnings_given": 1, "threats": True}, 'mood >= "angry"', {"mood": "upset"}),
+        (EXAMPLE, {"resolved": True}, "not resolved", {"resolved": True}),
+        ("threats", {}, "threats", {"threats": False}),
+        ("False", {}, "False", {}),
+        ("threats and False", {"threats": True}, "False", {}),
+        ("not (threats or resolved)", {"threats": True}, "not (threats or resolved)", None),
+        ("1 <= offensive_remarks < 3", {}, "1 <= offensive_remarks < 3", None),
+        # Nested `and`s are explained down to the operand that failed.
+        ("threats and (resolved and (mood == 'calm'))", {"threats": True}, "resolved", None),
+        # Line breaks and comments are not part of the clause.
+        (
+            "threats and (offensive_remarks >= 2 # insults\n    or personal_attacks)",
+            {"threats": True},
+            "offensive_remarks >= 2 or personal_attacks",
+            {"offensive_remarks": 0, "personal_attacks": False},
+        ),
+    ],
+)
+def test_explain_failure(
+    text: str, state: dict[str, Any], clause: str, read: dict[str, object] | None
+) -> None:
+    failure = parse_condition(text).explain(values(**state))
+    assert failure is not None
+    assert failure.clause == clause
+    if read is not None:
+        assert failure.values == read
+
+
+def test_explain_holds() -> None:
+    state = values(warnings_given=1, threats=True, mood="angry")
+    assert parse_condition(EXAMPLE).explain(state) is None
+
+
+def test_explain_gives_plain_strings_for_enum_members() -> None:
+    failure = parse_condition('mood >= "angry"').explain(dict(ConversationState(mood=Mood.CALM)))
+    assert failure is not None
+    assert failure.values == {"mood": "calm"}
+    assert type(failure.values["mood"]) is str
+
+
+@pytest.mark.parametrize(
+    ("failure", "text"),
+    [
+        (Failure("warnings_given >= 1", {"warnings_given": 0}), "warnings_given >= 1 (warnings_given=0)"),
+        (Failure('mood >= "angry"', {"mood": "upset"}), "mood >= \"angry\" (mood='upset')"),
+        (
+            Failure("threats or resolved", {"threats": False, "resolved": False}),
+            "threats or resolved (threats=False, resolved=False)",
+        ),
+        (Failure("False", {}), "False"),
+    ],
+)
+def test_failure_str(failure: Failure, text: str) -> None:
+    assert str(failure) == text
+
+
+def test_failure_is_immutable_and_hashable() -> None:
+    source = {"threats": False}
+    failure = Failure("threats", source)
+    source["threats"] = True
+    assert failure.values == {"threats": False}
+    assert isinstance(failure.values, Mapping)
+    with pytest.raises(TypeError):
+        failure.values["threats"] = True  # type: ignore[index]
+    assert hash(failure) == hash(Failure("threats", {"threats": False}))
+    assert failure == Failure("threats", {"threats": False})
+
+
+# --- properties -------------------------------------------------------------------------------
+
+
+class Ranked(str):
+    """A string ordered by an enum's rank: lets Python itself evaluate ``mood >= "angry"``."""
+
+    order: tuple[str, ...]
+
+    def __new__(cls, value: str, order: tuple[str, ...]) -> Ranked:
+        ranked = super().__new__(cls, value)
+        ranked.order = order
+        return ranked
+
+    def _ranks(self, other: object) -> tuple[int, int]:
+        return self.order.index(self), self.order.index(str(other))
+
+    def __lt__(self, other: object) -> bool:
+        mine, theirs = self._ranks(other)
+        return mine < theirs
+
+    def __le__(self, other: object) -> bool:
+        mine, theirs = self._ranks(other)
+        return mine <= theirs
+
+    def __gt__(self, other: object) -> bool:
+        mine, theirs = self._ranks(other)
+        return mine > theirs
+
+    def __ge__(self, other: object) -> bool:
+        mine, theirs = self._ranks(other)
+        return mine >= theirs
+
+
+def oracle(text: str, state: dict[str, object]) -> bool:
+    """The condition's meaning according to Python, with ordered enums compared by rank."""
+    schema = state_schema()
+    namespace = {
+        name: Ranked(str(value), schema[name].values) if schema[name].ordered else value
+        for name, value in state.items()
+    }
+    return bool(eval(compile(f"(\n{text}\n)", "<oracle>", "eval"), {}, namespace))
+
+
+@given(conditions(), states())
+def test_evaluate_python_and_explain_agree(text: str, state: ConversationState) -> None:
+    condition = parse_condition(text)
+    state_values = plain(state)
+    expected = oracle(text, state_values)
+    assert condition.evaluate(state_values) is expected
+    assert condition.evaluate(dict(state)) is expected
+    code = compile(condition.python, "<condition>", "eval")
+    assert eval(code, {}, state_values) == expected
+    assert eval(code, {"__builtins__": {}}, dict(state)) == expected
+    failure = condition.explain(state_values)
+    assert (failure is None) is expected
+    if failure is not None:
+        # The blamed clause is itself a valid condition, and false for this state.
+        assert parse_condition(failure.clause).evaluate(state_values) is False
+        assert set(failure.values) <= condition.fields
+        assert failure.values == {name: state_values[name] for name in failure.values}
+
+
+@given(conditions())
+def test_fields_are_every_name_in_the_source(text: str) -> None:
+    condition = parse_condition(text)
+    assert condition.fields <= set(state_schema())
+    assert all(name in text for name in condition.fields)
+
+
+@given(conditions())
+def test_compiled_python_is_a_fully_parenthesized_expression(text: str) -> None:
+    python = parse_condition(text).python
+    assert "\n" not in python
+    # Safe to paste next to any operator: an atom, or wrapped in one pair of parentheses.
+    assert python.isidentifier() or (python.startswith("(") and python.endswith(")"))
+    # It is also a valid condition in its own right, which compiles to itself.
+    assert parse_condition(python).python == python
