@@ -97,9 +97,7 @@ def comparisons(draw: st.DrawFn, schema: dict[str, FieldType] | None = None) -> 
 
 
 @st.composite
-def conditions(
-    draw: st.DrawFn, schema: dict[str, FieldType] | None = None, depth: int = 3
-) -> str:
+def conditions(draw: st.DrawFn, schema: dict[str, FieldType] | None = None, depth: int = 3) -> str:
     """A valid condition: clauses combined with ``and``, ``or`` and ``not``, ``depth`` deep.
 
     Parentheses are sometimes left out, so Python's precedence decides the grouping, exactly

@@ -59,9 +59,11 @@ UNSUPPORTED = [
     # forbidden nodes hidden behind short-circuits: never reached, still refused
     pytest.param("False and f()", "function calls", id="behind-and"),
     pytest.param('True or __import__("os")', "function calls", id="behind-or"),
-    pytest.param("not (False and mood.upper())", "attribute access", id="behind-not"),
+    pytest.param("not (False and mood.upper())", "function calls", id="behind-not"),
     pytest.param("threats and (False and (lambda: 1))", "lambdas", id="behind-nested"),
-    pytest.param("offensive_remarks > 3 or 1 < offensive_remarks < 2 ** 99", "arithmetic", id="chain"),
+    pytest.param(
+        "offensive_remarks > 3 or 1 < offensive_remarks < 2 ** 99", "arithmetic", id="chain"
+    ),
     # constants of other types
     pytest.param("offensive_remarks > 1.5", "float", id="float"),
     pytest.param("offensive_remarks > 1e3", "float", id="float-exponent"),
@@ -75,7 +77,7 @@ UNSUPPORTED = [
     pytest.param('channel == ("phone",)', "only allowed after 'in'", id="compared-tuple"),
     pytest.param("(1, 2) in (1,)", "only allowed after 'in'", id="left-tuple"),
     pytest.param("channel in (mood,)", "only hold constants", id="field-in-collection"),
-    pytest.param("offensive_remarks in (1, (2,))", "only allowed after 'in'", id="nested-tuple"),
+    pytest.param("offensive_remarks in (1, (2,))", "only hold constants", id="nested-tuple"),
     pytest.param('channel in "phone email"', "needs a literal tuple", id="substring"),
     pytest.param("offensive_remarks in warnings_given", "needs a literal tuple", id="in-field"),
     # comparisons of anything but a field or a constant

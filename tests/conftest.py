@@ -1,0 +1,36 @@
+"""Shared test configuration: hypothesis profiles and the seed articles' location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Timing-based deadlines make property tests flaky on a loaded 2-core CI machine; speed is
+# measured in benchmarks/, never in tests.
+settings.register_profile("default", deadline=None)
+settings.register_profile(
+    "ci", deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def seeds_dir() -> Path:
+    """The seed articles: ``$DIFFICULT_CUSTOMERS_SEEDS``, else ``../shared/seeds``."""
+    configured = os.environ.get("DIFFICULT_CUSTOMERS_SEEDS")
+    return Path(configured) if configured else REPO.parent / "shared" / "seeds"
+
+
+@pytest.fixture(scope="session")
+def seeds() -> Path:
+    path = seeds_dir()
+    if not path.is_dir():
+        pytest.fail(
+            f"seed articles not found at {path}: clone the repository with shared/ beside it "
+            "or set DIFFICULT_CUSTOMERS_SEEDS"
+        )
+    return path

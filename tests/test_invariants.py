@@ -1,0 +1,260 @@
+"""The invariants of DESIGN section 6, as properties over generated conversation states."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from itertools import product
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from difficult_customers import (
+    SUPPORTED_LOCALES,
+    Advice,
+    Channel,
+    ConversationState,
+    Details,
+    Phase,
+    advise,
+    default_rulebook,
+)
+from difficult_customers.i18n import UI_MESSAGES
+
+from strategies import states
+
+BOOK = default_rulebook()
+ABUSE_FIELDS = ("offensive_remarks", "threats", "personal_attacks")
+SILENT_PHASES = {Phase.SAFETY, Phase.COMPOSURE}
+
+
+def firmness(advice: Advice) -> int:
+    return max((BOOK[r.rule_id].firmness for r in advice), default=0)
+
+
+@given(states())
+def test_deterministic(state: ConversationState) -> None:
+    first, second = advise(state), advise(state.model_dump())
+    assert first.rule_ids == second.rule_ids
+    assert first.to_dict() == second.to_dict()
+
+
+def test_deterministic_across_processes_and_hash_seeds() -> None:
+    script = (
+        "import json, sys; from difficult_customers import advise; "
+        "states = json.loads(sys.argv[1]); "
+        "print(json.dumps([advise(s, locale=l).to_dict() for s in states for l in "
+        "('en', 'fr', 'pl')], sort_keys=True))"
+    )
+    sample = [
+        {"mood": "furious", "offensive_remarks": 3, "warnings_given": 1},
+        {"channel": "in_person", "threats": True, "customer_speaking": True},
+        {"complaint_validity": "invalid", "covered_by_contract": True},
+        {"resolved": True},
+    ]
+    outputs = set()
+    for seed in ("0", "1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(sample)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        outputs.add(run.stdout)
+    assert len(outputs) == 1
+
+
+@given(states())
+def test_same_decisions_in_every_locale(state: ConversationState) -> None:
+    decisions = {advise(state, locale=locale).rule_ids for locale in SUPPORTED_LOCALES}
+    assert len(decisions) == 1
+
+
+@given(states())
+def test_never_empty(state: ConversationState) -> None:
+    assert len(advise(state)) > 0
+
+
+@given(states())
+def test_no_declared_conflict_pair_together(state: ConversationState) -> None:
+    present = set(advise(state).rule_ids)
+    for rule_id in present:
+        assert not present & set(BOOK[rule_id].overrides), rule_id
+
+
+@given(states())
+def test_no_abuse_driven_ending_before_a_warning(state: ConversationState) -> None:
+    state = state.model_copy(update={"warnings_given": 0})
+    endings = {r.rule_id for r in advise(state) if "ending" in BOOK[r.rule_id].tags}
+    without_abuse = state.model_copy(
+        update={"offensive_remarks": 0, "threats": False, "personal_attacks": False}
+    )
+    # Whatever ends the conversation before a warning must have another cause than abuse.
+    assert endings <= set(advise(without_abuse).rule_ids)
+
+
+@given(states())
+def test_listen_first_while_the_customer_is_speaking(state: ConversationState) -> None:
+    state = state.model_copy(update={"customer_speaking": True, "resolved": False})
+    phases = [r.phase for r in advise(state)]
+    spoken = [phase for phase in phases if phase not in SILENT_PHASES]
+    assert spoken, phases
+    assert spoken[0] is Phase.LISTEN
+
+
+@given(states())
+def test_no_empathy_for_an_invalid_complaint(state: ConversationState) -> None:
+    state = state.model_copy(update={"complaint_validity": "invalid"})
+    assert not [r.rule_id for r in advise(state) if "empathy" in BOOK[r.rule_id].tags]
+
+
+@given(states())
+def test_empathy_is_offered_to_an_upset_customer_with_a_valid_complaint(
+    state: ConversationState,
+) -> None:
+    # The other half of "empathy only where the seeds allow it": where they call for it,
+    # it is there, unless the conversation is being ended.
+    state = state.model_copy(
+        update={
+            "complaint_validity": "valid",
+            "mood": "upset",
+            "customer_speaking": False,
+            "resolved": False,
+        }
+    )
+    advice = advise(state)
+    if not any("ending" in BOOK[r.rule_id].tags for r in advice):
+        assert any("empathy" in BOOK[r.rule_id].tags for r in advice)
+
+
+@given(states(), st.integers(0, 5), st.booleans(), st.booleans())
+def test_firmness_never_decreases_as_abuse_grows(
+    state: ConversationState, more_remarks: int, threat: bool, attack: bool
+) -> None:
+    worse = state.model_copy(
+        update={
+            "offensive_remarks": state.offensive_remarks + more_remarks,
+            "threats": state.threats or threat,
+            "personal_attacks": state.personal_attacks or attack,
+        }
+    )
+    assert firmness(advise(worse)) >= firmness(advise(state))
+
+
+@given(states())
+def test_composure_whenever_the_agent_is_insulted(state: ConversationState) -> None:
+    state = state.model_copy(update={"resolved": False})
+    insulted = state.offensive_remarks > 0 or state.personal_attacks
+    composure = [
+        r
+        for r in advise(state)
+        if r.phase is Phase.COMPOSURE
+        and BOOK[r.rule_id].when.fields & {"offensive_remarks", "personal_attacks"}
+    ]
+    assert bool(composure) or not insulted
+
+
+@given(states())
+def test_only_follow_up_and_closure_once_resolved(state: ConversationState) -> None:
+    state = state.model_copy(update={"resolved": True})
+    advice = advise(state)
+    allowed = {Phase.FOLLOW_UP, Phase.CONCLUDE}
+    # Closure includes every way of ending the exchange, such as calling security on a
+    # customer who turns threatening in person after the fix.
+    for rec in (*advice.actions, *advice.avoid):
+        assert rec.phase in allowed or "ending" in BOOK[rec.rule_id].tags, rec.rule_id
+
+
+def test_abuse_space_exhaustively() -> None:
+    # The abuse-related part of the state is small enough to walk completely.
+    for channel, mood, remarks, threats, warnings, speaking, resolved in product(
+        Channel, ("calm", "upset", "angry", "furious"), range(4), (False, True), range(3),
+        (False, True), (False, True),
+    ):
+        state = ConversationState(
+            channel=channel,
+            mood=mood,
+            offensive_remarks=remarks,
+            threats=threats,
+            warnings_given=warnings,
+            customer_speaking=speaking,
+            resolved=resolved,
+        )
+        advice = advise(state)
+        assert len(advice) > 0
+        endings = [r for r in advice if "ending" in BOOK[r.rule_id].tags]
+        if warnings == 0:
+            assert not endings, state
+        if speaking and not resolved:
+            spoken = [r.phase for r in advice if r.phase not in SILENT_PHASES]
+            assert spoken[0] is Phase.LISTEN, state
+
+
+DETAILS = Details(
+    business_name="Atelier Durand", callback_in="PT1H", deposit_percent=20, closed_day="sunday"
+)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_phrase_renders_in_every_locale(locale: str) -> None:
+    from difficult_customers.engine import _plan, _Renderer
+    from difficult_customers.i18n import negotiate_locale
+
+    plan = _plan(BOOK)
+    negotiated = negotiate_locale(locale, BOOK.locales)
+    for details in (None, DETAILS):
+        renderer = _Renderer(BOOK, plan, negotiated, details)
+        for index, rule in enumerate(BOOK.rules):
+            for channel in Channel:
+                rec = renderer.render(index, ConversationState(channel=channel))
+                for text in (rec.title, rec.text, rec.rationale):
+                    assert text.strip(), (rule.id, locale)
+                    assert "{" not in text and "}" not in text, (rule.id, locale, text)
+                    if locale != "en":
+                        english = [*rule.messages()]
+                        assert text not in english, (rule.id, locale, text)
+    for _key, context, message in UI_MESSAGES:
+        assert (context, message) in BOOK.catalogs.get(locale, {}) or locale == "en"
+
+
+def test_details_are_used_when_supplied() -> None:
+    state = {"offensive_remarks": 1, "agent_upset": True}
+    with_details = {r.rule_id: r.text for r in advise(state, locale="fr", details=DETAILS)}
+    without = {r.rule_id: r.text for r in advise(state, locale="fr")}
+    assert "dans 1 heure" in with_details["take-a-break"]
+    assert "dans 1 heure" not in without["take-a-break"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+field_names = st.sampled_from([*ConversationState.model_fields, "mod", "threat", ""])
+
+
+@given(
+    st.one_of(
+        json_values,
+        st.dictionaries(field_names, json_values, max_size=6),
+        st.dictionaries(
+            st.sampled_from(list(ConversationState.model_fields)),
+            st.sampled_from([0, 1, 3, -1, True, False, "phone", "angry", "invalid", "high", None]),
+            max_size=8,
+        ),
+    )
+)
+def test_any_json_gives_advice_or_a_validation_error(value: Any) -> None:
+    try:
+        advice = advise(value)
+    except ValidationError:
+        return
+    assert len(advice) > 0

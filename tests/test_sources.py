@@ -1,0 +1,63 @@
+"""Citations: every quote is verbatim in its seed section, and every section is cited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from difficult_customers import default_rulebook
+from difficult_customers.sources import read_sections, uncited_sections, verify_sources
+
+
+def test_every_quote_is_verbatim_in_its_section(seeds: Path) -> None:
+    assert verify_sources(default_rulebook(), seeds) == []
+
+
+def test_every_section_of_every_seed_is_cited(seeds: Path) -> None:
+    assert uncited_sections(default_rulebook(), seeds) == []
+
+
+def test_the_seeds_have_27_titled_sections(seeds: Path) -> None:
+    titled = [
+        heading
+        for path in seeds.glob("*.txt")
+        for heading in read_sections(path.read_text(encoding="utf-8"))
+        if heading is not None
+    ]
+    assert len(titled) == 27
+
+
+def test_parallel_passages_of_000_and_003_are_cited_on_the_same_rules(seeds: Path) -> None:
+    # 000 (French) and 003 (Polish) are the same article: section k of one is section k
+    # of the other, and a rule citing one must cite the other.
+    french = list(read_sections((seeds / "000_7657c944a5bc606c.txt").read_text("utf-8")))
+    polish = list(read_sections((seeds / "003_2ae55a8cb98bd00e.txt").read_text("utf-8")))
+    parallel = dict(zip(french, polish, strict=True))
+    for rule in default_rulebook():
+        cited = {(s.document, s.section) for s in rule.sources}
+        for fr_section, pl_section in parallel.items():
+            has_fr = ("000_7657c944a5bc606c.txt", fr_section) in cited
+            has_pl = ("003_2ae55a8cb98bd00e.txt", pl_section) in cited
+            assert has_fr == has_pl, (rule.id, fr_section, pl_section)
+
+
+def test_a_wrong_quote_is_reported(seeds: Path) -> None:
+    rule = default_rulebook()["stay-calm"]
+    source = rule.sources[0].model_copy(update={"quote": "Restez calme, criez fort."})
+    broken = rule.model_copy(update={"sources": (source,)})
+    (problem,) = verify_sources([broken], seeds)
+    assert "stay-calm" in problem
+    assert "not found verbatim" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Opening line.\nHeading\nBody.", {None: "Opening line.", "Heading": "Body."}),
+        ("Sommaire\nOpening.\nTitle\nBody.", {None: "Sommaire\nOpening.", "Title": "Body."}),
+        ("Heading\n\nBody one.\nBody two.", {None: "", "Heading": "Body one.\nBody two."}),
+    ],
+)
+def test_read_sections(text: str, expected: dict[str | None, str]) -> None:
+    assert read_sections(text) == expected
