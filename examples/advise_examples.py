@@ -1,8 +1,8 @@
 """Print the advice for every example state in examples/states/, in each locale.
 
-    python examples/advise_examples.py                       # all states, en fr pl
-    python examples/advise_examples.py --locale fr           # one locale
-    python examples/advise_examples.py --only threat_in_person --details
+python examples/advise_examples.py                       # all states, en fr pl
+python examples/advise_examples.py --locale fr           # one locale
+python examples/advise_examples.py --only threat_in_person --details
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from difficult_customers import (
     default_rulebook,
 )
 from difficult_customers.i18n import UI_MESSAGES
-
 from strategies import states
 
 BOOK = default_rulebook()
@@ -175,8 +174,13 @@ def test_only_follow_up_and_closure_once_resolved(state: ConversationState) -> N
 def test_abuse_space_exhaustively() -> None:
     # The abuse-related part of the state is small enough to walk completely.
     for channel, mood, remarks, threats, warnings, speaking, resolved in product(
-        Channel, ("calm", "upset", "angry", "furious"), range(4), (False, True), range(3),
-        (False, True), (False, True),
+        Channel,
+        ("calm", "upset", "angry", "furious"),
+        range(4),
+        (False, True),
+        range(3),
+        (False, True),
+        (False, True),
     ):
         state = ConversationState(
             channel=channel,
@@ -216,7 +220,8 @@ def test_every_phrase_renders_in_every_locale(locale: str) -> None:
                 rec = renderer.render(index, ConversationState(channel=channel))
                 for text in (rec.title, rec.text, rec.rationale):
                     assert text.strip(), (rule.id, locale)
-                    assert "{" not in text and "}" not in text, (rule.id, locale, text)
+                    assert "{" not in text, (rule.id, locale, text)
+                    assert "}" not in text, (rule.id, locale, text)
                     if locale != "en":
                         english = [*rule.messages()]
                         assert text not in english, (rule.id, locale, text)
@@ -234,8 +239,9 @@ def test_details_are_used_when_supplied() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 field_names = st.sampled_from([*ConversationState.model_fields, "mod", "threat", ""])

@@ -46,7 +46,9 @@ def template() -> Catalog:
         catalog.add(
             rule.title,
             context=rule.id,
-            auto_comments=[f"Title of a {rule.kind.value!r} rule ({rule.phase.value}): a short label."],
+            auto_comments=[
+                f"Title of a {rule.kind.value!r} rule ({rule.phase.value}): a short label."
+            ],
             locations=where,
         )
         for phrasing in rule.phrasing:
@@ -54,7 +56,7 @@ def template() -> Catalog:
             if phrasing.channel is not None:
                 notes.append(f"Only for the {phrasing.channel.value} channel.")
             if phrasing.requires:
-                notes.append("Placeholders: " + ", ".join("{%s}" % n for n in phrasing.requires))
+                notes.append("Placeholders: " + ", ".join(f"{{{n}}}" for n in phrasing.requires))
             catalog.add(phrasing.text, context=rule.id, auto_comments=notes, locations=where)
         catalog.add(
             rule.rationale,
@@ -95,7 +97,9 @@ def update() -> None:
                 catalog = read_po(handle, locale=lang, domain=DOMAIN)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            catalog = Catalog(locale=lang, domain=DOMAIN, project="difficult_customers", fuzzy=False)
+            catalog = Catalog(
+                locale=lang, domain=DOMAIN, project="difficult_customers", fuzzy=False
+            )
         # No fuzzy matching: a guessed translation of a changed sentence is worse than none.
         catalog.update(fresh, no_fuzzy_matching=True, update_header_comment=False)
         catalog.fuzzy = False

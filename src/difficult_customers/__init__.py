@@ -6,6 +6,8 @@
 ('stay-calm', 'composure')
 """
 
+import contextlib
+
 from .advice import Advice, Recommendation
 from .conditions import Condition, Failure, parse_condition
 from .details import Details, Weekday
@@ -83,8 +85,6 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith(__name__ + "."):
-        try:
+        with contextlib.suppress(AttributeError, TypeError):
             _obj.__module__ = __name__
-        except (AttributeError, TypeError):
-            pass
 del _name, _obj

@@ -110,7 +110,9 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         kind=args.kind, phase=args.phase, tag=args.tag, reads=args.reads
     )
     if args.format == "json":
-        print(json.dumps([r.model_dump(mode="json") for r in selected], ensure_ascii=False, indent=2))
+        print(
+            json.dumps([r.model_dump(mode="json") for r in selected], ensure_ascii=False, indent=2)
+        )
     else:
         for rule in selected:
             print(f"{rule.id:34} {rule.kind.value:5} {rule.phase.value:12} {rule.when.source}")
@@ -138,9 +140,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def state_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("state", nargs="?", help="a JSON file of state fields, or - for stdin")
         command.add_argument(
-            "--set", action="append", default=[], metavar="FIELD=VALUE",
+            "state", nargs="?", help="a JSON file of state fields, or - for stdin"
+        )
+        command.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
             help="set a state field (value read as JSON when it parses, else as text)",
         )
         command.add_argument("--pack", help="a rule pack (TOML) to use on top of the built-ins")
@@ -148,7 +155,10 @@ def _parser() -> argparse.ArgumentParser:
     advise_cmd = sub.add_parser("advise", help="print advice for a conversation state")
     state_options(advise_cmd)
     advise_cmd.add_argument(
-        "--detail", action="append", default=[], metavar="NAME=VALUE",
+        "--detail",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a detail for phrases: business_name, callback_in (PT1H), deposit_percent, "
         "closed_day",
     )
@@ -177,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("pack", help="the rule pack's TOML file")
     check_cmd.add_argument("--seeds", help="a folder of seed texts to verify quotes against")
     check_cmd.add_argument(
-        "--with-builtin", action="store_true",
+        "--with-builtin",
+        action="store_true",
         help="check the pack merged over the built-in rules (needed if it overrides them)",
     )
     check_cmd.set_defaults(run=_cmd_check, pack_arg=True)

@@ -106,11 +106,11 @@ class Advice:
         for number, rec in enumerate(self.actions, 1):
             lines.append(f"{number:2}. [{self._label(rec.phase.value)}] {rec.title}")
             lines.append(f"    {rec.text}")
-            lines.append(f"    {self._label('why')}: {rec.rationale}")
+            lines.append(f"    {self._label('why')} {rec.rationale}")
         if self.avoid:
             lines += ["", self._label("avoid")]
             for rec in self.avoid:
-                lines.append(f"  - {rec.title}: {rec.text}")
+                lines.append(f"  - {rec.title} — {rec.text}")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -119,10 +119,10 @@ class Advice:
         for number, rec in enumerate(self.actions, 1):
             lines.append(f"{number}. **{rec.title}** _({self._label(rec.phase.value)})_  ")
             lines.append(f"   {rec.text}  ")
-            lines.append(f"   _{self._label('why')}: {rec.rationale}_")
+            lines.append(f"   _{self._label('why')} {rec.rationale}_")
         if self.avoid:
             lines += ["", f"### {self._label('avoid')}", ""]
-            lines += [f"- **{rec.title}**: {rec.text}" for rec in self.avoid]
+            lines += [f"- **{rec.title}** — {rec.text}" for rec in self.avoid]
         return "\n".join(lines) + "\n"
 
     def _repr_markdown_(self) -> str:

@@ -1,4 +1,4 @@
-"""Details: values a caller supplies for ready-to-say phrases (business name, callback delay...)."""
+"""Details: values a caller supplies for ready-to-say phrases (business name, callback...)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Weekday(StrEnum):
     SUNDAY = "sunday"
 
     @property
-    def index(self) -> int:
+    def number(self) -> int:
         """0 for Monday ... 6 for Sunday."""
         return list(Weekday).index(self)
 

@@ -134,7 +134,9 @@ class _Renderer:
                 return cached
         text = self.translate(rule.id, phrasing.text)
         if phrasing.requires:
-            text = FORMATTER.format(text, **{name: self.values[name] for name in phrasing.requires})
+            text = FORMATTER.format(
+                text, **{name: self.values[name] for name in phrasing.requires}
+            )
         recommendation = Recommendation(
             rule_id=rule.id,
             kind=rule.kind,
@@ -229,9 +231,7 @@ def advise_many(
     book = default_rulebook() if rulebook is None else rulebook
     negotiated = negotiate_locale(locale, book.locales)
     valid_details = _coerce_details(details)
-    return [
-        _advise(book, _coerce_state(state, {}), negotiated, valid_details) for state in states
-    ]
+    return [_advise(book, _coerce_state(state, {}), negotiated, valid_details) for state in states]
 
 
 Status = Literal["fired", "overridden", "not_fired"]
@@ -266,7 +266,11 @@ class Explanation:
 
 @overload
 def explain(
-    state: StateInput = None, rule_id: None = None, /, *, rulebook: Rulebook | None = None,
+    state: StateInput = None,
+    rule_id: None = None,
+    /,
+    *,
+    rulebook: Rulebook | None = None,
     **fields: Any,
 ) -> tuple[Explanation, ...]: ...
 @overload
@@ -290,7 +294,7 @@ def explain(
     book = default_rulebook() if rulebook is None else rulebook
     valid_state = _coerce_state(state, fields)
     if rule_id is not None:
-        book[rule_id]  # noqa: B018 - raises UnknownRuleError with a suggestion
+        book[rule_id]  # raises UnknownRuleError with a suggestion
     plan = _plan(book)
     fired, overridden = _decide(plan, valid_state)
     fired_set = set(fired)
@@ -316,4 +320,3 @@ def explain(
 def _plain(value: object) -> object:
     """Enum members as their plain values, for explanations that print and compare simply."""
     return getattr(value, "value", value)
-

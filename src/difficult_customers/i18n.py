@@ -134,14 +134,14 @@ def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
             details.deposit_percent / 100, locale=locale, decimal_quantization=False
         )
     if details.closed_day is not None:
-        values["closed_day"] = get_day_names("wide", locale=locale)[details.closed_day.index]
+        values["closed_day"] = get_day_names("wide", locale=locale)[details.closed_day.number]
     return values
 
 
 UI_MESSAGES: tuple[tuple[str, str, str], ...] = (
     ("do", "@ui", "Do now, in this order:"),
     ("avoid", "@ui", "Avoid:"),
-    ("why", "@ui", "Why"),
+    ("why", "@ui", "Why:"),
     ("safety", "@phase", "safety"),
     ("composure", "@phase", "composure"),
     ("listen", "@phase", "listen"),

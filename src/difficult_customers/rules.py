@@ -75,9 +75,7 @@ class Phase(StrEnum):
 
 _PHASE_RANK = {phase: rank for rank, phase in enumerate(Phase)}
 
-RuleId = Annotated[
-    str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=64)
-]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
 
 
@@ -383,7 +381,9 @@ def _read_rules(path: Path) -> tuple[str, list[Rule]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RulebookError(f"cannot read the rule pack: {exc.strerror or exc}", file=file) from None
+        raise RulebookError(
+            f"cannot read the rule pack: {exc.strerror or exc}", file=file
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulebookError(f"not valid TOML: {exc}", file=file) from None
     unknown = sorted(set(data) - _TOP_LEVEL_KEYS)

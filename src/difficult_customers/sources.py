@@ -66,9 +66,7 @@ def verify_sources(rules: Iterable[Rule], seeds_dir: Path) -> list[str]:
                 continue
             body = sections.get(source.section)
             if body is None:
-                problems.append(
-                    f"{rule.id}: {source.document} has no section {source.section!r}"
-                )
+                problems.append(f"{rule.id}: {source.document} has no section {source.section!r}")
             elif source.quote not in body:
                 problems.append(
                     f"{rule.id}: quote not found verbatim in {source.document} "

@@ -121,8 +121,7 @@ class ConversationState(BaseModel):
     )
     request_within_policy: StrictBool = Field(
         default=True,
-        description="What the customer asks for is something the business offers. "
-        "Default: true.",
+        description="What the customer asks for is something the business offers. Default: true.",
     )
     agent_knows_resolution: StrictBool = Field(
         default=True,
@@ -154,8 +153,7 @@ class ConversationState(BaseModel):
     )
     unsatisfiable: StrictBool = Field(
         default=False,
-        description="Every reasonable effort has failed to satisfy the customer. "
-        "Default: false.",
+        description="Every reasonable effort has failed to satisfy the customer. Default: false.",
     )
     agent_upset: StrictBool = Field(
         default=False,

@@ -1,0 +1,213 @@
+"""advise(), advise_many() and explain(): inputs, ordering, overrides, explanations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from difficult_customers import (
+    ConversationState,
+    Details,
+    Kind,
+    Phase,
+    Rulebook,
+    UnknownRuleError,
+    UnsupportedLocaleError,
+    advise,
+    advise_many,
+    default_rulebook,
+    explain,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "states"
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text("utf-8"))
+    return data
+
+
+def ids(advice: Any) -> list[str]:
+    return [r.rule_id for r in advice]
+
+
+class TestInputs:
+    def test_state_mapping_and_keywords_agree(self) -> None:
+        fields = {"channel": "email", "mood": "angry", "offensive_remarks": 2}
+        by_model = advise(ConversationState(**fields))
+        by_mapping = advise(fields)
+        by_keywords = advise(**fields)
+        assert by_model.rule_ids == by_mapping.rule_ids == by_keywords.rule_ids
+
+    def test_keywords_apply_on_top_of_a_state(self) -> None:
+        base = ConversationState(mood="angry")
+        advice = advise(base, resolved=True)
+        assert advice.state.resolved is True
+        assert advice.state.mood == "angry"
+        assert base.resolved is False
+
+    def test_the_callers_mapping_is_not_mutated(self) -> None:
+        fields = {"mood": "furious", "offensive_remarks": 3}
+        snapshot = dict(fields)
+        advise(fields, warnings_given=1)
+        assert fields == snapshot
+
+    def test_a_validated_state_is_used_as_is(self) -> None:
+        state = ConversationState(mood="calm")
+        assert advise(state).state is state
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"mod": "angry"}, "mod"),
+            ({"mood": "livid"}, "mood"),
+            ({"offensive_remarks": -1}, "offensive_remarks"),
+            ({"offensive_remarks": "2"}, "offensive_remarks"),
+            ({"threats": "yes"}, "threats"),
+            ({"threats": 1}, "threats"),
+            ({"channel": "fax"}, "channel"),
+        ],
+    )
+    def test_bad_fields_name_the_field(self, fields: dict[str, Any], field: str) -> None:
+        with pytest.raises(ValidationError) as info:
+            advise(fields)
+        assert info.value.errors()[0]["loc"] == (field,)
+        assert field in str(info.value)
+
+    def test_enum_errors_list_the_allowed_values(self) -> None:
+        with pytest.raises(ValidationError, match="'calm', 'upset', 'angry' or 'furious'"):
+            advise(mood="livid")
+
+    @pytest.mark.parametrize("bad", [[1, 2], "phone", 3])
+    def test_not_a_mapping(self, bad: Any) -> None:
+        with pytest.raises(ValidationError):
+            advise(bad)
+
+    def test_unsupported_locale_names_the_supported_ones(self) -> None:
+        with pytest.raises(UnsupportedLocaleError) as info:
+            advise(locale="de")
+        assert info.value.supported == ("en", "fr", "pl")
+        assert "de" in str(info.value)
+        assert isinstance(info.value, LookupError)
+
+    def test_details_as_mapping(self) -> None:
+        advice = advise(
+            {"offensive_remarks": 1, "agent_upset": True}, details={"callback_in": 3600}
+        )
+        take_a_break = next(r for r in advice if r.rule_id == "take-a-break")
+        assert "in 1 hour" in take_a_break.text
+
+    def test_bad_details(self) -> None:
+        with pytest.raises(ValidationError, match="deposit_percent"):
+            advise(details={"deposit_percent": 150})
+        with pytest.raises(ValidationError, match="callback"):
+            advise(details={"callback": "PT1H"})
+
+
+class TestDecisions:
+    def test_mid_rant_listens_first(self) -> None:
+        advice = advise(example("mid_rant_phone"))
+        assert ids(advice)[:3] == ["stay-calm", "stay-professional", "listen-without-interrupting"]
+        assert "avoid-interrupting" in {r.rule_id for r in advice.avoid}
+
+    def test_warning_before_ending(self) -> None:
+        before = advise(example("repeated_insults_before_warning"))
+        after = advise(example("repeated_insults_after_warning"))
+        assert ids(before)[0] == "issue-warning"
+        assert "end-the-conversation" not in ids(before)
+        assert "end-the-conversation" in ids(after)
+        assert "issue-warning" not in ids(after)
+
+    def test_threat_in_person_calls_security_first_and_asks_to_leave(self) -> None:
+        advice = advise(example("threat_in_person"))
+        assert ids(advice)[0] == "call-security"
+        ending = next(r for r in advice if r.rule_id == "end-the-conversation")
+        assert "leave the premises" in ending.text
+
+    def test_phone_ending_hangs_up(self) -> None:
+        advice = advise(example("repeated_insults_after_warning"))
+        ending = next(r for r in advice if r.rule_id == "end-the-conversation")
+        assert "end the call" in ending.text
+
+    def test_invalid_complaint_under_contract(self) -> None:
+        advice = advise(example("invalid_complaint_under_contract"))
+        assert {"refer-to-the-contract", "explain-politely-when-right"} <= set(ids(advice))
+        assert not {"apologize-and-take-ownership", "show-empathy"} & set(advice.rule_ids)
+        assert "no-empathy-for-invalid-complaint" in {r.rule_id for r in advice.avoid}
+
+    def test_resolved_case_is_follow_up_only(self) -> None:
+        advice = advise(example("resolved_case"))
+        assert {r.phase for r in advice} == {Phase.FOLLOW_UP}
+        assert advice.avoid == ()
+
+    def test_valuable_customer_is_escalated_not_let_go(self) -> None:
+        advice = advise(example("valuable_customer_nothing_satisfies"))
+        assert "escalate-to-manager" in ids(advice)
+        assert "let-the-customer-go" not in ids(advice)
+        assert "preserve-valuable-relationship" in ids(advice)
+
+    def test_effort_beyond_value_lets_even_a_valuable_customer_go(self) -> None:
+        advice = advise(customer_value="high", effort_exceeds_value=True)
+        assert "let-the-customer-go" in ids(advice)
+        assert "preserve-valuable-relationship" not in ids(advice)
+
+    def test_order_is_phase_priority_id(self) -> None:
+        book = default_rulebook()
+        for name in (p.stem for p in EXAMPLES.glob("*.json")):
+            advice = advise(example(name))
+            keys = [book[r.rule_id].sort_key for r in advice]
+            assert keys == sorted(keys), name
+
+    def test_actions_and_avoid_are_split_by_kind(self) -> None:
+        advice = advise(example("mid_rant_phone"))
+        assert all(r.kind is Kind.DO for r in advice)
+        assert all(r.kind is Kind.AVOID for r in advice.avoid)
+
+    def test_advise_many_matches_advise(self) -> None:
+        states = [example(p.stem) for p in sorted(EXAMPLES.glob("*.json"))]
+        batch = advise_many(states, locale="fr", details=Details(callback_in="PT2H"))
+        single = [advise(s, locale="fr", details={"callback_in": "PT2H"}) for s in states]
+        assert [a.to_dict() for a in batch] == [a.to_dict() for a in single]
+
+    def test_advise_many_reports_the_bad_state(self) -> None:
+        with pytest.raises(ValidationError, match="mood"):
+            advise_many([{}, {"mood": "livid"}])
+
+    def test_custom_rulebook(self) -> None:
+        book = Rulebook([default_rulebook()["stay-professional"]])
+        assert ids(advise(rulebook=book)) == ["stay-professional"]
+
+
+class TestExplain:
+    def test_fired(self) -> None:
+        explanation = explain({"mood": "angry"}, "stay-calm")
+        assert explanation.status == "fired"
+        assert str(explanation) == "stay-calm: fired"
+
+    def test_overridden_names_the_winner(self) -> None:
+        explanation = explain({"complaint_validity": "invalid"}, "show-empathy")
+        assert explanation.status == "overridden"
+        assert explanation.overridden_by == ("no-empathy-for-invalid-complaint",)
+
+    def test_not_fired_names_the_failing_clause_and_values(self) -> None:
+        explanation = explain(None, "issue-warning", offensive_remarks=1)
+        assert explanation.status == "not_fired"
+        assert explanation.failure is not None
+        assert explanation.failure.clause == "offensive_remarks >= 2 or threats"
+        assert explanation.failure.values == {"offensive_remarks": 1, "threats": False}
+        assert explanation.values["warnings_given"] == 0
+
+    def test_every_rule_is_explained_and_agrees_with_advise(self) -> None:
+        state = example("invalid_complaint_under_contract")
+        explanations = explain(state)
+        assert [e.rule_id for e in explanations] == list(default_rulebook().ids)
+        fired = [e.rule_id for e in explanations if e.status == "fired"]
+        assert fired == [r.id for r in default_rulebook() if r.id in advise(state).rule_ids]
+
+    def test_unknown_rule_suggests(self) -> None:
+        with pytest.raises(UnknownRuleError, match="issue-warning"):
+            explain(None, "issue-warnings")
