@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -314,8 +314,8 @@ class Rulebook:
             reads: a state field the precondition reads, such as "threats".
             document: a seed file the rule cites.
         """
-        kind = Kind(kind) if kind is not None else None
-        phase = Phase(phase) if phase is not None else None
+        kind = _member(Kind, kind, "kind")
+        phase = _member(Phase, phase, "phase")
         return tuple(
             rule
             for rule in self.rules
@@ -338,6 +338,19 @@ class Rulebook:
             for r in self.rules
         ]
         return "\n".join(lines)
+
+
+_E = TypeVar("_E", Kind, Phase)
+
+
+def _member(enum: type[_E], value: _E | str | None, name: str) -> _E | None:
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValueError(f"unknown {name} {value!r}; expected one of: {allowed}") from None
 
 
 def _check_overrides(by_id: Mapping[str, Rule], name: str) -> None:
@@ -412,7 +425,9 @@ def _build_rule(entry: object, file: str, index: int) -> Rule:
     except ConditionError as exc:
         raise exc.located(file=file, rule=label) from None
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
+        errors = exc.errors(include_url=False)
+        # A misspelled key also shows up as a missing one; the misspelling is the news.
+        error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, ConditionError):
             raise cause.located(file=file, rule=label) from None
@@ -422,7 +437,8 @@ def _build_rule(entry: object, file: str, index: int) -> Rule:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             close = difflib.get_close_matches(location[-1], Rule.model_fields, n=1)
-            message = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            message = f"unknown key {location[-1]!r}{hint}"
         where = f"{detail}: " if detail else ""
         raise RulebookError(f"{where}{message}", file=file, rule=label, field=field) from None
 

@@ -1,0 +1,56 @@
+"""Details: optional facts phrases can weave in."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from difficult_customers import Details, Weekday
+from difficult_customers.details import DETAIL_NAMES
+
+
+def test_all_optional() -> None:
+    assert Details().supplied() == frozenset()
+
+
+def test_supplied() -> None:
+    details = Details(callback_in=timedelta(hours=2), closed_day="sunday")
+    assert details.supplied() == {"callback_in", "closed_day"}
+
+
+def test_iso_durations_and_seconds() -> None:
+    assert Details(callback_in="PT1H").callback_in == timedelta(hours=1)
+    assert Details(callback_in=1800).callback_in == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("callback_in", "PT10S"),
+        ("callback_in", "P60D"),
+        ("deposit_percent", 0),
+        ("deposit_percent", 101),
+        ("closed_day", "funday"),
+        ("business_name", ""),
+        ("business_name", "x" * 81),
+    ],
+)
+def test_invalid(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        Details.model_validate({field: value})
+    assert info.value.errors()[0]["loc"] == (field,)
+
+
+def test_extra_forbidden() -> None:
+    with pytest.raises(ValidationError, match="callback"):
+        Details.model_validate({"callback": "PT1H"})
+
+
+def test_weekday_numbers_follow_babel() -> None:
+    assert [day.number for day in Weekday] == list(range(7))
+
+
+def test_detail_names_are_the_fields() -> None:
+    assert DETAIL_NAMES == {"business_name", "callback_in", "deposit_percent", "closed_day"}

@@ -1,0 +1,43 @@
+"""The public API is exactly what __all__ lists, in every module."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import difficult_customers
+
+MODULES = sorted(
+    f"difficult_customers.{m.name}"
+    for m in pkgutil.iter_modules(difficult_customers.__path__)
+    if m.name != "__main__"
+)
+
+
+def test_package_all_is_complete() -> None:
+    public = {name for name in vars(difficult_customers) if not name.startswith("_")}
+    # Submodules become attributes of the package when imported; they are not API.
+    public -= {m.rsplit(".", 1)[1] for m in MODULES} | {"contextlib"}
+    assert public - {"rules"} <= set(difficult_customers.__all__) | {"rules"}
+    assert set(difficult_customers.__all__) <= public | {"__version__", "rules"}
+
+
+def test_every_export_exists() -> None:
+    for name in difficult_customers.__all__:
+        assert hasattr(difficult_customers, name), name
+
+
+def test_exports_show_the_public_module() -> None:
+    assert difficult_customers.ConversationState.__module__ == "difficult_customers"
+    assert difficult_customers.advise.__module__ == "difficult_customers"
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_each_module_has_an_all(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, module_name
+    for name in exported:
+        assert hasattr(module, name), (module_name, name)

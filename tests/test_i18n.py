@@ -1,0 +1,182 @@
+"""Catalogs, locale negotiation and Babel formatting of details."""
+
+from __future__ import annotations
+
+import string
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from babel import Locale
+
+from difficult_customers import (
+    Details,
+    RulebookError,
+    UnsupportedLocaleError,
+    advise,
+    default_rulebook,
+)
+from difficult_customers.i18n import (
+    UI_MESSAGES,
+    SafeFormatter,
+    format_details,
+    load_catalogs,
+    negotiate_locale,
+)
+from difficult_customers.rules import builtin_locales_dir
+
+SUPPORTED = ("en", "fr", "pl")
+
+
+@pytest.mark.parametrize(
+    ("requested", "language", "tag"),
+    [
+        ("en", "en", "en"),
+        ("fr_FR", "fr", "fr_FR"),
+        ("fr-CA", "fr", "fr_CA"),
+        ("pl-PL", "pl", "pl_PL"),
+        ("en_GB", "en", "en_GB"),
+        ("pl_PL.UTF-8", "pl", "pl_PL"),
+        (" FR ", "fr", "fr"),
+        (Locale("pl"), "pl", "pl"),
+    ],
+)
+def test_negotiation(requested: str | Locale, language: str, tag: str) -> None:
+    locale = negotiate_locale(requested, SUPPORTED)
+    assert locale.language == language
+    assert str(locale) == tag
+
+
+@pytest.mark.parametrize("requested", ["de", "de_DE", "xx-!!", "", "C", 42, None])
+def test_unsupported(requested: object) -> None:
+    with pytest.raises(UnsupportedLocaleError) as info:
+        negotiate_locale(requested, SUPPORTED)  # type: ignore[arg-type]
+    assert info.value.supported == SUPPORTED
+    assert "supported locales: en, fr, pl" in str(info.value)
+
+
+def test_regional_locale_keeps_the_catalog_and_formats_regionally() -> None:
+    advice = advise(locale="fr-CA")
+    assert advice.locale == "fr_CA"
+    assert advice[0].text == advise(locale="fr")[0].text
+
+
+def test_every_catalog_has_every_message() -> None:
+    book = default_rulebook()
+    needed = {(rule.id, m) for rule in book for m in rule.messages()}
+    needed |= {(context, message) for _, context, message in UI_MESSAGES}
+    for language in ("fr", "pl"):
+        catalog = book.catalogs[language]
+        assert needed <= catalog.keys(), language
+        for key in needed:
+            assert catalog[key] != key[1], (language, key)
+
+
+def test_translations_keep_the_placeholders() -> None:
+    formatter = string.Formatter()
+    for language in ("fr", "pl"):
+        for (_context, source), text in default_rulebook().catalogs[language].items():
+            names = {f for _, f, _, _ in formatter.parse(text) if f}
+            assert names == {f for _, f, _, _ in formatter.parse(source) if f}
+
+
+def test_no_slash_forms_to_read_aloud() -> None:
+    for language in ("fr", "pl"):
+        for text in default_rulebook().catalogs[language].values():
+            for slashed in ("Pan/Pani", "Pani/Pan", "(e)", "/a ", "/e "):
+                assert slashed not in text, (language, text)
+
+
+def test_catalogs_are_found_in_the_checkout() -> None:
+    assert (builtin_locales_dir() / "fr" / "LC_MESSAGES" / "difficult_customers.po").is_file()
+
+
+def test_placeholder_mismatch_in_a_catalog_is_refused(tmp_path: Path) -> None:
+    po = tmp_path / "fr" / "LC_MESSAGES" / "pack.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgctxt "r"\nmsgid "Back {callback_in}."\nmsgstr "De retour {delai}."\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RulebookError, match="placeholders") as info:
+        load_catalogs(tmp_path, "pack")
+    assert info.value.file == str(po)
+    assert info.value.rule == "r"
+
+
+def test_fuzzy_and_empty_entries_are_not_translations(tmp_path: Path) -> None:
+    po = tmp_path / "pl" / "LC_MESSAGES" / "pack.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        '#, fuzzy\nmsgctxt "r"\nmsgid "Hello."\nmsgstr "Dzień dobry."\n\n'
+        'msgctxt "r"\nmsgid "Bye."\nmsgstr ""\n',
+        encoding="utf-8",
+    )
+    assert load_catalogs(tmp_path, "pack") == {"pl": {}}
+
+
+DETAILS = Details(
+    business_name="Atelier Durand", callback_in="PT1H", deposit_percent=20, closed_day="sunday"
+)
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "en",
+            {"callback_in": "in 1 hour", "deposit_percent": "20%", "closed_day": "Sunday"},
+        ),
+        (
+            "fr",
+            {
+                "callback_in": "dans 1 heure",
+                "deposit_percent": "20\xa0%",
+                "closed_day": "dimanche",
+            },
+        ),
+        (
+            "pl",
+            {"callback_in": "za 1 godzinę", "deposit_percent": "20%", "closed_day": "niedziela"},
+        ),
+    ],
+)
+def test_details_are_formatted_by_babel(locale: str, expected: dict[str, str]) -> None:
+    values = format_details(DETAILS, Locale.parse(locale))
+    assert values["business_name"] == "Atelier Durand"
+    for name, text in expected.items():
+        assert values[name] == text
+
+
+def test_fractional_percentages_are_not_rounded() -> None:
+    values = format_details(Details(deposit_percent=Decimal("12.5")), Locale("en"))
+    assert values["deposit_percent"] == "12.5%"
+
+
+@pytest.mark.parametrize("template", ["{x.__class__}", "{x[0]}", "{0}", "{}", "{x!r}", "{x:>10}"])
+def test_safe_formatter_allows_plain_names_only(template: str) -> None:
+    with pytest.raises((ValueError, IndexError, KeyError)):
+        SafeFormatter().format(template, "a", x="value")
+
+
+def test_safe_formatter_formats_plain_names() -> None:
+    assert SafeFormatter().format("in {x}!", x="1 hour") == "in 1 hour!"
+
+
+@pytest.mark.parametrize(
+    ("locale", "fragment"),
+    [("en", "Sunday"), ("fr", "le dimanche"), ("pl", "niedziela to dzień")],
+)
+def test_closed_day_reads_naturally(locale: str, fragment: str) -> None:
+    advice = advise(request_within_policy=False, locale=locale, details=DETAILS)
+    hold_firm = next(r for r in advice if r.rule_id == "hold-firm-on-policy")
+    assert fragment in hold_firm.text
+
+
+def test_phrases_without_the_detail_read_naturally() -> None:
+    advice = advise(request_within_policy=False, locale="fr")
+    hold_firm = next(r for r in advice if r.rule_id == "hold-firm-on-policy")
+    assert "dimanche" not in hold_firm.text
+    assert "{" not in hold_firm.text
