@@ -56,7 +56,7 @@ def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
         try:
             # true, 3 and "x" read as JSON; anything else is taken as a plain string.
             values[name.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             values[name.strip()] = raw
     return values
 
@@ -68,10 +68,14 @@ def _read_state(source: str | None, sets: Sequence[str]) -> dict[str, Any]:
             text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"cannot read {source}: not UTF-8 text") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"{source} is nested too deeply to be a state") from None
         if not isinstance(data, dict):
             raise ValueError(f"{source} must hold a JSON object of state fields")
     return {**data, **_assignments(sets, "--set")}
