@@ -53,4 +53,5 @@ def test_weekday_numbers_follow_babel() -> None:
 
 
 def test_detail_names_are_the_fields() -> None:
-    assert DETAIL_NAMES == {"business_name", "callback_in", "deposit_percent", "closed_day"}
+    expected = {"business_name", "callback_in", "deposit_percent", "closed_day"}
+    assert expected == DETAIL_NAMES

@@ -42,7 +42,8 @@ def test_fields_and_defaults_are_the_documented_contract() -> None:
 
 def test_every_field_is_documented_with_its_default() -> None:
     for name, field in ConversationState.model_fields.items():
-        assert field.description and "Default" in field.description, name
+        assert field.description, name
+        assert "Default" in field.description, name
 
 
 def test_frozen() -> None:
