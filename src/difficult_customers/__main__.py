@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,9 +56,9 @@ def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
             raise ValueError(f"{option} expects name=value, got {pair!r}")
         try:
             # true, 3 and "x" read as JSON; anything else is taken as a plain string.
-            values[name.strip()] = json.loads(raw)
+            values[name.strip()] = json.loads(raw.strip())
         except (json.JSONDecodeError, RecursionError):
-            values[name.strip()] = raw
+            values[name.strip()] = raw.strip()
     return values
 
 
@@ -129,6 +130,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.seeds and not Path(args.seeds).is_dir():
+        raise ValueError(f"--seeds: {args.seeds} is not a folder")
     book = load_rulebook(args.pack, base=None if args.with_builtin else Rulebook([]))
     problems = verify_sources(book, Path(args.seeds)) if args.seeds else []
     for problem in problems:
@@ -195,15 +198,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the pack merged over the built-in rules (needed if it overrides them)",
     )
-    check_cmd.set_defaults(run=_cmd_check, pack_arg=True)
+    check_cmd.set_defaults(run=_cmd_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line and return the exit status.
+
+    Usage errors found by argparse exit with status 2 through ``SystemExit``, as argparse
+    does everywhere.
+    """
     args = _parser().parse_args(argv)
     try:
         status: int = args.run(args)
+    except BrokenPipeError:
+        # The reader (say, `| head`) went away: stop quietly, as Unix tools do, and keep
+        # Python from complaining again while flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except ValidationError as exc:
         what = "details" if exc.title == "Details" else "state"
         print(f"difficult-customers: {_one_line_validation(exc, what)}", file=sys.stderr)

@@ -54,7 +54,7 @@ class _Plan:
     rules: tuple[Rule, ...]
     evaluate: Evaluator
     overrides: tuple[tuple[int, ...], ...]
-    rendered: dict[tuple[int, int, str], Recommendation] = field(default_factory=dict)
+    rendered: dict[tuple[int, object, str], Recommendation] = field(default_factory=dict)
     labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
@@ -107,7 +107,7 @@ def _coerce_details(details: DetailsInput) -> Details | None:
 class _Renderer:
     """Renders recommendations for one rulebook and locale; placeholder-free text is cached."""
 
-    __slots__ = ("catalog", "lang", "locale", "plan", "tag", "values")
+    __slots__ = ("catalog", "lang", "locale", "plan", "supplied", "tag", "values")
 
     def __init__(
         self, rulebook: Rulebook, plan: _Plan, locale: Locale, details: Details | None
@@ -118,6 +118,7 @@ class _Renderer:
         self.lang = locale.language
         self.catalog = rulebook.catalogs.get(self.lang, {})
         self.values = format_details(details, locale) if details is not None else {}
+        self.supplied = frozenset(self.values)
 
     def translate(self, context: str, message: str) -> str:
         # Rulebook.locales guarantees every message exists outside English; English may
@@ -125,9 +126,17 @@ class _Renderer:
         return self.catalog.get((context, message), message)
 
     def render(self, index: int, state: ConversationState) -> Recommendation:
+        # Without details, the text depends only on (rule, channel, locale): the hot path is
+        # one dictionary lookup.
+        if not self.values:
+            cached = self.plan.rendered.get((index, state.channel, self.tag))
+            if cached is not None:
+                return cached
         rule = self.plan.rules[index]
-        phrasing = rule.phrasing_for(state.channel, frozenset(self.values))
-        key = (index, rule.phrasing.index(phrasing), self.tag)
+        phrasing = rule.phrasing_for(state.channel, self.supplied)
+        key: tuple[int, object, str] = (
+            (index, state.channel, self.tag) if not self.values else (index, phrasing, self.tag)
+        )
         if not phrasing.requires:
             cached = self.plan.rendered.get(key)
             if cached is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -80,6 +81,18 @@ def negotiate_locale(requested: str | Locale, supported: tuple[str, ...]) -> Loc
     Raises:
         UnsupportedLocaleError: the language has no catalog, or the text is not a locale.
     """
+    if isinstance(requested, str):
+        return _negotiate_text(requested, supported)
+    return _negotiate(requested, supported)
+
+
+@functools.lru_cache(maxsize=256)
+def _negotiate_text(requested: str, supported: tuple[str, ...]) -> Locale:
+    # Parsing a locale costs a few microseconds; callers ask for the same few every turn.
+    return _negotiate(requested, supported)
+
+
+def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
     if isinstance(requested, Locale):
         locale = requested
     elif isinstance(requested, str):

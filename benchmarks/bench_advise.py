@@ -1,0 +1,274 @@
+"""Speed and memory of advise(): run with ``make bench`` (not part of the test suite).
+
+    python benchmarks/bench_advise.py            # every measurement, then PASS/FAIL per target
+    python benchmarks/bench_advise.py --quick    # fewer samples, for a smoke run
+
+Measures, on the example states of ``examples/states/``:
+
+(a) a cold start: a fresh interpreter importing the package and giving its first advice;
+(b) ``advise()`` per call on a pre-validated ``ConversationState``, per locale;
+(c) ``advise()`` per call on a plain dict (validation included);
+(d) ``advise_many()`` over 10,000 states;
+(e) the peak extra memory (tracemalloc) of 10,000 calls whose results are discarded, and
+    the resident size of the built-in rulebook with its catalogs and caches.
+
+Exits with status 1 if a target below is missed; prints a Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from difficult_customers import ConversationState, advise, advise_many, default_rulebook
+
+# --- targets --------------------------------------------------------------------------------
+TARGET_VALIDATED_MEDIAN_US = 50.0
+"""Median advise() on a pre-validated ConversationState, in microseconds."""
+TARGET_DICT_MEDIAN_US = 100.0
+"""Median advise() on a plain dict (validation included), in microseconds."""
+TARGET_PEAK_EXTRA_MIB = 5.0
+"""Peak extra memory of MANY_CALLS advise() calls whose results are discarded, in MiB."""
+
+MANY_CALLS = 10_000
+STATES_DIR = Path(__file__).resolve().parents[1] / "examples" / "states"
+MIB = 1024 * 1024
+
+COLD_START = """\
+import time
+start = time.perf_counter_ns()
+import difficult_customers
+imported = time.perf_counter_ns()
+difficult_customers.advise({"mood": "angry", "offensive_remarks": 2})
+advised = time.perf_counter_ns()
+print(imported - start, advised - imported)
+"""
+
+RESIDENT = """\
+import json, sys, tracemalloc
+tracemalloc.start()
+import difficult_customers as dc
+imported = tracemalloc.get_traced_memory()[0]
+book = dc.default_rulebook()
+loaded = tracemalloc.get_traced_memory()[0]
+states = [json.loads(line) for line in sys.stdin]
+for locale in book.locales:
+    for state in states:
+        dc.advise(state, locale=locale)
+warm = tracemalloc.get_traced_memory()[0]
+print(imported, loaded - imported, warm - imported)
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    measurement: str
+    result: str
+    target: str = ""
+    passed: bool | None = None
+
+    @property
+    def status(self) -> str:
+        return "" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+
+def load_states() -> list[dict[str, Any]]:
+    paths = sorted(STATES_DIR.glob("*.json"))
+    if not paths:
+        sys.exit(f"no example states found in {STATES_DIR}")
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+
+
+def run_python(code: str, stdin: str = "") -> list[int]:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return [int(value) for value in result.stdout.split()]
+
+
+def per_call_ns(call: Callable[[Any], object], inputs: Sequence[Any], samples: int) -> list[int]:
+    """Time ``call(x)`` one call at a time, cycling through ``inputs``; ns per call."""
+    for item in list(inputs) * 20:  # warm the caches (compiled rulebook, rendered texts)
+        call(item)
+    clock = time.perf_counter_ns
+    timings = []
+    for item in itertools.islice(itertools.cycle(inputs), samples):
+        start = clock()
+        call(item)
+        timings.append(clock() - start)
+    return timings
+
+
+def timeit_mean_us(call: Callable[[Any], object], inputs: Sequence[Any], rounds: int) -> float:
+    """Best-of-5 mean per call from timeit over the whole mix (timeit disables the GC)."""
+    timer = timeit.Timer(lambda: [call(item) for item in inputs])
+    best = min(timer.repeat(repeat=5, number=rounds))
+    return best / (rounds * len(inputs)) * 1e6
+
+
+def quantile_us(timings: Sequence[int], q: float) -> float:
+    ordered = sorted(timings)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
+
+
+def bench_cold_start(runs: int) -> list[Row]:
+    results = [run_python(COLD_START) for _ in range(runs)]
+    imports = statistics.median(r[0] for r in results) / 1e6
+    firsts = statistics.median(r[1] for r in results) / 1e6
+    return [
+        Row("(a) cold `import difficult_customers`", f"{imports:.0f} ms"),
+        Row("(a) first `advise()` after import (loads rulebook, catalogs)", f"{firsts:.0f} ms"),
+    ]
+
+
+def bench_per_call(
+    states: list[dict[str, Any]], locales: Sequence[str], samples: int
+) -> list[Row]:
+    validated = [ConversationState.model_validate(state) for state in states]
+    rows = []
+    for part, label, inputs, target in (
+        ("(b)", "validated state", validated, TARGET_VALIDATED_MEDIAN_US),
+        ("(c)", "dict", states, TARGET_DICT_MEDIAN_US),
+    ):
+        for locale in locales:
+
+            def call(state: Any, locale: str = locale) -> object:
+                return advise(state, locale=locale)
+
+            timings = per_call_ns(call, inputs, samples)
+            median = statistics.median(timings) / 1000
+            p95 = quantile_us(timings, 0.95)
+            mean = timeit_mean_us(call, inputs, rounds=max(1, samples // (10 * len(inputs))))
+            rows.append(
+                Row(
+                    f"{part} `advise()` on a {label}, {locale}: median (p95; timeit mean)",
+                    f"{median:.1f} µs ({p95:.1f}; {mean:.1f})",
+                    f"< {target:.0f} µs",
+                    median < target,
+                )
+            )
+    return rows
+
+
+def bench_advise_many(states: list[dict[str, Any]], locales: Sequence[str]) -> list[Row]:
+    batch = list(itertools.islice(itertools.cycle(states), MANY_CALLS))
+    validated = [ConversationState.model_validate(state) for state in batch]
+    rows = []
+    for label, inputs in (("dicts", batch), ("validated states", validated)):
+        for locale in locales:
+            advise_many(inputs[:100], locale=locale)  # warm-up
+            timer = timeit.Timer(partial(advise_many, inputs, locale=locale))
+            best = min(timer.repeat(repeat=3, number=1))
+            rows.append(
+                Row(
+                    f"(d) `advise_many()` over {MANY_CALLS:,} {label}, {locale}",
+                    f"{best * 1e3:.0f} ms ({best / MANY_CALLS * 1e6:.1f} µs/state)",
+                )
+            )
+    return rows
+
+
+def bench_memory(states: list[dict[str, Any]], locales: Sequence[str]) -> list[Row]:
+    validated = [ConversationState.model_validate(state) for state in states]
+    both: list[Any] = [*validated, *states]
+    inputs = list(itertools.islice(itertools.cycle(both), MANY_CALLS))
+    mix = list(itertools.islice(itertools.cycle(locales), MANY_CALLS))
+    for state, locale in zip(inputs, mix, strict=True):  # warm every cache first
+        advise(state, locale=locale)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for state, locale in zip(inputs, mix, strict=True):
+            advise(state, locale=locale)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    extra = (peak - baseline) / MIB
+    retained = (current - baseline) / MIB
+    imported, loaded, warm = run_python(
+        RESIDENT, stdin="".join(json.dumps(state) + "\n" for state in states)
+    )
+    return [
+        Row(
+            f"(e) peak extra memory, {MANY_CALLS:,} calls, results discarded",
+            f"{extra:.2f} MiB (retained {retained:.2f} MiB)",
+            f"< {TARGET_PEAK_EXTRA_MIB:.0f} MiB",
+            extra < TARGET_PEAK_EXTRA_MIB,
+        ),
+        Row(
+            "(e) memory allocated by importing the package (with pydantic, babel)",
+            f"{imported / MIB:.1f} MiB",
+        ),
+        Row("(e) built-in rulebook and catalogs, resident", f"{loaded / MIB:.2f} MiB"),
+        Row(
+            f"(e) ... plus caches after advising every example in {', '.join(locales)}",
+            f"{warm / MIB:.2f} MiB",
+        ),
+    ]
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    lines = ["| Measurement | Result | Target | Status |", "|---|---|---|---|"]
+    lines += [f"| {r.measurement} | {r.result} | {r.target} | {r.status} |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
+    args = parser.parse_args(argv)
+    samples = 2_000 if args.quick else 20_000
+    states = load_states()
+    locales = default_rulebook().locales
+    print(
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}; "
+        f"{len(states)} example states; locales {', '.join(locales)}; "
+        f"{samples:,} samples per per-call measurement",
+        flush=True,
+    )
+    benches: list[tuple[str, Callable[[], list[Row]]]] = [
+        ("cold start", lambda: bench_cold_start(runs=3 if args.quick else 7)),
+        ("per call", lambda: bench_per_call(states, locales, samples)),
+        ("advise_many", lambda: bench_advise_many(states, locales)),
+        ("memory", lambda: bench_memory(states, locales)),
+    ]
+    rows: list[Row] = []
+    for name, bench in benches:
+        print(f"... {name}", file=sys.stderr, flush=True)
+        rows += bench()
+    print()
+    print(markdown_table(rows))
+    print()
+    checked = [row for row in rows if row.passed is not None]
+    for row in checked:
+        print(f"{row.status}: {row.measurement}: {row.result} (target {row.target})")
+    failed = [row for row in checked if not row.passed]
+    print(f"\n{len(checked) - len(failed)}/{len(checked)} targets met")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

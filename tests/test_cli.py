@@ -1,0 +1,816 @@
+"""The command line: ``difficult-customers`` / ``python -m difficult_customers``.
+
+Almost everything runs ``main(argv)`` in-process; two tests start real processes to check
+that ``python -m`` and the console script are wired up.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from difficult_customers import ConversationState, default_rulebook
+from difficult_customers.__main__ import main
+
+EXAMPLE_STATES = Path(__file__).resolve().parents[1] / "examples" / "states"
+STATE_FILES = sorted(EXAMPLE_STATES.glob("*.json"))
+
+# A state in which `take-a-break` fires, so that a --detail callback_in shows in its text.
+BREAK_STATE = ["--set", "mood=angry", "--set", "offensive_remarks=1", "--set", "agent_upset=true"]
+
+
+@dataclass(frozen=True)
+class Run:
+    status: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Run ``main(argv)``, optionally with stdin, and return its status and output.
+
+    argparse reports usage errors by raising SystemExit; that status is returned too.
+    """
+
+    def run(argv: Sequence[str], stdin: str | None = None) -> Run:
+        capsys.readouterr()  # drop anything earlier
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            status = main(list(argv))
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
+
+
+def assert_one_line_error(run: Run) -> None:
+    assert run.status == 2, run
+    assert run.out == ""
+    assert run.err.endswith("\n")
+    assert run.err.count("\n") == 1, f"expected one line on stderr, got:\n{run.err}"
+    assert "Traceback" not in run.err
+    assert run.err.startswith("difficult-customers")
+
+
+# --- rule packs -----------------------------------------------------------------------------
+
+SEED_TEXT = """\
+Une ouverture sans titre, qui présente le sujet de l'article.
+Restez calme
+Gardez votre calme quand le client crie, et respirez profondément avant de répondre.
+"""
+
+
+def pack_toml(
+    *,
+    when: str = 'channel == "in_person" and mood >= "angry"',
+    document: str = "seed.txt",
+    section: str = "Restez calme",
+    quote: str = "Gardez votre calme quand le client crie",
+) -> str:
+    return f"""\
+[pack]
+name = "test-pack"
+
+[[rules]]
+id = "offer-a-coffee"
+kind = "do"
+phase = "de_escalate"
+when = '{when}'
+title = "Offer a coffee"
+rationale = "A small gesture can lower the temperature."
+
+[[rules.phrasing]]
+text = "Would you like a coffee while we sort this out?"
+
+[[rules.sources]]
+document = "{document}"
+section = "{section}"
+quote = "{quote}"
+"""
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    path = tmp_path / "pack.toml"
+    path.write_text(pack_toml(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def seeds_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "seed.txt").write_text(SEED_TEXT, encoding="utf-8")
+    return folder
+
+
+# --- advise ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", STATE_FILES, ids=[p.stem for p in STATE_FILES])
+def test_advise_file(cli, path: Path) -> None:
+    run = cli(["advise", str(path)])
+    assert run.status == 0
+    assert run.err == ""
+    assert run.out.startswith("Do now, in this order:\n")
+    state = json.loads(path.read_text(encoding="utf-8"))
+    first = cli(["advise", str(path), "--format", "json"]).json()
+    assert first["state"] == ConversationState.model_validate(state).model_dump(mode="json")
+    for action in first["actions"]:
+        assert action["title"] in run.out
+
+
+def test_example_states_exist() -> None:
+    assert len(STATE_FILES) >= 5
+
+
+def test_advise_from_stdin(cli) -> None:
+    path = EXAMPLE_STATES / "repeated_insults_before_warning.json"
+    from_file = cli(["advise", str(path)])
+    from_stdin = cli(["advise", "-"], stdin=path.read_text(encoding="utf-8"))
+    assert from_stdin.status == 0
+    assert from_stdin.out == from_file.out
+    assert "Give a clear warning" in from_stdin.out
+
+
+def test_advise_without_state_uses_defaults(cli) -> None:
+    run = cli(["advise", "--format", "json"])
+    assert run.status == 0
+    assert run.json()["state"] == ConversationState().model_dump(mode="json")
+
+
+@pytest.mark.parametrize(
+    ("assignment", "field", "expected"),
+    [
+        pytest.param('mood="angry"', "mood", "angry", id="json-string"),
+        pytest.param("mood=angry", "mood", "angry", id="plain-string"),
+        pytest.param("channel=in_person", "channel", "in_person", id="plain-string-underscore"),
+        pytest.param("offensive_remarks=3", "offensive_remarks", 3, id="json-int"),
+        pytest.param("threats=true", "threats", True, id="json-true"),
+        pytest.param("request_within_policy=false", "request_within_policy", False, id="false"),
+        pytest.param(" mood =furious", "mood", "furious", id="spaces-around-name"),
+    ],
+)
+def test_set_parses_json_then_falls_back_to_text(
+    cli, assignment: str, field: str, expected: object
+) -> None:
+    run = cli(["advise", "--set", assignment, "--format", "json"])
+    assert run.status == 0, run.err
+    assert run.json()["state"][field] == expected
+
+
+def test_set_overrides_the_file(cli) -> None:
+    path = EXAMPLE_STATES / "mid_rant_phone.json"
+    assert json.loads(path.read_text(encoding="utf-8"))["customer_speaking"] is True
+    plain = cli(["advise", str(path), "--format", "json"]).json()
+    overridden = cli(
+        ["advise", str(path), "--set", "customer_speaking=false", "--format", "json"]
+    ).json()
+    assert plain["state"]["customer_speaking"] is True
+    assert overridden["state"]["customer_speaking"] is False
+    assert overridden["state"]["mood"] == "furious"  # the rest of the file still applies
+    ids = [a["rule_id"] for a in plain["actions"]]
+    assert "listen-without-interrupting" in ids
+    assert "listen-without-interrupting" not in [a["rule_id"] for a in overridden["actions"]]
+
+
+def test_set_overrides_stdin_and_last_set_wins(cli) -> None:
+    run = cli(
+        ["advise", "-", "--set", "mood=calm", "--set", "mood=furious", "--format", "json"],
+        stdin='{"mood": "angry", "channel": "chat"}',
+    )
+    assert run.status == 0
+    assert run.json()["state"]["mood"] == "furious"
+    assert run.json()["state"]["channel"] == "chat"
+
+
+def take_a_break_text(run: Run) -> str:
+    assert run.status == 0, run.err
+    data = run.json()
+    return next(a["text"] for a in data["actions"] if a["rule_id"] == "take-a-break")
+
+
+def test_detail_callback_in_appears_in_the_text(cli) -> None:
+    with_detail = cli(["advise", *BREAK_STATE, "--detail", "callback_in=PT1H"])
+    assert with_detail.status == 0
+    assert "in 1 hour" in with_detail.out
+    without = cli(["advise", *BREAK_STATE])
+    assert "Step away and promise an update" in without.out
+    assert "in 1 hour" not in without.out
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        pytest.param("en", "in 1 hour", id="en"),
+        pytest.param("fr", "dans 1 heure", id="fr"),
+        pytest.param("pl", "za 1 godzinę", id="pl"),
+    ],
+)
+def test_detail_is_formatted_per_locale(cli, locale: str, expected: str) -> None:
+    argv = ["advise", *BREAK_STATE, "--detail", "callback_in=PT1H", "--locale", locale]
+    assert expected in take_a_break_text(cli([*argv, "--format", "json"]))
+
+
+def test_several_details(cli) -> None:
+    run = cli(
+        [
+            "advise",
+            *BREAK_STATE,
+            "--detail",
+            "callback_in=7200",
+            "--detail",
+            "business_name=Atelier Durand",
+            "--format",
+            "json",
+        ]
+    )
+    assert "in 2 hours" in take_a_break_text(run)
+
+
+@pytest.mark.parametrize(
+    ("locale", "tag"),
+    [
+        pytest.param("en", "en", id="en"),
+        pytest.param("en_GB", "en_GB", id="en_GB"),
+        pytest.param("fr", "fr", id="fr"),
+        pytest.param("fr-FR", "fr_FR", id="fr-FR"),
+        pytest.param("pl", "pl", id="pl"),
+        pytest.param("pl-PL", "pl_PL", id="pl-PL"),
+    ],
+)
+def test_locale(cli, locale: str, tag: str) -> None:
+    path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
+    english = cli(["advise", path, "--format", "json"]).json()
+    run = cli(["advise", path, "--locale", locale, "--format", "json"])
+    assert run.status == 0, run.err
+    data = run.json()
+    assert data["locale"] == tag
+    # Same decision, in another language.
+    assert [a["rule_id"] for a in data["actions"]] == [a["rule_id"] for a in english["actions"]]
+    assert [a["rule_id"] for a in data["avoid"]] == [a["rule_id"] for a in english["avoid"]]
+    if not tag.startswith("en"):
+        assert data["actions"][0]["title"] != english["actions"][0]["title"]
+        text = cli(["advise", path, "--locale", locale]).out
+        assert data["actions"][0]["title"] in text
+        assert "Do now" not in text
+
+
+def test_french_title_from_the_readme(cli) -> None:
+    path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
+    assert "Donnez un avertissement clair" in cli(["advise", path, "--locale", "fr"]).out
+
+
+def test_format_text(cli) -> None:
+    path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
+    run = cli(["advise", path, "--format", "text"])
+    assert run.out == cli(["advise", path]).out  # text is the default
+    lines = run.out.splitlines()
+    assert lines[0] == "Do now, in this order:"
+    assert lines[1].startswith(" 1. [safety] Give a clear warning")
+    assert "    Why: " in run.out
+
+
+def test_format_json(cli) -> None:
+    path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
+    data = cli(["advise", path, "--format", "json"]).json()
+    assert isinstance(data, dict)
+    assert {"actions", "avoid", "locale", "state"} <= data.keys()
+    assert data["locale"] == "en"
+    assert data["state"]["offensive_remarks"] == 2
+    first = data["actions"][0]
+    assert first["rule_id"] == "issue-warning"
+    assert first["kind"] == "do"
+    assert first["phase"] == "safety"
+    assert first["sources"][0]["quote"]
+    assert all(item["kind"] == "avoid" for item in data["avoid"])
+    assert data["avoid"]
+
+
+def test_format_markdown(cli) -> None:
+    path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
+    run = cli(["advise", path, "--format", "markdown"])
+    assert run.status == 0
+    assert run.out.startswith("### Do now, in this order:\n\n1. **Give a clear warning**")
+    assert "\n### " in run.out[4:]  # the things to avoid
+    assert run.out.endswith("\n")
+    assert not run.out.endswith("\n\n")
+
+
+# --- explain --------------------------------------------------------------------------------
+
+
+def test_explain_every_rule(cli) -> None:
+    path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
+    run = cli(["explain", path])
+    assert run.status == 0
+    lines = run.out.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == list(default_rulebook().ids)
+    assert "issue-warning: fired" in lines
+    assert any(": did not fire: " in line for line in lines)
+    assert 'call-security: did not fire: channel == "in_person"' in run.out
+
+
+def test_explain_overridden(cli) -> None:
+    # issue-warning overrides take-a-break when both fire.
+    run = cli(["explain", *BREAK_STATE, "--set", "offensive_remarks=2", "--rule", "take-a-break"])
+    assert run.out == "take-a-break: overridden by issue-warning\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["--set", "offensive_remarks=3"], "issue-warning: fired\n", id="fired"),
+        pytest.param(
+            ["--set", "mood=angry", "--set", "offensive_remarks=1", "--set", "agent_upset=true"],
+            "issue-warning: did not fire: offensive_remarks >= 2 or threats "
+            "(offensive_remarks=1, threats=False)\n",
+            id="did-not-fire",
+        ),
+    ],
+)
+def test_explain_one_rule(cli, argv: list[str], expected: str) -> None:
+    run = cli(["explain", *argv, "--rule", "issue-warning"])
+    assert run.status == 0
+    assert run.out == expected
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+def test_rules_lists_every_rule_in_order(cli) -> None:
+    run = cli(["rules"])
+    assert run.status == 0
+    lines = run.out.splitlines()
+    assert [line.split()[0] for line in lines] == list(default_rulebook().ids)
+    assert lines[0].split()[1:3] == ["do", "safety"]
+
+
+def test_rules_json(cli) -> None:
+    data = cli(["rules", "--format", "json"]).json()
+    assert isinstance(data, list)
+    assert [rule["id"] for rule in data] == list(default_rulebook().ids)
+    first = data[0]
+    assert {"id", "kind", "phase", "when", "title", "phrasing", "sources", "tags"} <= set(first)
+    assert isinstance(first["when"], str)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "check"),
+    [
+        pytest.param("--tag", "ending", lambda rule: "ending" in rule["tags"], id="tag"),
+        pytest.param("--phase", "safety", lambda rule: rule["phase"] == "safety", id="phase"),
+        pytest.param("--kind", "avoid", lambda rule: rule["kind"] == "avoid", id="kind"),
+        pytest.param("--reads", "threats", lambda rule: "threats" in rule["when"], id="reads"),
+    ],
+)
+def test_rules_filters(cli, option: str, value: str, check) -> None:
+    everything = cli(["rules", "--format", "json"]).json()
+    expected = [rule["id"] for rule in everything if check(rule)]
+    assert expected, "the filter should select something"
+    assert len(expected) < len(everything)
+    selected = cli(["rules", option, value, "--format", "json"]).json()
+    assert [rule["id"] for rule in selected] == expected
+    text = cli(["rules", option, value]).out
+    assert [line.split()[0] for line in text.splitlines()] == expected
+
+
+def test_rules_known_members(cli) -> None:
+    ending = cli(["rules", "--tag", "ending"]).out
+    assert "end-the-conversation" in ending
+    assert "issue-warning" not in ending
+    assert "call-security" in cli(["rules", "--phase", "safety", "--reads", "threats"]).out
+
+
+def test_rules_filters_combine(cli) -> None:
+    run = cli(["rules", "--kind", "avoid", "--phase", "safety"])
+    assert run.status == 0
+    assert run.out == ""
+
+
+def test_rules_with_a_pack(cli, pack: Path) -> None:
+    run = cli(["rules", "--pack", str(pack), "--phase", "de_escalate"])
+    assert "offer-a-coffee" in run.out
+    assert "take-a-break" in run.out
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def test_schema(cli) -> None:
+    run = cli(["schema"])
+    assert run.status == 0
+    schema = run.json()
+    assert isinstance(schema, dict)
+    assert schema["type"] == "object"
+    assert set(schema["properties"]) == set(ConversationState.model_fields)
+    assert schema == ConversationState.model_json_schema()
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+def test_check_standalone_pack(cli, pack: Path) -> None:
+    run = cli(["check", str(pack)])
+    assert run.status == 0, run.err
+    assert run.err == ""
+    assert run.out == f"{pack}: 1 rules OK; locales: en\n"
+
+
+def test_check_pack_with_builtin(cli, pack: Path) -> None:
+    run = cli(["check", str(pack), "--with-builtin"])
+    assert run.status == 0, run.err
+    assert run.out.startswith(f"{pack}: {len(default_rulebook()) + 1} rules OK")
+
+
+def test_advise_with_a_pack(cli, pack: Path) -> None:
+    run = cli(["advise", "--pack", str(pack), "--set", "channel=in_person", "--set", "mood=angry"])
+    assert run.status == 0, run.err
+    assert "Would you like a coffee while we sort this out?" in run.out
+
+
+def test_check_seeds_ok(cli, pack: Path, seeds_folder: Path) -> None:
+    run = cli(["check", str(pack), "--seeds", str(seeds_folder)])
+    assert run.status == 0, run.err
+    assert "1 rules OK" in run.out
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(
+            {"quote": "Gardez votre sang-froid quand le client crie"},
+            "quote not found verbatim in seed.txt section 'Restez calme'",
+            id="wrong-quote",
+        ),
+        pytest.param(
+            {"section": "Restez zen"}, "seed.txt has no section 'Restez zen'", id="wrong-section"
+        ),
+        pytest.param(
+            {"document": "other.txt"}, "unknown document 'other.txt'", id="wrong-document"
+        ),
+    ],
+)
+def test_check_seeds_reports_bad_citations(
+    cli, tmp_path: Path, seeds_folder: Path, source: dict[str, str], expected: str
+) -> None:
+    path = tmp_path / "wrong.toml"
+    path.write_text(pack_toml(**source), encoding="utf-8")
+    run = cli(["check", str(path), "--seeds", str(seeds_folder)])
+    assert run.status == 1
+    assert run.out == ""
+    assert run.err.startswith(f"offer-a-coffee: {expected}")
+    assert run.err.count("\n") == 1
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+BAD_TOML = "[[rules]\nid = 1\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "files", "stdin", "expected"),
+    [
+        pytest.param(
+            ["advise", "--set", "moood=1"],
+            {},
+            None,
+            ["invalid state", "moood"],
+            id="unknown-field",
+        ),
+        pytest.param(
+            ["explain", "-"], {}, '{"chanel": "phone"}', ["chanel"], id="unknown-field-stdin"
+        ),
+        pytest.param(
+            ["advise", "--set", "mood=livid"],
+            {},
+            None,
+            ["mood", "'calm'", "'upset'", "'angry'", "'furious'"],
+            id="wrong-enum",
+        ),
+        pytest.param(
+            ["advise", "--set", "channel=fax"],
+            {},
+            None,
+            ["channel", "'phone'", "'in_person'", "'email'", "'chat'", "'social_media'"],
+            id="wrong-enum-channel",
+        ),
+        pytest.param(
+            ["advise", "--set", "offensive_remarks=-1"],
+            {},
+            None,
+            ["offensive_remarks", "greater than or equal to 0"],
+            id="negative-count",
+        ),
+        pytest.param(
+            ["advise", "--set", "warnings_given=-3"],
+            {},
+            None,
+            ["warnings_given"],
+            id="negative-warnings",
+        ),
+        pytest.param(
+            ["advise", "--set", "customer_speaking=1"],
+            {},
+            None,
+            ["customer_speaking"],
+            id="int-for-bool",
+        ),
+        pytest.param(
+            ["advise", "--set", 'offensive_remarks="2"'],
+            {},
+            None,
+            ["offensive_remarks"],
+            id="string-for-count",
+        ),
+        pytest.param(
+            ["advise", "{tmp}/bad.json"],
+            {"bad.json": '{"mood": "angry",}'},
+            None,
+            ["bad.json", "not valid JSON"],
+            id="bad-json-file",
+        ),
+        pytest.param(
+            ["advise", "-"], {}, "mood: angry", ["-", "not valid JSON"], id="bad-json-stdin"
+        ),
+        pytest.param(
+            ["advise", "{tmp}/list.json"],
+            {"list.json": '[{"mood": "angry"}]'},
+            None,
+            ["list.json", "JSON object"],
+            id="json-array",
+        ),
+        pytest.param(["advise", "-"], {}, '"angry"', ["JSON object"], id="json-string-on-stdin"),
+        pytest.param(
+            ["advise", "{tmp}/missing.json"],
+            {},
+            None,
+            ["cannot read", "missing.json"],
+            id="missing-file",
+        ),
+        pytest.param(["explain", "{tmp}"], {}, None, ["cannot read"], id="directory-as-state"),
+        pytest.param(
+            ["advise", "--set", "mood"],
+            {},
+            None,
+            ["--set", "name=value", "'mood'"],
+            id="set-without-equals",
+        ),
+        pytest.param(
+            ["advise", "--set", "=angry"], {}, None, ["--set", "name=value"], id="set-no-name"
+        ),
+        pytest.param(
+            ["advise", "--detail", "callback_in"],
+            {},
+            None,
+            ["--detail", "name=value"],
+            id="detail-without-equals",
+        ),
+        pytest.param(
+            ["advise", "--detail", "callback_in=soon"],
+            {},
+            None,
+            ["invalid details", "callback_in"],
+            id="bad-detail",
+        ),
+        pytest.param(
+            ["advise", "--detail", "callback_in=P40D"],
+            {},
+            None,
+            ["callback_in", "between 1 minute and 30 days"],
+            id="detail-out-of-range",
+        ),
+        pytest.param(
+            ["advise", "--detail", "colour=red"],
+            {},
+            None,
+            ["invalid details", "colour"],
+            id="unknown-detail",
+        ),
+        pytest.param(
+            ["advise", "--locale", "de"],
+            {},
+            None,
+            ["unsupported locale 'de'", "supported locales: ", *default_rulebook().locales],
+            id="unsupported-locale",
+        ),
+        pytest.param(
+            ["advise", "--locale", "not a locale!"],
+            {},
+            None,
+            ["unsupported locale", "supported locales: "],
+            id="garbage-locale",
+        ),
+        pytest.param(
+            ["explain", "--rule", "issue-warnin"],
+            {},
+            None,
+            ["no rule with id 'issue-warnin'", "did you mean 'issue-warning'?"],
+            id="unknown-rule",
+        ),
+        pytest.param(
+            ["check", "{tmp}/bad.toml"],
+            {"bad.toml": BAD_TOML},
+            None,
+            ["bad.toml", "not valid TOML"],
+            id="malformed-toml",
+        ),
+        pytest.param(
+            ["check", "{tmp}/when.toml"],
+            {"when.toml": pack_toml(when='moood >= "angry"')},
+            None,
+            ["when.toml", "rule 'offer-a-coffee'", "field 'when'", "moood", "'mood'"],
+            id="unknown-field-in-when",
+        ),
+        pytest.param(
+            ["check", "{tmp}/value.toml"],
+            {"value.toml": pack_toml(when='mood == "livid"')},
+            None,
+            ["rule 'offer-a-coffee'", "field 'when'", "livid"],
+            id="unknown-value-in-when",
+        ),
+        pytest.param(
+            ["check", "{tmp}/syntax.toml"],
+            {"syntax.toml": pack_toml(when="threats and and resolved")},
+            None,
+            ["rule 'offer-a-coffee'", "field 'when'"],
+            id="syntax-error-in-when",
+        ),
+        pytest.param(
+            ["check", "{tmp}/key.toml"],
+            {"key.toml": pack_toml().replace("kind =", "knd =", 1)},
+            None,
+            ["rule 'offer-a-coffee'", "unknown key"],
+            id="unknown-key",
+        ),
+        pytest.param(
+            ["check", "{tmp}/empty.toml"],
+            {"empty.toml": ""},
+            None,
+            ["no [[rules]]"],
+            id="empty-pack",
+        ),
+        pytest.param(
+            ["check", "{tmp}/absent.toml"],
+            {},
+            None,
+            ["absent.toml", "cannot read"],
+            id="missing-pack",
+        ),
+        pytest.param(
+            ["advise", "--pack", "{tmp}/bad.toml"],
+            {"bad.toml": BAD_TOML},
+            None,
+            ["not valid TOML"],
+            id="advise-malformed-pack",
+        ),
+        pytest.param(
+            ["check", "{tmp}/clash.toml", "--with-builtin"],
+            {"clash.toml": pack_toml().replace("offer-a-coffee", "stay-calm")},
+            None,
+            ["rule 'stay-calm'", "replace = true"],
+            id="pack-clashes-with-builtin",
+        ),
+        pytest.param(["bogus"], {}, None, ["invalid choice", "'bogus'"], id="unknown-command"),
+        pytest.param([], {}, None, ["required", "command"], id="missing-command"),
+        pytest.param(
+            ["rules", "--phase", "nope"],
+            {},
+            None,
+            ["--phase", "invalid choice"],
+            id="unknown-phase",
+        ),
+        pytest.param(
+            ["advise", "--format", "yaml"],
+            {},
+            None,
+            ["--format", "invalid choice"],
+            id="unknown-format",
+        ),
+        pytest.param(["check"], {}, None, ["required", "pack"], id="check-without-pack"),
+        pytest.param(["advise", "--nope"], {}, None, ["unrecognized", "--nope"], id="bad-flag"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    cli,
+    tmp_path: Path,
+    argv: list[str],
+    files: dict[str, str],
+    stdin: str | None,
+    expected: list[str],
+) -> None:
+    for name, content in files.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    run = cli([arg.replace("{tmp}", str(tmp_path)) for arg in argv], stdin=stdin)
+    assert_one_line_error(run)
+    for part in expected:
+        assert part in run.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "expected"),
+    [
+        pytest.param(["advise", "-"], "[" * 100_000, "nested too deeply", id="stdin"),
+        pytest.param(
+            ["advise", "--set", "mood=" + "[" * 100_000], None, "invalid state", id="set"
+        ),
+    ],
+)
+def test_deeply_nested_json_is_one_line(
+    cli, argv: list[str], stdin: str | None, expected: str
+) -> None:
+    # Other tests (or hypothesis) may have raised the limit; pin the interpreter's default so
+    # that json's nesting check trips before the C stack is at risk.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        run = cli(argv, stdin=stdin)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert_one_line_error(run)
+    assert expected in run.err
+
+
+def test_unreadable_bytes_are_one_line(cli, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes('{"mood": "énervé"}'.encode("latin-1"))
+    run = cli(["advise", str(path)])
+    assert_one_line_error(run)
+    assert "latin1.json" in run.err
+
+
+# --- real processes -------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONIOENCODING": "utf-8"}
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "difficult_customers", "advise", "--set", 'mood="angry"'],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith("Do now, in this order:\n")
+    assert "Stay calm" in result.stdout
+
+
+def test_console_script(tmp_path: Path) -> None:
+    try:
+        metadata.distribution("difficult-customers")
+    except metadata.PackageNotFoundError:
+        pytest.skip("the package is not installed, so there is no console script")
+    script = shutil.which("difficult-customers", path=str(Path(sys.executable).parent))
+    assert script is not None, "the difficult-customers console script is not installed"
+    result = subprocess.run(
+        [script, "advise", "--set", "mood=furious", "--set", "customer_speaking=true"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[listen] Let the customer finish" in result.stdout
+    bad = subprocess.run(
+        [script, "advise", "--set", "mood=livid"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr.count("\n") == 1
+    assert "Traceback" not in bad.stderr
