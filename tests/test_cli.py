@@ -353,6 +353,17 @@ def test_explain_one_rule(cli, argv: list[str], expected: str) -> None:
     assert run.out == expected
 
 
+def test_explain_as_json(cli) -> None:
+    run = cli(["explain", "--set", "offensive_remarks=1", "--format", "json"])
+    assert run.status == 0
+    data = json.loads(run.out)
+    assert [item["rule_id"] for item in data] == list(default_rulebook().ids)
+    warning = next(item for item in data if item["rule_id"] == "issue-warning")
+    assert warning["failure"]["clause"] == "offensive_remarks >= 2 or threats"
+    one = json.loads(cli(["explain", "--rule", "stay-calm", "--format", "json"]).out)
+    assert one["status"] == "not_fired"
+
+
 # --- rules ----------------------------------------------------------------------------------
 
 

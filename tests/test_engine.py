@@ -208,6 +208,13 @@ class TestExplain:
         fired = [e.rule_id for e in explanations if e.status == "fired"]
         assert fired == [r.id for r in default_rulebook() if r.id in advise(state).rule_ids]
 
+    def test_to_dict_is_json_ready(self) -> None:
+        data = explain(None, "issue-warning", offensive_remarks=1).to_dict()
+        assert data["status"] == "not_fired"
+        assert data["failure"]["values"] == {"offensive_remarks": 1, "threats": False}
+        overridden = explain({"complaint_validity": "invalid"}, "show-empathy").to_dict()
+        assert overridden["overridden_by"] == ["no-empathy-for-invalid-complaint"]
+
     def test_unknown_rule_suggests(self) -> None:
         with pytest.raises(UnknownRuleError, match="issue-warning"):
             explain(None, "issue-warnings")

@@ -154,6 +154,11 @@ class TestRuleValidation:
         with pytest.raises(ValidationError, match="itself"):
             self.rule(overrides=["take-a-break"])
 
+    def test_multi_line_conditions_keep_clauses_after_a_comment(self) -> None:
+        rule = self.rule(when="not resolved  # the case is open\nand threats")
+        assert rule.when.fields == {"resolved", "threats"}
+        assert not rule.when.evaluate({"resolved": False, "threats": False})
+
     def test_bad_condition(self) -> None:
         with pytest.raises(ConditionTypeError, match="did you mean 'offensive_remarks'"):
             self.rule(when="offensive_remark >= 1")

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from .details import Details
-from .engine import advise, explain
+from .engine import Explanation, advise, explain
 from .errors import DifficultCustomersError
 from .rules import Kind, Phase, Rulebook, default_rulebook, load_rulebook
 from .sources import verify_sources
@@ -103,9 +103,14 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     state = _read_state(args.state, args.set)
     book = _rulebook(args.pack)
     if args.rule is not None:
-        print(explain(state, args.rule, rulebook=book))
+        explanations: tuple[Explanation, ...] = (explain(state, args.rule, rulebook=book),)
     else:
-        for explanation in explain(state, rulebook=book):
+        explanations = explain(state, rulebook=book)
+    if args.format == "json":
+        payload = [e.to_dict() for e in explanations]
+        print(json.dumps(payload if args.rule is None else payload[0], indent=2))
+    else:
+        for explanation in explanations:
             print(explanation)
     return 0
 
@@ -120,7 +125,8 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         )
     else:
         for rule in selected:
-            print(f"{rule.id:34} {rule.kind.value:5} {rule.phase.value:12} {rule.when.source}")
+            when = " ".join(rule.when.source.split())
+            print(f"{rule.id:34} {rule.kind.value:5} {rule.phase.value:12} {when}")
     return 0
 
 
@@ -176,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     explain_cmd = sub.add_parser("explain", help="why each rule did or did not fire")
     state_options(explain_cmd)
     explain_cmd.add_argument("--rule", help="explain only this rule")
+    explain_cmd.add_argument("--format", choices=("text", "json"), default="text")
     explain_cmd.set_defaults(run=_cmd_explain)
 
     rules_cmd = sub.add_parser("rules", help="list the rules")

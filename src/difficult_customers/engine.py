@@ -265,6 +265,18 @@ class Explanation:
     failure: Failure | None
     values: Mapping[str, object]
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {
+            "rule_id": self.rule_id,
+            "status": self.status,
+            "overridden_by": list(self.overridden_by),
+            "failure": None
+            if self.failure is None
+            else {"clause": self.failure.clause, "values": dict(self.failure.values)},
+            "values": dict(self.values),
+        }
+
     def __str__(self) -> str:
         if self.status == "fired":
             return f"{self.rule_id}: fired"

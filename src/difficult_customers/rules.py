@@ -148,8 +148,9 @@ class Phrasing(BaseModel):
 
 def _parse_when(value: object) -> object:
     if isinstance(value, str):
-        # TOML multi-line strings carry newlines; the language is one expression.
-        return parse_condition(" ".join(value.split()))
+        # Line breaks and comments are part of the language, so the text is kept as written;
+        # joining lines here would let a "# comment" swallow the clauses after it.
+        return parse_condition(value.strip())
     return value
 
 
@@ -334,7 +335,7 @@ class Rulebook:
             "|---|---|---|---|",
         ]
         lines += [
-            f"| `{r.id}` | {r.kind.value} | {r.phase.value} | `{r.when.source}` |"
+            f"| `{r.id}` | {r.kind.value} | {r.phase.value} | `{_one_line(r.when.source)}` |"
             for r in self.rules
         ]
         return "\n".join(lines)
@@ -351,6 +352,10 @@ def _member(enum: type[_E], value: _E | str | None, name: str) -> _E | None:
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise ValueError(f"unknown {name} {value!r}; expected one of: {allowed}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _check_overrides(by_id: Mapping[str, Rule], name: str) -> None:
