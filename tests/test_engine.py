@@ -94,6 +94,10 @@ class TestInputs:
         assert "de" in str(info.value)
         assert isinstance(info.value, LookupError)
 
+    def test_rulebook_must_be_a_rulebook(self) -> None:
+        with pytest.raises(TypeError, match="rulebook must be a Rulebook"):
+            advise(rulebook="rules.toml")  # type: ignore[arg-type]
+
     def test_details_as_mapping(self) -> None:
         advice = advise(
             {"offensive_remarks": 1, "agent_upset": True}, details={"callback_in": 3600}

@@ -27,6 +27,8 @@ class Recommendation(BaseModel):
         text: what to say (ready to read out) or what to do.
         rationale: one line on why.
         sources: the seed passages behind it.
+
+    .. versionadded:: 0.1
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,6 +53,8 @@ class Advice:
     >>> advice = advise(mood="angry", offensive_remarks=2)
     >>> advice[0].rule_id
     'issue-warning'
+
+    .. versionadded:: 0.1
     """
 
     actions: tuple[Recommendation, ...]

@@ -38,6 +38,8 @@ class Details(BaseModel):
 
     >>> Details(callback_in="PT1H", deposit_percent=20, closed_day="sunday").closed_day
     <Weekday.SUNDAY: 'sunday'>
+
+    .. versionadded:: 0.1
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -85,6 +85,16 @@ def _decide(plan: _Plan, state: ConversationState) -> tuple[list[int], dict[int,
     return fired, overridden
 
 
+def _rulebook(rulebook: Rulebook | None) -> Rulebook:
+    if rulebook is None:
+        return default_rulebook()
+    if not isinstance(rulebook, Rulebook):
+        raise TypeError(
+            f"rulebook must be a Rulebook (see load_rulebook), not {type(rulebook).__name__}"
+        )
+    return rulebook
+
+
 def _coerce_state(state: StateInput, fields: Mapping[str, Any]) -> ConversationState:
     if isinstance(state, ConversationState):
         if not fields:
@@ -195,8 +205,10 @@ def advise(
     Raises:
         pydantic.ValidationError: a field is unknown, of the wrong type or out of range.
         UnsupportedLocaleError: no catalog for the locale.
+
+    .. versionadded:: 0.1
     """
-    book = default_rulebook() if rulebook is None else rulebook
+    book = _rulebook(rulebook)
     valid_state = _coerce_state(state, fields)
     negotiated = negotiate_locale(locale, book.locales)
     return _advise(book, valid_state, negotiated, _coerce_details(details))
@@ -236,8 +248,10 @@ def advise_many(
     Raises:
         pydantic.ValidationError: for the first invalid state; its message starts with the
             field name, and ``error.title`` is ``ConversationState``.
+
+    .. versionadded:: 0.1
     """
-    book = default_rulebook() if rulebook is None else rulebook
+    book = _rulebook(rulebook)
     negotiated = negotiate_locale(locale, book.locales)
     valid_details = _coerce_details(details)
     return [_advise(book, _coerce_state(state, {}), negotiated, valid_details) for state in states]
@@ -257,6 +271,8 @@ class Explanation:
         overridden_by: the ids of the rules that removed it, in advice order.
         failure: for "not_fired", the smallest failing clause and its field values.
         values: the value of every field the rule's condition reads.
+
+    .. versionadded:: 0.1
     """
 
     rule_id: str
@@ -311,8 +327,10 @@ def explain(
     Raises:
         pydantic.ValidationError: the state is invalid.
         UnknownRuleError: ``rule_id`` names no rule (the closest id is suggested).
+
+    .. versionadded:: 0.1
     """
-    book = default_rulebook() if rulebook is None else rulebook
+    book = _rulebook(rulebook)
     valid_state = _coerce_state(state, fields)
     if rule_id is not None:
         book[rule_id]  # raises UnknownRuleError with a suggestion

@@ -85,6 +85,8 @@ class Source(BaseModel):
     >>> Source(document="004_5f4e5305fe903518.txt", section="Manière",
     ...        quote="Maintenez toujours une manière polie").section
     'Manière'
+
+    .. versionadded:: 0.1
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -168,6 +170,8 @@ class Rule(BaseModel):
     >>> rule = default_rulebook()["stay-calm"]
     >>> rule.phase, sorted(rule.when.fields)[:2]
     (<Phase.COMPOSURE: 'composure'>, ['agent_upset', 'mood'])
+
+    .. versionadded:: 0.1
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -229,6 +233,8 @@ class Rulebook:
 
     Iterating yields rules in advice order (phase, priority, id); ``rulebook["id"]`` looks one
     up. Build one with :func:`load_rulebook`; the built-in one is :func:`default_rulebook`.
+
+    .. versionadded:: 0.1
     """
 
     __slots__ = ("__weakref__", "_by_id", "_cache", "catalogs", "name", "rules")
@@ -450,7 +456,10 @@ def _build_rule(entry: object, file: str, index: int) -> Rule:
 
 @functools.cache
 def default_rulebook() -> Rulebook:
-    """The built-in rulebook, loaded and validated once."""
+    """The built-in rulebook, loaded and validated once.
+
+    .. versionadded:: 0.1
+    """
     from .i18n import load_catalogs  # i18n imports this module; import late to avoid a cycle
 
     name, rules = _read_rules(BUILTIN_RULEBOOK)
@@ -480,6 +489,8 @@ def load_rulebook(path: str | Path, *, base: Rulebook | None = None) -> Rulebook
 
     Raises:
         RulebookError: naming the file, the rule and the field that is wrong.
+
+    .. versionadded:: 0.1
     """
     from .i18n import load_catalogs
 

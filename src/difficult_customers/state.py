@@ -73,9 +73,20 @@ class ConversationState(BaseModel):
 
     Counts and booleans are strict: ``"2"`` or ``1`` for a boolean are rejected rather than
     guessed at, since a wrong guess here changes the advice silently.
+
+    .. versionadded:: 0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_default=False,
+        # The schema is published (``difficult-customers schema``): a plain description
+        # rather than the docstring with its doctest and Sphinx markup.
+        json_schema_extra={
+            "description": "The state of a conversation with a customer, as advise() reads it."
+        },
+    )
 
     channel: Channel = Field(
         default=Channel.PHONE,
