@@ -159,6 +159,10 @@ class TestRuleValidation:
         assert rule.when.fields == {"resolved", "threats"}
         assert not rule.when.evaluate({"resolved": False, "threats": False})
 
+    def test_condition_must_be_text(self) -> None:
+        with pytest.raises(ValidationError, match="must be a condition written as a string"):
+            self.rule(when=True)
+
     def test_bad_condition(self) -> None:
         with pytest.raises(ConditionTypeError, match="did you mean 'offensive_remarks'"):
             self.rule(when="offensive_remark >= 1")

@@ -40,7 +40,8 @@ def _compile(rulebook: Rulebook) -> Evaluator:
         lines.append(f"    if {rule.when.python}:")
         lines.append(f"        fired.append({index})")
     lines.append("    return fired")
-    namespace: dict[str, Any] = {"__builtins__": {"frozenset": frozenset}}
+    # No builtins: the generated code needs none (literal sets compile to constants).
+    namespace: dict[str, Any] = {"__builtins__": {}}
     code = compile("\n".join(lines), f"<rulebook {rulebook.name}>", "exec")
     exec(code, namespace)  # generated from validated ASTs only; see the docstring
     evaluator: Evaluator = namespace["evaluate"]

@@ -153,7 +153,9 @@ def _parse_when(value: object) -> object:
         # Line breaks and comments are part of the language, so the text is kept as written;
         # joining lines here would let a "# comment" swallow the clauses after it.
         return parse_condition(value.strip())
-    return value
+    if isinstance(value, Condition):
+        return value
+    raise ValueError(f"must be a condition written as a string, not {type(value).__name__}")
 
 
 WhenCondition = Annotated[
