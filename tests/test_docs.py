@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,28 @@ def test_docstring_examples(test: doctest.DocTest) -> None:
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     runner.run(test)
     assert runner.failures == 0
+
+
+def test_notebook_cells_run(capsys: pytest.CaptureFixture[str]) -> None:
+    notebook = json.loads((ROOT / "examples" / "explore.ipynb").read_text(encoding="utf-8"))
+    namespace: dict[str, object] = {}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "explore.ipynb", "exec"), namespace)
+    assert "za 1 godzinę" in capsys.readouterr().out
+
+
+def test_example_script_prints_every_state_in_every_locale(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = ROOT / "examples" / "advise_examples.py"
+    monkeypatch.setattr("sys.argv", [str(script), "--details"])
+    namespace = {"__name__": "__main__", "__file__": str(script)}
+    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), namespace)
+    out = capsys.readouterr().out
+    states = sorted((ROOT / "examples" / "states").glob("*.json"))
+    assert len(states) >= 6
+    for path in states:
+        for locale in ("en", "fr", "pl"):
+            assert f"=== {path.stem} [{locale}]" in out
+    assert "{" not in out
