@@ -39,9 +39,16 @@ def state_fields() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def _consistent(fields: dict[str, Any]) -> dict[str, Any]:
+    # Abuse "after a warning" needs a warning: the model refuses the contradiction.
+    if fields.get("warnings_given") == 0:
+        return {**fields, "abuse_after_warning": False}
+    return fields
+
+
 def states() -> st.SearchStrategy[ConversationState]:
     """Any valid conversation state, built from the model's fields so new fields join in."""
-    return state_fields().map(lambda fields: ConversationState(**fields))
+    return state_fields().map(lambda fields: ConversationState(**_consistent(fields)))
 
 
 def _collection(draw: st.DrawFn, items: list[str]) -> str:

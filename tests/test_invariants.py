@@ -90,7 +90,7 @@ def test_no_declared_conflict_pair_together(state: ConversationState) -> None:
 
 @given(states())
 def test_no_abuse_driven_ending_before_a_warning(state: ConversationState) -> None:
-    state = state.model_copy(update={"warnings_given": 0})
+    state = state.model_copy(update={"warnings_given": 0, "abuse_after_warning": False})
     endings = {r.rule_id for r in advise(state) if "ending" in BOOK[r.rule_id].tags}
     without_abuse = state.model_copy(
         update={"offensive_remarks": 0, "threats": False, "personal_attacks": False}
@@ -133,15 +133,17 @@ def test_empathy_is_offered_to_an_upset_customer_with_a_valid_complaint(
         assert any("empathy" in BOOK[r.rule_id].tags for r in advice)
 
 
-@given(states(), st.integers(0, 5), st.booleans(), st.booleans())
+@given(states(), st.integers(0, 5), st.booleans(), st.booleans(), st.booleans())
 def test_firmness_never_decreases_as_abuse_grows(
-    state: ConversationState, more_remarks: int, threat: bool, attack: bool
+    state: ConversationState, more_remarks: int, threat: bool, attack: bool, again: bool
 ) -> None:
     worse = state.model_copy(
         update={
             "offensive_remarks": state.offensive_remarks + more_remarks,
             "threats": state.threats or threat,
             "personal_attacks": state.personal_attacks or attack,
+            "abuse_after_warning": state.abuse_after_warning
+            or (again and state.warnings_given > 0),
         }
     )
     assert firmness(advise(worse)) >= firmness(advise(state))
@@ -149,7 +151,6 @@ def test_firmness_never_decreases_as_abuse_grows(
 
 @given(states())
 def test_composure_whenever_the_agent_is_insulted(state: ConversationState) -> None:
-    state = state.model_copy(update={"resolved": False})
     insulted = state.offensive_remarks > 0 or state.personal_attacks
     composure = [
         r
@@ -164,41 +165,58 @@ def test_composure_whenever_the_agent_is_insulted(state: ConversationState) -> N
 def test_only_follow_up_and_closure_once_resolved(state: ConversationState) -> None:
     state = state.model_copy(update={"resolved": True})
     advice = advise(state)
-    allowed = {Phase.FOLLOW_UP, Phase.CONCLUDE}
     # Closure includes every way of ending the exchange, such as calling security on a
-    # customer who turns threatening in person after the fix.
+    # customer who turns threatening in person after the fix. Composure stays allowed: an
+    # insult after the fix must still not be answered in kind (docs/conflicts.md, 7).
+    allowed = {Phase.FOLLOW_UP, Phase.CONCLUDE, Phase.COMPOSURE}
     for rec in (*advice.actions, *advice.avoid):
         assert rec.phase in allowed or "ending" in BOOK[rec.rule_id].tags, rec.rule_id
 
 
 def test_abuse_space_exhaustively() -> None:
     # The abuse-related part of the state is small enough to walk completely.
-    for channel, mood, remarks, threats, warnings, speaking, resolved in product(
+    for channel, mood, remarks, threats, attacks, warnings, again, speaking, resolved in product(
         Channel,
         ("calm", "upset", "angry", "furious"),
         range(4),
         (False, True),
+        (False, True),
         range(3),
         (False, True),
         (False, True),
+        (False, True),
     ):
+        if again and not warnings:
+            continue
         state = ConversationState(
             channel=channel,
             mood=mood,
             offensive_remarks=remarks,
             threats=threats,
+            personal_attacks=attacks,
             warnings_given=warnings,
+            abuse_after_warning=again,
             customer_speaking=speaking,
             resolved=resolved,
         )
         advice = advise(state)
+        ids = set(advice.rule_ids)
         assert len(advice) > 0
         endings = [r for r in advice if "ending" in BOOK[r.rule_id].tags]
         if warnings == 0:
             assert not endings, state
+        if again and not speaking:
+            # The warning is carried out, whatever the customer's mood.
+            assert "end-the-conversation" in ids, state
+        if again and threats and channel == "in_person":
+            assert advice[0].rule_id == "call-security", state
         if speaking and not resolved:
             spoken = [r.phase for r in advice if r.phase not in SILENT_PHASES]
             assert spoken[0] is Phase.LISTEN, state
+        if speaking:
+            assert "close-the-complaint" not in ids, state
+        if remarks or attacks:
+            assert {"stay-calm", "avoid-retaliating"} <= ids, state
 
 
 DETAILS = Details(

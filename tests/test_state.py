@@ -21,6 +21,7 @@ CONTRACT = {
     "personal_attacks": False,
     "threats": False,
     "warnings_given": 0,
+    "abuse_after_warning": False,
     "complaint_validity": "unknown",
     "covered_by_contract": False,
     "request_within_policy": True,
@@ -75,6 +76,12 @@ def test_invalid_values_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as info:
         ConversationState.model_validate({field: value})
     assert info.value.errors()[0]["loc"] == (field,)
+
+
+def test_abuse_after_a_warning_needs_a_warning() -> None:
+    with pytest.raises(ValidationError, match="warnings_given"):
+        ConversationState(abuse_after_warning=True)
+    assert ConversationState(abuse_after_warning=True, warnings_given=1).abuse_after_warning
 
 
 def test_enums_accept_their_values_and_compare_as_strings() -> None:

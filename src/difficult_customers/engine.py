@@ -55,6 +55,8 @@ class _Plan:
     rules: tuple[Rule, ...]
     evaluate: Evaluator
     overrides: tuple[tuple[int, ...], ...]
+    overriders: tuple[int, ...]
+    """Rules that override others, each after every rule that could override it."""
     rendered: dict[tuple[int, object, str], Recommendation] = field(default_factory=dict)
     labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
@@ -63,26 +65,56 @@ def _plan(rulebook: Rulebook) -> _Plan:
     plan: _Plan | None = rulebook._cache.get("plan")
     if plan is None:
         index = {rule.id: i for i, rule in enumerate(rulebook.rules)}
+        overrides = tuple(
+            tuple(index[target] for target in rule.overrides) for rule in rulebook.rules
+        )
         plan = _Plan(
             rules=rulebook.rules,
             evaluate=_compile(rulebook),
-            overrides=tuple(
-                tuple(index[target] for target in rule.overrides) for rule in rulebook.rules
-            ),
+            overrides=overrides,
+            overriders=tuple(i for i in _topological(overrides) if overrides[i]),
         )
         rulebook._cache["plan"] = plan
     return plan
 
 
+def _topological(overrides: tuple[tuple[int, ...], ...]) -> list[int]:
+    """Rule indices ordered so that every rule comes after all the rules that override it.
+
+    The rulebook loader refuses cycles, so the order exists; ties go by index, so it is
+    deterministic.
+    """
+    incoming = [0] * len(overrides)
+    for targets in overrides:
+        for target in targets:
+            incoming[target] += 1
+    ready = [i for i, count in enumerate(incoming) if count == 0]
+    order: list[int] = []
+    while ready:
+        ready.sort(reverse=True)
+        current = ready.pop()
+        order.append(current)
+        for target in overrides[current]:
+            incoming[target] -= 1
+            if incoming[target] == 0:
+                ready.append(target)
+    return order
+
+
 def _decide(plan: _Plan, state: ConversationState) -> tuple[list[int], dict[int, list[int]]]:
-    """Indices of the rules that fire, and for each overridden one, who overrode it."""
+    """Indices of the rules that fire, and for each overridden one, who overrode it.
+
+    Only a rule that fires and is itself kept overrides others: a pause that gives way to a
+    warning no longer silences the reminder not to postpone.
+    """
     fired = plan.evaluate(state)
     overridden: dict[int, list[int]] = {}
     fired_set = set(fired)
-    for i in fired:
-        for target in plan.overrides[i]:
-            if target in fired_set:
-                overridden.setdefault(target, []).append(i)
+    for i in plan.overriders:
+        if i in fired_set and i not in overridden:
+            for target in plan.overrides[i]:
+                if target in fired_set:
+                    overridden.setdefault(target, []).append(i)
     return fired, overridden
 
 
@@ -345,7 +377,7 @@ def explain(
             continue
         read = {name: values[name] for name in sorted(rule.when.fields)}
         if index in overridden:
-            by = tuple(plan.rules[i].id for i in overridden[index])
+            by = tuple(plan.rules[i].id for i in sorted(overridden[index]))
             explanations.append(Explanation(rule.id, "overridden", by, None, read))
         elif index in fired_set:
             explanations.append(Explanation(rule.id, "fired", (), None, read))

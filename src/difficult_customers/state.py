@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "Channel",
@@ -122,6 +122,11 @@ class ConversationState(BaseModel):
         description="Warnings about the customer's behaviour the agent has already issued. "
         "Default: 0.",
     )
+    abuse_after_warning: StrictBool = Field(
+        default=False,
+        description="The customer has insulted or threatened again since the last warning. "
+        "The counts above are cumulative and cannot tell old abuse from new. Default: false.",
+    )
     complaint_validity: ComplaintValidity = Field(
         default=ComplaintValidity.UNKNOWN,
         description="Whether the complaint is founded. Default: unknown (not yet judged).",
@@ -170,3 +175,12 @@ class ConversationState(BaseModel):
         default=False,
         description="The agent feels provoked or rattled. Default: false.",
     )
+
+    @model_validator(mode="after")
+    def _abuse_after_a_warning_needs_a_warning(self) -> ConversationState:
+        if self.abuse_after_warning and self.warnings_given == 0:
+            raise ValueError(
+                "abuse_after_warning is true but warnings_given is 0: "
+                "record the warning first (warnings_given >= 1)"
+            )
+        return self
