@@ -34,7 +34,7 @@ catalogs: $(STAMP)
 	$(BIN)/python tools/catalogs.py update
 
 lint-catalogs: $(STAMP)
-	$(BIN)/python ../shared/tools/lint-catalogs --allow locales/lint-catalogs.allow locales/
+	$(BIN)/python ../shared/tools/lint-catalogs --allow tools/lint-catalogs.allow locales/
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_advise.py

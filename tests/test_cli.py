@@ -404,6 +404,13 @@ def test_rules_filters(cli, option: str, value: str, check) -> None:
     assert [line.split()[0] for line in text.splitlines()] == expected
 
 
+def test_rules_by_document(cli) -> None:
+    run = cli(["rules", "--document", "002_81eb60c27948f47b.txt"])
+    listed = [line.split()[0] for line in run.out.splitlines()]
+    expected = default_rulebook().filter(document="002_81eb60c27948f47b.txt")
+    assert listed == [rule.id for rule in expected]
+
+
 def test_rules_known_members(cli) -> None:
     ending = cli(["rules", "--tag", "ending"]).out
     assert "end-the-conversation" in ending
@@ -450,6 +457,8 @@ def test_check_pack_with_builtin(cli, pack: Path) -> None:
     run = cli(["check", str(pack), "--with-builtin"])
     assert run.status == 0, run.err
     assert run.out.startswith(f"{pack}: {len(default_rulebook()) + 1} rules OK")
+    # The built-in languages the pack does not translate are named, with an example.
+    assert "  fr: 3 message(s) untranslated, such as 'Offer a coffee'" in run.out
 
 
 def test_advise_with_a_pack(cli, pack: Path) -> None:
@@ -825,3 +834,20 @@ def test_console_script(tmp_path: Path) -> None:
     assert bad.stdout == ""
     assert bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["advise", "x\ny.json"],
+        ["advise", "--set", "a\nb=1"],
+    ],
+)
+def test_line_breaks_in_the_input_stay_on_one_line(cli, argv: list[str]) -> None:
+    assert_one_line_error(cli(argv))
+
+
+def test_line_breaks_in_json_keys_stay_on_one_line(cli, tmp_path: Path) -> None:
+    path = tmp_path / "nl.json"
+    path.write_text('{"a\\nb": 1}', encoding="utf-8")
+    assert_one_line_error(cli(["advise", str(path)]))

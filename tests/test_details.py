@@ -35,6 +35,10 @@ def test_iso_durations_and_seconds() -> None:
         ("closed_day", "funday"),
         ("business_name", ""),
         ("business_name", "x" * 81),
+        ("business_name", "Acme\nLtd"),
+        ("deposit_percent", "1e-50"),
+        ("deposit_percent", "12.345"),
+        ("callback_in", 90.5),
     ],
 )
 def test_invalid(field: str, value: object) -> None:

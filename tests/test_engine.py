@@ -178,8 +178,9 @@ class TestDecisions:
         assert [a.to_dict() for a in batch] == [a.to_dict() for a in single]
 
     def test_advise_many_reports_the_bad_state(self) -> None:
-        with pytest.raises(ValidationError, match="mood"):
+        with pytest.raises(ValidationError, match="mood") as info:
             advise_many([{}, {"mood": "livid"}])
+        assert "in states[1]" in info.value.__notes__
 
     def test_custom_rulebook(self) -> None:
         book = Rulebook([default_rulebook()["stay-professional"]])
@@ -218,6 +219,10 @@ class TestExplain:
         assert [e.rule_id for e in explanations] == list(default_rulebook().ids)
         fired = [e.rule_id for e in explanations if e.status == "fired"]
         assert fired == [r.id for r in default_rulebook() if r.id in advise(state).rule_ids]
+
+    def test_rule_id_by_keyword(self) -> None:
+        assert explain({}, rule_id="stay-professional").status == "fired"
+        assert explain(rule_id="stay-calm", mood="angry").status == "fired"
 
     def test_to_dict_is_json_ready(self) -> None:
         data = explain(None, "issue-warning", offensive_remarks=1).to_dict()

@@ -39,6 +39,9 @@ SUPPORTED = ("en", "fr", "pl")
         ("pl_PL.UTF-8", "pl", "pl_PL"),
         (" FR ", "fr", "fr"),
         (Locale("pl"), "pl", "pl"),
+        ("C", "en", "en"),
+        ("C.UTF-8", "en", "en"),
+        ("POSIX", "en", "en"),
     ],
 )
 def test_negotiation(requested: str | Locale, language: str, tag: str) -> None:
@@ -47,7 +50,7 @@ def test_negotiation(requested: str | Locale, language: str, tag: str) -> None:
     assert str(locale) == tag
 
 
-@pytest.mark.parametrize("requested", ["de", "de_DE", "xx-!!", "", "C", 42, None])
+@pytest.mark.parametrize("requested", ["de", "de_DE", "xx-!!", "", 42, None])
 def test_unsupported(requested: object) -> None:
     with pytest.raises(UnsupportedLocaleError) as info:
         negotiate_locale(requested, SUPPORTED)  # type: ignore[arg-type]
@@ -180,3 +183,58 @@ def test_phrases_without_the_detail_read_naturally() -> None:
     hold_firm = next(r for r in advice if r.rule_id == "hold-firm-on-policy")
     assert "dimanche" not in hold_firm.text
     assert "{" not in hold_firm.text
+
+
+def _po(path: Path, entries: dict[str, str], context: str = "r") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(
+        f'msgctxt "{context}"\nmsgid "{k}"\nmsgstr "{v}"\n\n' for k, v in entries.items()
+    )
+    path.write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n' + body,
+        encoding="utf-8",
+    )
+
+
+def test_regional_catalog_folders_add_to_their_language(tmp_path: Path) -> None:
+    _po(tmp_path / "fr" / "LC_MESSAGES" / "p.po", {"Hello.": "Bonjour.", "Bye.": "Salut."})
+    _po(tmp_path / "fr_FR" / "LC_MESSAGES" / "p.po", {"Bye.": "Au revoir."})
+    assert load_catalogs(tmp_path, "p") == {
+        "fr": {("r", "Hello."): "Bonjour.", ("r", "Bye."): "Au revoir."}
+    }
+
+
+def test_catalog_folder_must_be_a_locale(tmp_path: Path) -> None:
+    _po(tmp_path / "french" / "LC_MESSAGES" / "p.po", {"Hello.": "Bonjour."})
+    with pytest.raises(RulebookError, match="'french' is not a locale"):
+        load_catalogs(tmp_path, "p")
+
+
+def test_domains_with_glob_characters(tmp_path: Path) -> None:
+    _po(tmp_path / "pl" / "LC_MESSAGES" / "coffee[v2].po", {"Hello.": "Dzień dobry."})
+    assert load_catalogs(tmp_path, "coffee[v2]") == {"pl": {("r", "Hello."): "Dzień dobry."}}
+
+
+@pytest.mark.parametrize("field", ["{callback_in!r}", "{callback_in:>999}", "{callback_in.x}"])
+def test_translations_may_not_add_conversions_or_specs(tmp_path: Path, field: str) -> None:
+    _po(tmp_path / "fr" / "LC_MESSAGES" / "p.po", {"Back {callback_in}.": f"Retour {field}."})
+    with pytest.raises(RulebookError, match="placeholders"):
+        load_catalogs(tmp_path, "p")
+
+
+@pytest.mark.parametrize(
+    ("delay", "english", "polish"),
+    [
+        ("PT90M", "in 90 minutes", "za 90 minut"),
+        ("PT1H", "in 1 hour", "za 1 godzinę"),
+        ("PT36H", "in 36 hours", "za 36 godzin"),
+        ("P10D", "in 10 days", "za 10 dni"),
+        ("P7D", "in 1 week", "za 1 tydzień"),
+        ("PT150S", "in 150 seconds", "za 150 sekund"),
+    ],
+)
+def test_callback_delays_are_said_exactly(delay: str, english: str, polish: str) -> None:
+    # Babel would round 90 minutes to "in 2 hours": a promise the agent could not keep.
+    details = Details(callback_in=delay)
+    assert format_details(details, Locale("en"))["callback_in"] == english
+    assert format_details(details, Locale("pl"))["callback_in"] == polish

@@ -307,6 +307,61 @@ class TestRulePacks:
             load_rulebook(path)
         assert info.value.file == str(path)
 
+    def test_a_standalone_translated_pack_offers_its_language(self, tmp_path: Path) -> None:
+        path = write(tmp_path, MINIMAL_RULE, "coffee.toml")
+        po = tmp_path / "locales" / "pl" / "LC_MESSAGES" / "coffee.po"
+        po.parent.mkdir(parents=True)
+        rule = load_rulebook(path, base=Rulebook([]))["offer-a-coffee"]
+        po.write_text(
+            'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+            + "".join(
+                f'msgctxt "offer-a-coffee"\nmsgid "{m}"\nmsgstr "PL {m}"\n\n'
+                for m in rule.messages()
+            ),
+            encoding="utf-8",
+        )
+        book = load_rulebook(path, base=Rulebook([]))
+        assert book.locales == ("en", "pl")
+        advice = advise(channel="in_person", locale="pl", rulebook=book)
+        assert advice[0].title == "PL Offer a coffee"
+        # Headings come from the built-in catalogs when the pack has none.
+        assert advice.to_text().startswith("Do wykonania")
+
+    def test_missing_lists_untranslated_messages(self, tmp_path: Path) -> None:
+        book = load_rulebook(write(tmp_path, MINIMAL_RULE))
+        assert book.missing("fr") == [
+            ("offer-a-coffee", "Offer a coffee"),
+            ("offer-a-coffee", "Can I get you a coffee while we sort this out?"),
+            ("offer-a-coffee", "A small courtesy lowers the temperature."),
+        ]
+        assert book.missing("en") == []
+        assert default_rulebook().missing("pl") == []
+
+    @pytest.mark.parametrize("rules_arg", [[1], "abc", [{"id": "x"}]])
+    def test_rulebook_holds_rules_only(self, rules_arg: object) -> None:
+        with pytest.raises(TypeError, match="Rule objects"):
+            Rulebook(rules_arg)  # type: ignore[arg-type]
+
+    def test_catalogs_must_be_mappings(self) -> None:
+        with pytest.raises(TypeError, match="'fr' must be a mapping"):
+            Rulebook([], catalogs={"fr": None})  # type: ignore[dict-item]
+
+    def test_base_must_be_a_rulebook(self, tmp_path: Path) -> None:
+        with pytest.raises(TypeError, match="base must be a Rulebook"):
+            load_rulebook(write(tmp_path, MINIMAL_RULE), base="builtin")  # type: ignore[arg-type]
+
+    def test_conditions_are_revalidated_against_the_state(self) -> None:
+        from difficult_customers.conditions import FieldType, parse_condition
+
+        foreign = parse_condition("vip", schema={"vip": FieldType("bool")})
+        base = default_rulebook()["stay-calm"].model_dump()
+        with pytest.raises(ConditionTypeError, match="unknown field 'vip'"):
+            Rule.model_validate({**base, "when": foreign})
+
+    def test_nul_byte_in_path(self) -> None:
+        with pytest.raises(RulebookError, match="cannot read"):
+            load_rulebook("a\x00b.toml")
+
     def test_missing_file(self, tmp_path: Path) -> None:
         with pytest.raises(RulebookError, match="cannot read"):
             load_rulebook(tmp_path / "nope.toml")

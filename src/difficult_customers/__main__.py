@@ -117,7 +117,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_rules(args: argparse.Namespace) -> int:
     selected = _rulebook(args.pack).filter(
-        kind=args.kind, phase=args.phase, tag=args.tag, reads=args.reads
+        kind=args.kind, phase=args.phase, tag=args.tag, reads=args.reads, document=args.document
     )
     if args.format == "json":
         print(
@@ -145,6 +145,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if problems:
         return 1
     print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
+    for locale in sorted(set(book.catalogs) - set(book.locales)):
+        missing = book.missing(locale)
+        rule_id, message = missing[0]
+        print(
+            f"  {locale}: {len(missing)} message(s) untranslated, "
+            f"such as {message!r} of rule {rule_id!r}"
+        )
     return 0
 
 
@@ -190,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     rules_cmd.add_argument("--phase", choices=[p.value for p in Phase])
     rules_cmd.add_argument("--tag")
     rules_cmd.add_argument("--reads", metavar="FIELD", help="rules whose condition reads FIELD")
+    rules_cmd.add_argument("--document", metavar="SEED", help="rules citing this seed file")
     rules_cmd.add_argument("--format", choices=("text", "json"), default="text")
     rules_cmd.add_argument("--pack", help="a rule pack (TOML) to list with the built-ins")
     rules_cmd.set_defaults(run=_cmd_rules)
@@ -225,12 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ValidationError as exc:
         what = "details" if exc.title == "Details" else "state"
-        print(f"difficult-customers: {_one_line_validation(exc, what)}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(_one_line_validation(exc, what))
     except (DifficultCustomersError, ValueError) as exc:
-        print(f"difficult-customers: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(exc))
     return status
+
+
+def _fail(message: str) -> int:
+    # One line, even when the input itself (a file name, a JSON key) holds a line break.
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    print(f"difficult-customers: {one_line}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -57,17 +57,29 @@ class Details(BaseModel):
         default=None,
         gt=0,
         le=100,
+        max_digits=5,
+        decimal_places=2,
         description="The deposit the written agreement requires, in percent (20 for 20%).",
     )
     closed_day: Weekday | None = Field(
         default=None, description="A day the business is closed, such as sunday."
     )
 
+    @field_validator("business_name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # The name is read aloud and printed on one line: no line breaks or control codes.
+        if value is not None and not value.isprintable():
+            raise ValueError("must be printable text on one line")
+        return value
+
     @field_validator("callback_in")
     @classmethod
     def _reasonable_delay(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and not timedelta(minutes=1) <= value <= timedelta(days=30):
             raise ValueError("must be between 1 minute and 30 days")
+        if value is not None and value.microseconds:
+            raise ValueError("must be a whole number of seconds")
         return value
 
     def supplied(self) -> frozenset[str]:

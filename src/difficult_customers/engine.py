@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 from babel import Locale
+from pydantic import ValidationError
 
 from .advice import Advice, Recommendation
 from .conditions import Failure
@@ -205,8 +206,15 @@ class _Renderer:
     def labels(self) -> tuple[tuple[str, str], ...]:
         labels = self.plan.labels.get(self.tag)
         if labels is None:
+            # A rule pack need not translate the headings: the built-in catalogs have them.
+            builtin = default_rulebook().catalogs.get(self.lang, {})
             labels = tuple(
-                (key, self.translate(context, message)) for key, context, message in UI_MESSAGES
+                (
+                    key,
+                    self.catalog.get((context, message))
+                    or builtin.get((context, message), message),
+                )
+                for key, context, message in UI_MESSAGES
             )
             self.plan.labels[self.tag] = labels
         return labels
@@ -279,15 +287,23 @@ def advise_many(
     """:func:`advise` for many states, negotiating the locale and details only once.
 
     Raises:
-        pydantic.ValidationError: for the first invalid state; its message starts with the
-            field name, and ``error.title`` is ``ConversationState``.
+        pydantic.ValidationError: for the first invalid state, with a note naming its
+            position (``in states[3]``).
 
     .. versionadded:: 0.1
     """
     book = _rulebook(rulebook)
     negotiated = negotiate_locale(locale, book.locales)
     valid_details = _coerce_details(details)
-    return [_advise(book, _coerce_state(state, {}), negotiated, valid_details) for state in states]
+    results = []
+    for position, state in enumerate(states):
+        try:
+            valid_state = _coerce_state(state, {})
+        except ValidationError as exc:
+            exc.add_note(f"in states[{position}]")
+            raise
+        results.append(_advise(book, valid_state, negotiated, valid_details))
+    return results
 
 
 Status = Literal["fired", "overridden", "not_fired"]
@@ -337,20 +353,24 @@ class Explanation:
 @overload
 def explain(
     state: StateInput = None,
-    rule_id: None = None,
     /,
+    rule_id: None = None,
     *,
     rulebook: Rulebook | None = None,
     **fields: Any,
 ) -> tuple[Explanation, ...]: ...
 @overload
 def explain(
-    state: StateInput, rule_id: str, /, *, rulebook: Rulebook | None = None, **fields: Any
+    state: StateInput, /, rule_id: str, *, rulebook: Rulebook | None = None, **fields: Any
+) -> Explanation: ...
+@overload
+def explain(
+    state: StateInput = None, /, *, rule_id: str, rulebook: Rulebook | None = None, **fields: Any
 ) -> Explanation: ...
 def explain(
     state: StateInput = None,
-    rule_id: str | None = None,
     /,
+    rule_id: str | None = None,
     *,
     rulebook: Rulebook | None = None,
     **fields: Any,

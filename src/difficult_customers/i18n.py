@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import glob
 import string
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_timedelta, get_day_names
+from babel.dates import TIMEDELTA_UNITS, format_timedelta, get_day_names
 from babel.messages.pofile import read_po
 from babel.numbers import format_percent
 
@@ -30,17 +32,24 @@ Catalog = dict[tuple[str, str], str]
 def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
     """Read every ``<lang>/LC_MESSAGES/<domain>.po`` under ``locales_dir`` with Babel.
 
-    Returns ``{lang: {(msgctxt, msgid): msgstr}}``. Untranslated and fuzzy entries are left
-    out, so a catalog that misses a message makes its locale unsupported rather than
-    silently falling back to English.
+    Returns ``{lang: {(msgctxt, msgid): msgstr}}``, keyed by language: a regional folder
+    such as ``fr_FR`` adds to ``fr`` (after ``fr`` itself, so it wins where both translate a
+    message). Untranslated and fuzzy entries are left out, so a catalog that misses a
+    message makes its locale unsupported rather than silently falling back to English.
 
     Raises:
-        RulebookError: a catalog does not parse, or a translation's placeholders differ from
-            its source message's.
+        RulebookError: a catalog does not parse, its folder is not a locale, or a
+            translation's placeholders differ from its source message's.
     """
     catalogs: dict[str, Catalog] = {}
-    for po in sorted(locales_dir.glob(f"*/LC_MESSAGES/{domain}.po")):
-        lang = po.parent.parent.name
+    for po in sorted(locales_dir.glob(f"*/LC_MESSAGES/{glob.escape(domain)}.po")):
+        folder = po.parent.parent.name
+        try:
+            lang = Locale.parse(folder.split(".", 1)[0].replace("-", "_")).language
+        except (ValueError, TypeError, UnknownLocaleError):
+            raise RulebookError(
+                f"catalog folder {folder!r} is not a locale such as fr or pl_PL", file=str(po)
+            ) from None
         try:
             with po.open("rb") as handle:
                 catalog = read_po(handle, locale=lang, domain=domain)
@@ -61,15 +70,39 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
                     field="msgstr",
                 )
             entries[(context, message.id)] = message.string
-        catalogs[lang] = entries
+        catalogs.setdefault(lang, {}).update(entries)
     return catalogs
 
 
 def _fields(text: str) -> set[str]:
+    """The placeholders of a message; anything but plain ``{name}`` fields counts as malformed,
+    so that a translation cannot smuggle in ``{x!r}`` or ``{x:>99999}``."""
     try:
-        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        parsed = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(text)
+            if name is not None
+        ]
     except ValueError:
         return {"<malformed>"}
+    if any(spec or conversion or not name.isidentifier() for name, spec, conversion in parsed):
+        return {"<malformed>"}
+    return {name for name, _, _ in parsed}
+
+
+def _exact_threshold(delta: timedelta) -> float:
+    """A ``format_timedelta`` threshold that makes Babel use a unit dividing ``delta`` exactly.
+
+    Babel picks the largest unit whose count reaches the threshold and rounds the count, so
+    90 minutes would be said as "in 2 hours": a promise the agent cannot keep. Setting the
+    threshold just above every larger unit's count makes it say "in 90 minutes" instead.
+    """
+    seconds = round(delta.total_seconds())
+    for index, (_, size) in enumerate(TIMEDELTA_UNITS):
+        if seconds % size == 0:
+            larger = [seconds / bigger for _, bigger in TIMEDELTA_UNITS[:index]]
+            return max(larger, default=0.0) * (1 + 1e-9) + 1e-12
+    return 0.0  # pragma: no cover - the last unit, the second, divides every whole duration
 
 
 def negotiate_locale(requested: str | Locale, supported: tuple[str, ...]) -> Locale:
@@ -97,6 +130,8 @@ def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
         locale = requested
     elif isinstance(requested, str):
         tag = requested.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
+        # The C/POSIX locale of a bare environment means "no localization": English.
+        tag = "en" if tag in {"C", "POSIX"} else tag
         try:
             locale = Locale.parse(tag)
         except (ValueError, TypeError, UnknownLocaleError):
@@ -140,7 +175,10 @@ def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
         values["business_name"] = details.business_name
     if details.callback_in is not None:
         values["callback_in"] = format_timedelta(
-            details.callback_in, add_direction=True, locale=locale
+            details.callback_in,
+            add_direction=True,
+            threshold=_exact_threshold(details.callback_in),
+            locale=locale,
         )
     if details.deposit_percent is not None:
         values["deposit_percent"] = format_percent(

@@ -154,7 +154,8 @@ def _parse_when(value: object) -> object:
         # joining lines here would let a "# comment" swallow the clauses after it.
         return parse_condition(value.strip())
     if isinstance(value, Condition):
-        return value
+        # Re-validated: a condition parsed against another schema may name other fields.
+        return parse_condition(value.source)
     raise ValueError(f"must be a condition written as a string, not {type(value).__name__}")
 
 
@@ -248,7 +249,14 @@ class Rulebook:
         catalogs: Mapping[str, Mapping[tuple[str, str], str]] | None = None,
         name: str = "custom",
     ) -> None:
-        ordered = tuple(sorted(rules, key=lambda rule: rule.sort_key))
+        given = tuple(rules)
+        for rule in given:
+            if not isinstance(rule, Rule):
+                raise TypeError(f"a Rulebook holds Rule objects, not {type(rule).__name__}")
+        for locale, catalog in (catalogs or {}).items():
+            if not isinstance(catalog, Mapping):
+                raise TypeError(f"catalog for {locale!r} must be a mapping, not {catalog!r}")
+        ordered = tuple(sorted(given, key=lambda rule: rule.sort_key))
         by_id: dict[str, Rule] = {}
         for rule in ordered:
             if rule.id in by_id:
@@ -292,18 +300,25 @@ class Rulebook:
         """Locales in which every message of every rule is translated ("en" is the source)."""
         cached: tuple[str, ...] | None = self._cache.get("locales")
         if cached is None:
-            from .i18n import UI_MESSAGES
-
-            needed = {(rule.id, message) for rule in self.rules for message in rule.messages()}
-            needed |= {(context, message) for _, context, message in UI_MESSAGES}
-            complete = {
-                locale
-                for locale, catalog in self.catalogs.items()
-                if locale != "en" and needed <= catalog.keys()
-            }
+            complete = {locale for locale in self.catalogs if not self.missing(locale)}
             cached = tuple(sorted(complete | {"en"}))
             self._cache["locales"] = cached
         return cached
+
+    def missing(self, locale: str) -> list[tuple[str, str]]:
+        """The ``(rule id, English message)`` pairs that have no translation in a language.
+
+        .. versionadded:: 0.1
+        """
+        if locale == "en":
+            return []
+        catalog = self.catalogs.get(locale, {})
+        return [
+            (rule.id, message)
+            for rule in self.rules
+            for message in rule.messages()
+            if (rule.id, message) not in catalog
+        ]
 
     def filter(
         self,
@@ -412,6 +427,8 @@ def _read_rules(path: Path) -> tuple[str, list[Rule]]:
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulebookError(f"not valid TOML: {exc}", file=file) from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise RulebookError(f"cannot read the rule pack: {exc}", file=file) from None
     unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
     if unknown:
         raise RulebookError(
@@ -498,6 +515,8 @@ def load_rulebook(path: str | Path, *, base: Rulebook | None = None) -> Rulebook
 
     path = Path(path)
     base = default_rulebook() if base is None else base
+    if not isinstance(base, Rulebook):
+        raise TypeError(f"base must be a Rulebook, not {type(base).__name__}")
     name, pack_rules = _read_rules(path)
     by_id = {rule.id: rule for rule in base.rules}
     seen: set[str] = set()
