@@ -14,7 +14,13 @@ settings.register_profile("default", deadline=None)
 settings.register_profile(
     "ci", deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+# A long run before a release: HYPOTHESIS_PROFILE=thorough make test
+settings.register_profile(
+    "thorough", deadline=None, max_examples=5000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
