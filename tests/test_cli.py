@@ -285,7 +285,8 @@ def test_format_text(cli) -> None:
     assert run.out == cli(["advise", path]).out  # text is the default
     lines = run.out.splitlines()
     assert lines[0] == "Do now, in this order:"
-    assert lines[1].startswith(" 1. [safety] Give a clear warning")
+    assert lines[1] == " 1. [composure] Stay calm"
+    assert "[de-escalate] Give a clear warning" in run.out
     assert "    Why: " in run.out
 
 
@@ -296,11 +297,11 @@ def test_format_json(cli) -> None:
     assert {"actions", "avoid", "locale", "state"} <= data.keys()
     assert data["locale"] == "en"
     assert data["state"]["offensive_remarks"] == 2
-    first = data["actions"][0]
-    assert first["rule_id"] == "issue-warning"
-    assert first["kind"] == "do"
-    assert first["phase"] == "safety"
-    assert first["sources"][0]["quote"]
+    warning = next(a for a in data["actions"] if a["rule_id"] == "issue-warning")
+    assert warning["kind"] == "do"
+    assert warning["phase"] == "de_escalate"
+    assert warning["sources"][0]["quote"]
+    assert data["actions"][0]["rule_id"] == "stay-calm"
     assert all(item["kind"] == "avoid" for item in data["avoid"])
     assert data["avoid"]
 
@@ -309,7 +310,8 @@ def test_format_markdown(cli) -> None:
     path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
     run = cli(["advise", path, "--format", "markdown"])
     assert run.status == 0
-    assert run.out.startswith("### Do now, in this order:\n\n1. **Give a clear warning**")
+    assert run.out.startswith("### Do now, in this order:\n\n1. **Stay calm**")
+    assert "**Give a clear warning**" in run.out
     assert "\n### " in run.out[4:]  # the things to avoid
     assert run.out.endswith("\n")
     assert not run.out.endswith("\n\n")

@@ -121,7 +121,13 @@ class TestDecisions:
     def test_warning_before_ending(self) -> None:
         before = advise(example("repeated_insults_before_warning"))
         after = advise(example("repeated_insults_after_warning"))
-        assert ids(before)[0] == "issue-warning"
+        # After composure and the silent pause, the warning is the first thing said.
+        assert ids(before)[:4] == [
+            "stay-calm",
+            "stay-professional",
+            "pause-before-responding",
+            "issue-warning",
+        ]
         assert "end-the-conversation" not in ids(before)
         assert "end-the-conversation" in ids(after)
         assert "issue-warning" not in ids(after)

@@ -168,7 +168,8 @@ def test_only_follow_up_and_closure_once_resolved(state: ConversationState) -> N
     # Closure includes every way of ending the exchange, such as calling security on a
     # customer who turns threatening in person after the fix. Composure stays allowed: an
     # insult after the fix must still not be answered in kind (docs/conflicts.md, 7).
-    allowed = {Phase.FOLLOW_UP, Phase.CONCLUDE, Phase.COMPOSURE}
+    # Nor is listening to a customer who is still talking.
+    allowed = {Phase.FOLLOW_UP, Phase.CONCLUDE, Phase.COMPOSURE, Phase.LISTEN}
     for rec in (*advice.actions, *advice.avoid):
         assert rec.phase in allowed or "ending" in BOOK[rec.rule_id].tags, rec.rule_id
 

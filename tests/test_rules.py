@@ -81,10 +81,10 @@ class TestBuiltinRulebook:
         assert default_rulebook().locales == ("en", "fr", "pl")
 
     def test_channel_specific_phrasing_where_the_seeds_distinguish(self) -> None:
-        channels = {p.channel for p in default_rulebook()["end-the-conversation"].phrasing}
-        assert {"phone", "in_person"} <= channels
-        warning = {p.channel for p in default_rulebook()["issue-warning"].phrasing}
-        assert {"phone", "in_person"} <= warning
+        for rule_id in ("end-the-conversation", "issue-warning"):
+            phrasing = default_rulebook()[rule_id].phrasing
+            channels = {channel for p in phrasing for channel in p.channels}
+            assert {"phone", "in_person"} <= channels, rule_id
 
     def test_lookup_suggests_close_ids(self) -> None:
         with pytest.raises(UnknownRuleError) as info:
@@ -111,7 +111,7 @@ class TestBuiltinRulebook:
 
     def test_markdown_display(self) -> None:
         shown = default_rulebook()._repr_markdown_()
-        assert "| `issue-warning` | do | safety |" in shown
+        assert "| `issue-warning` | do | de_escalate |" in shown
 
     def test_rules_are_frozen(self) -> None:
         rule = default_rulebook()["stay-calm"]
@@ -148,7 +148,7 @@ class TestRuleValidation:
 
     def test_every_channel_needs_a_fallback(self) -> None:
         with pytest.raises(ValidationError, match="no phrasing without details"):
-            self.rule(phrasing=[{"text": "Hanging up.", "channel": "phone"}])
+            self.rule(phrasing=[{"text": "Hanging up.", "channels": ["phone"]}])
 
     def test_cannot_override_itself(self) -> None:
         with pytest.raises(ValidationError, match="itself"):

@@ -53,8 +53,9 @@ def template() -> Catalog:
         )
         for phrasing in rule.phrasing:
             notes = ["Phrasing: what the agent says or does."]
-            if phrasing.channel is not None:
-                notes.append(f"Only for the {phrasing.channel.value} channel.")
+            if phrasing.channels:
+                names = ", ".join(channel.value for channel in phrasing.channels)
+                notes.append(f"Only for these channels: {names}.")
             if phrasing.requires:
                 notes.append("Placeholders: " + ", ".join(f"{{{n}}}" for n in phrasing.requires))
             catalog.add(phrasing.text, context=rule.id, auto_comments=notes, locations=where)
@@ -71,7 +72,10 @@ def template() -> Catalog:
 
 def render(catalog: Catalog) -> bytes:
     buffer = io.BytesIO()
-    write_po(buffer, catalog, width=99, omit_header=False, sort_output=False)
+    # Obsolete (#~) entries are dropped: git keeps the history, translators want a clean file.
+    write_po(
+        buffer, catalog, width=99, omit_header=False, sort_output=False, ignore_obsolete=True
+    )
     # The creation date would make every extraction a diff; pin it.
     lines = [
         line

@@ -51,8 +51,8 @@ class Advice:
 
     >>> from difficult_customers import advise
     >>> advice = advise(mood="angry", offensive_remarks=2)
-    >>> advice[0].rule_id
-    'issue-warning'
+    >>> advice[0].rule_id, advice[3].rule_id
+    ('stay-calm', 'issue-warning')
 
     .. versionadded:: 0.1
     """

@@ -123,15 +123,21 @@ def _placeholders(text: str) -> set[str]:
 
 
 class Phrasing(BaseModel):
-    """One way of saying a rule, for a channel and/or when some details are supplied."""
+    """One way of saying a rule, for some channels and/or when some details are supplied."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: Text = Field(description="English source text, a gettext msgid.")
-    channel: Channel | None = Field(default=None, description="Only for this channel.")
+    channels: tuple[Channel, ...] = Field(
+        default=(), description="Only for these channels; empty for every channel."
+    )
     requires: tuple[str, ...] = Field(
         default=(), description="Details that must be supplied; exactly its placeholders."
     )
+
+    def fits(self, channel: Channel) -> bool:
+        """Whether this phrasing may be used on a channel."""
+        return not self.channels or channel in self.channels
 
     @model_validator(mode="after")
     def _placeholders_match(self) -> Phrasing:
@@ -204,10 +210,10 @@ class Rule(BaseModel):
         if duplicates:
             raise ValueError(f"phrasing text repeated: {sorted(duplicates)[0]!r}")
         for channel in Channel:
-            if not any(p.channel in (None, channel) and not p.requires for p in self.phrasing):
+            if not any(p.fits(channel) and not p.requires for p in self.phrasing):
                 raise ValueError(
                     f"no phrasing without details for channel {channel.value!r}: end the list "
-                    "with an entry that has no channel and no requires"
+                    "with an entry that has no channels and no requires"
                 )
         return self
 
@@ -219,7 +225,7 @@ class Rule(BaseModel):
     def phrasing_for(self, channel: Channel, supplied: frozenset[str]) -> Phrasing:
         """The first phrasing that fits the channel and the supplied details."""
         for phrasing in self.phrasing:
-            if phrasing.channel in (None, channel) and supplied.issuperset(phrasing.requires):
+            if phrasing.fits(channel) and supplied.issuperset(phrasing.requires):
                 return phrasing
         raise AssertionError("unreachable: validation guarantees a fallback")  # pragma: no cover
 
