@@ -73,9 +73,7 @@ def template() -> Catalog:
 def render(catalog: Catalog) -> bytes:
     buffer = io.BytesIO()
     # Obsolete (#~) entries are dropped: git keeps the history, translators want a clean file.
-    write_po(
-        buffer, catalog, width=99, omit_header=False, sort_output=False, ignore_obsolete=True
-    )
+    write_po(buffer, catalog, width=99, omit_header=False, sort_output=False, ignore_obsolete=True)
     # The creation date would make every extraction a diff; pin it.
     lines = [
         line
