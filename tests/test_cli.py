@@ -853,3 +853,9 @@ def test_line_breaks_in_json_keys_stay_on_one_line(cli, tmp_path: Path) -> None:
     path = tmp_path / "nl.json"
     path.write_text('{"a\\nb": 1}', encoding="utf-8")
     assert_one_line_error(cli(["advise", str(path)]))
+
+
+def test_version(cli) -> None:
+    run = cli(["--version"])
+    assert run.status == 0
+    assert run.out.startswith("difficult-customers 0.")

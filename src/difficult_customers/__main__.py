@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from . import __version__
 from .details import Details
 from .engine import Explanation, advise, explain
 from .errors import DifficultCustomersError
@@ -156,7 +157,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="difficult-customers", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="difficult-customers",
+        description="What to do and say, in order, with a difficult, angry or abusive customer:\n"
+        "advice from cited expert rules, in English, French and Polish.",
+        epilog="examples:\n"
+        "  difficult-customers advise state.json --locale fr\n"
+        "  difficult-customers advise --set mood=furious --set customer_speaking=true\n"
+        "  difficult-customers explain state.json --rule issue-warning\n"
+        "  difficult-customers rules --tag ending",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def state_options(command: argparse.ArgumentParser) -> None:
