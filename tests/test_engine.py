@@ -154,6 +154,12 @@ class TestDecisions:
         assert {r.phase for r in advice} == {Phase.FOLLOW_UP}
         assert advice.avoid == ()
 
+    def test_abuse_after_the_fix_is_warned_not_thanked(self) -> None:
+        advice = advise(example("resolved_case"), offensive_remarks=2, mood="angry")
+        assert "issue-warning" in ids(advice)
+        assert "close-the-complaint" not in ids(advice)
+        assert {"stay-calm", "stay-professional"} <= set(ids(advice))
+
     def test_valuable_customer_is_escalated_not_let_go(self) -> None:
         advice = advise(example("valuable_customer_nothing_satisfies"))
         assert "escalate-to-manager" in ids(advice)

@@ -165,13 +165,13 @@ def test_composure_whenever_the_agent_is_insulted(state: ConversationState) -> N
 def test_only_follow_up_and_closure_once_resolved(state: ConversationState) -> None:
     state = state.model_copy(update={"resolved": True})
     advice = advise(state)
-    # Closure includes every way of ending the exchange, such as calling security on a
-    # customer who turns threatening in person after the fix. Composure stays allowed: an
-    # insult after the fix must still not be answered in kind (docs/conflicts.md, 7).
-    # Nor is listening to a customer who is still talking.
+    # Nothing reopens the case. What remains possible (docs/conflicts.md, 8): follow-up and
+    # closure, composure and listening, and the limits set on a customer who turns abusive
+    # after the fix: a warning, then every way of ending the exchange.
     allowed = {Phase.FOLLOW_UP, Phase.CONCLUDE, Phase.COMPOSURE, Phase.LISTEN}
     for rec in (*advice.actions, *advice.avoid):
-        assert rec.phase in allowed or "ending" in BOOK[rec.rule_id].tags, rec.rule_id
+        tags = set(BOOK[rec.rule_id].tags)
+        assert rec.phase in allowed or tags & {"ending", "boundary"}, rec.rule_id
 
 
 def test_abuse_space_exhaustively() -> None:
