@@ -211,11 +211,13 @@ class TestExplain:
         assert explanation.overridden_by == ("no-empathy-for-invalid-complaint",)
 
     def test_an_overridden_rule_overrides_nothing(self) -> None:
-        # issue-warning removes take-a-break, which would have removed avoid-postponing.
-        state = {"offensive_remarks": 2, "agent_upset": True}
+        # issue-warning removes take-a-break, which would have removed avoid-postponing
+        # (and be-honest-about-limits, which comes back too).
+        state = {"offensive_remarks": 2, "agent_upset": True, "agent_knows_resolution": False}
         assert explain(state, "take-a-break").overridden_by == ("issue-warning",)
         assert explain(state, "avoid-postponing").status == "fired"
         assert "avoid-postponing" in advise(state).rule_ids
+        assert "be-honest-about-limits" in advise(state).rule_ids
 
     def test_not_fired_names_the_failing_clause_and_values(self) -> None:
         explanation = explain(None, "issue-warning", offensive_remarks=1)
