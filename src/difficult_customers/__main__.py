@@ -26,7 +26,7 @@ from . import __version__
 from .details import Details
 from .engine import Explanation, advise, explain
 from .errors import DifficultCustomersError
-from .rules import Kind, Phase, Rulebook, default_rulebook, load_rulebook
+from .rules import Kind, Phase, Rulebook, _one_line, default_rulebook, load_rulebook
 from .sources import verify_sources
 from .state import ConversationState
 
@@ -126,7 +126,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         )
     else:
         for rule in selected:
-            when = " ".join(rule.when.source.split())
+            when = _one_line(rule.when.source)
             print(f"{rule.id:34} {rule.kind.value:5} {rule.phase.value:12} {when}")
     return 0
 
