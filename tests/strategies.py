@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, get_origin
 
 from hypothesis import strategies as st
 
 from difficult_customers.conditions import FieldType, state_schema
+from difficult_customers.rules import default_rulebook
 from difficult_customers.state import ConversationState
 
 # Small counts, so that comparisons with the constants below land on both sides.
@@ -20,6 +21,10 @@ _GAPS = st.sampled_from([" ", " ", "  ", "\n", "\n    ", "  # why\n  "])
 
 
 def _values_of(annotation: Any) -> st.SearchStrategy[Any]:
+    if get_origin(annotation) is tuple:
+        # Memory: a few steps of the built-in rulebook already carried out.
+        ids = sorted(default_rulebook().ids)
+        return st.lists(st.sampled_from(ids), max_size=4).map(tuple)
     if annotation is bool:
         return st.booleans()
     if annotation is int:

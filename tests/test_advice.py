@@ -24,8 +24,8 @@ def test_sequence_of_actions(advice: Advice) -> None:
     assert advice[:2] == advice.actions[:2]
 
 
-def test_rule_ids_cover_actions_then_avoid(advice: Advice) -> None:
-    expected = [r.rule_id for r in advice.actions] + [r.rule_id for r in advice.avoid]
+def test_rule_ids_cover_attitudes_actions_then_avoid(advice: Advice) -> None:
+    expected = [r.rule_id for r in (*advice.attitudes, *advice.actions, *advice.avoid)]
     assert list(advice.rule_ids) == expected
 
 
@@ -69,19 +69,21 @@ def test_json_keeps_non_ascii_text() -> None:
 
 def test_text_is_localized() -> None:
     text = advise(locale="pl", mood="angry").to_text()
-    assert text.startswith("Do wykonania teraz")
+    assert text.startswith("Przez całą rozmowę:")
+    assert "\nDo wykonania teraz" in text
     assert "Dlaczego:" in text
 
 
 def test_markdown_and_html(advice: Advice) -> None:
     markdown = advice._repr_markdown_()
-    assert markdown.startswith("### Do now")
+    assert markdown.startswith("### Throughout the conversation:")
+    assert "\n### Do now" in markdown
     assert f"**{advice[0].title}**" in markdown
     html = advice._repr_html_()
-    assert "<ol>" in html
+    assert '<ol start="1">' in html
     assert "&#x27;" in html or "'" not in html  # text is escaped
 
 
 def test_repr(advice: Advice) -> None:
-    assert repr(advice).startswith("<Advice en: do ['stay-calm'")
+    assert repr(advice).startswith("<Advice en: attitudes ['stay-calm'")
     assert "'issue-warning'" in repr(advice)

@@ -130,7 +130,7 @@ def test_advise_file(cli, path: Path) -> None:
     run = cli(["advise", str(path)])
     assert run.status == 0
     assert run.err == ""
-    assert run.out.startswith("Do now, in this order:\n")
+    assert run.out.startswith(("Throughout the conversation:\n", "Do now, in this order:\n"))
     state = json.loads(path.read_text(encoding="utf-8"))
     first = cli(["advise", str(path), "--format", "json"]).json()
     assert first["state"] == ConversationState.model_validate(state).model_dump(mode="json")
@@ -284,8 +284,9 @@ def test_format_text(cli) -> None:
     run = cli(["advise", path, "--format", "text"])
     assert run.out == cli(["advise", path]).out  # text is the default
     lines = run.out.splitlines()
-    assert lines[0] == "Do now, in this order:"
-    assert lines[1] == " 1. [composure] Stay calm"
+    assert lines[0] == "Throughout the conversation:"
+    assert lines[1].startswith("  - Stay calm — ")
+    assert "\nDo now, in this order:\n 1. [listen] Pause before you answer\n" in run.out
     assert "[de-escalate] Give a clear warning" in run.out
     assert "    Why: " in run.out
 
@@ -301,7 +302,9 @@ def test_format_json(cli) -> None:
     assert warning["kind"] == "do"
     assert warning["phase"] == "de_escalate"
     assert warning["sources"][0]["quote"]
-    assert data["actions"][0]["rule_id"] == "stay-calm"
+    assert data["attitudes"][0]["rule_id"] == "stay-calm"
+    assert data["actions"][0]["rule_id"] == "pause-before-responding"
+    assert data["pending"] == []
     assert all(item["kind"] == "avoid" for item in data["avoid"])
     assert data["avoid"]
 
@@ -310,7 +313,8 @@ def test_format_markdown(cli) -> None:
     path = str(EXAMPLE_STATES / "repeated_insults_before_warning.json")
     run = cli(["advise", path, "--format", "markdown"])
     assert run.status == 0
-    assert run.out.startswith("### Do now, in this order:\n\n1. **Stay calm**")
+    assert run.out.startswith("### Throughout the conversation:\n\n- **Stay calm**")
+    assert "### Do now, in this order:\n\n1. **Pause before you answer**" in run.out
     assert "**Give a clear warning**" in run.out
     assert "\n### " in run.out[4:]  # the things to avoid
     assert run.out.endswith("\n")
@@ -799,7 +803,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert result.stdout.startswith("Do now, in this order:\n")
+    assert result.stdout.startswith("Throughout the conversation:\n")
     assert "Stay calm" in result.stdout
 
 

@@ -20,6 +20,7 @@ from difficult_customers import (
     Channel,
     ConversationState,
     Details,
+    Kind,
     Phase,
     advise,
     default_rulebook,
@@ -76,9 +77,52 @@ def test_same_decisions_in_every_locale(state: ConversationState) -> None:
     assert len(decisions) == 1
 
 
+def live(state: ConversationState, **update: Any) -> ConversationState:
+    """The same state in a conversation still going on, with nothing carried out yet."""
+    return state.model_copy(update={"ended": False, "done": (), **update})
+
+
 @given(states())
 def test_never_empty(state: ConversationState) -> None:
-    assert len(advise(state)) > 0
+    assert len(advise(live(state))) > 0
+
+
+@given(states())
+def test_nothing_but_what_follows_an_ending_once_ended(state: ConversationState) -> None:
+    advice = advise(state.model_copy(update={"ended": True}))
+    assert not advice.pending
+    for rule_id in advice.rule_ids:
+        assert BOOK[rule_id].after_ending, rule_id
+
+
+@given(states())
+def test_nothing_carried_out_is_advised_again_unless_it_repeats(
+    state: ConversationState,
+) -> None:
+    advice = advise(state)
+    for rec in (*advice.attitudes, *advice.actions, *advice.pending, *advice.avoid):
+        assert rec.rule_id not in state.done or BOOK[rec.rule_id].repeats, rec.rule_id
+
+
+@given(states())
+def test_attitudes_are_composure_and_actions_are_moves(state: ConversationState) -> None:
+    advice = advise(state)
+    assert all(r.phase is Phase.COMPOSURE and r.kind is Kind.DO for r in advice.attitudes)
+    assert all(r.phase is not Phase.COMPOSURE and r.kind is Kind.DO for r in advice.actions)
+    assert all(r.kind is Kind.DO for r in advice.pending)
+
+
+@given(states())
+def test_pending_is_what_comes_once_the_customer_stops(state: ConversationState) -> None:
+    # Once ended, nothing is pending: the customer's turn is over too.
+    state = state.model_copy(update={"ended": False})
+    speaking = advise(state.model_copy(update={"customer_speaking": True}))
+    stopped = advise(state.model_copy(update={"customer_speaking": False}))
+    now = {r.rule_id for r in speaking.actions}
+    assert [r.rule_id for r in speaking.pending] == [
+        r.rule_id for r in stopped.actions if r.rule_id not in now
+    ]
+    assert stopped.pending == ()
 
 
 @given(states())
@@ -101,7 +145,7 @@ def test_no_abuse_driven_ending_before_a_warning(state: ConversationState) -> No
 
 @given(states())
 def test_listen_first_while_the_customer_is_speaking(state: ConversationState) -> None:
-    state = state.model_copy(update={"customer_speaking": True, "resolved": False})
+    state = live(state, customer_speaking=True, resolved=False)
     phases = [r.phase for r in advise(state)]
     spoken = [phase for phase in phases if phase not in SILENT_PHASES]
     assert spoken, phases
@@ -120,13 +164,8 @@ def test_empathy_is_offered_to_an_upset_customer_with_a_valid_complaint(
 ) -> None:
     # The other half of "empathy only where the seeds allow it": where they call for it,
     # it is there, unless the conversation is being ended or paused.
-    state = state.model_copy(
-        update={
-            "complaint_validity": "valid",
-            "mood": "upset",
-            "customer_speaking": False,
-            "resolved": False,
-        }
+    state = live(
+        state, complaint_validity="valid", mood="upset", customer_speaking=False, resolved=False
     )
     advice = advise(state)
     if not any({"ending", "pause"} & set(BOOK[r.rule_id].tags) for r in advice):
@@ -137,6 +176,7 @@ def test_empathy_is_offered_to_an_upset_customer_with_a_valid_complaint(
 def test_firmness_never_decreases_as_abuse_grows(
     state: ConversationState, more_remarks: int, threat: bool, attack: bool, again: bool
 ) -> None:
+    state = live(state)
     worse = state.model_copy(
         update={
             "offensive_remarks": state.offensive_remarks + more_remarks,
@@ -151,10 +191,12 @@ def test_firmness_never_decreases_as_abuse_grows(
 
 @given(states())
 def test_composure_whenever_the_agent_is_insulted(state: ConversationState) -> None:
+    state = live(state)
     insulted = state.offensive_remarks > 0 or state.personal_attacks
+    advice = advise(state)
     composure = [
         r
-        for r in advise(state)
+        for r in (*advice.attitudes, *advice.avoid)
         if r.phase is Phase.COMPOSURE
         and BOOK[r.rule_id].when.fields & {"offensive_remarks", "personal_attacks"}
     ]
@@ -282,4 +324,4 @@ def test_any_json_gives_advice_or_a_validation_error(value: Any) -> None:
         advice = advise(value)
     except ValidationError:
         return
-    assert len(advice) > 0
+    assert len(advice) > 0 or advice.state.ended or advice.state.done

@@ -34,6 +34,8 @@ CONTRACT = {
     "effort_exceeds_value": False,
     "unsatisfiable": False,
     "agent_upset": False,
+    "done": [],
+    "ended": False,
 }
 
 

@@ -3,7 +3,9 @@
 >>> from difficult_customers import advise
 >>> advice = advise({"channel": "phone", "mood": "furious", "customer_speaking": True})
 >>> advice[0].rule_id, advice[0].phase.value
-('stay-calm', 'composure')
+('listen-without-interrupting', 'listen')
+>>> advice.attitudes[0].rule_id, advice.pending[0].rule_id
+('stay-calm', 'pause-before-responding')
 """
 
 import contextlib
@@ -21,7 +23,17 @@ from .errors import (
     UnknownRuleError,
     UnsupportedLocaleError,
 )
-from .rules import Kind, Phase, Phrasing, Rule, Rulebook, Source, default_rulebook, load_rulebook
+from .rules import (
+    Effect,
+    Kind,
+    Phase,
+    Phrasing,
+    Rule,
+    Rulebook,
+    Source,
+    default_rulebook,
+    load_rulebook,
+)
 from .state import Channel, ComplaintValidity, ConversationState, CustomerValue, Mood
 
 __version__ = "0.1.0"
@@ -57,6 +69,7 @@ __all__ = [
     "CustomerValue",
     "Details",
     "DifficultCustomersError",
+    "Effect",
     "Explanation",
     "Failure",
     "Kind",

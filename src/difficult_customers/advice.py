@@ -46,15 +46,22 @@ class Recommendation(BaseModel):
 class Advice:
     """The advice for one conversation state, in one locale.
 
-    Iterating, indexing and ``len()`` cover the recommended actions, first thing to do
-    first; :attr:`avoid` lists what not to do now.
+    Iterating, indexing and ``len()`` cover the recommended actions, the next move first;
+    :attr:`attitudes` says how to hold oneself meanwhile (stay calm, stay professional),
+    :attr:`pending` what comes once the customer has finished speaking, and :attr:`avoid`
+    what not to do now.
 
     >>> from difficult_customers import advise
     >>> advice = advise(mood="angry", offensive_remarks=2)
-    >>> advice[0].rule_id, advice[3].rule_id
-    ('stay-calm', 'issue-warning')
+    >>> [r.rule_id for r in advice.attitudes], [r.rule_id for r in advice[:2]]
+    (['stay-calm', 'stay-professional'], ['pause-before-responding', 'issue-warning'])
+    >>> mid_rant = advise(mood="angry", offensive_remarks=2, customer_speaking=True)
+    >>> mid_rant[0].rule_id, [r.rule_id for r in mid_rant.pending[:2]]
+    ('listen-without-interrupting', ['pause-before-responding', 'issue-warning'])
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+       Attitudes moved out of :attr:`actions` into :attr:`attitudes`; :attr:`pending` added.
     """
 
     actions: tuple[Recommendation, ...]
@@ -63,6 +70,10 @@ class Advice:
     state: ConversationState
     labels: tuple[tuple[str, str], ...] = ()
     """Localized headings for the text and markdown renderings (key, label)."""
+    attitudes: tuple[Recommendation, ...] = ()
+    """How to hold oneself while doing the actions: the composure tactics."""
+    pending: tuple[Recommendation, ...] = ()
+    """Moves that wait only for the customer to finish speaking, in the order they will come."""
 
     def __iter__(self) -> Iterator[Recommendation]:
         return iter(self.actions)
@@ -78,22 +89,35 @@ class Advice:
         return self.actions[index]
 
     def __repr__(self) -> str:
+        pending = f", then {[r.rule_id for r in self.pending]}" if self.pending else ""
         return (
-            f"<Advice {self.locale}: do {[r.rule_id for r in self.actions]}, "
+            f"<Advice {self.locale}: attitudes {[r.rule_id for r in self.attitudes]}, "
+            f"do {[r.rule_id for r in self.actions]}{pending}, "
             f"avoid {[r.rule_id for r in self.avoid]}>"
         )
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        """Ids of the actions, then of the things to avoid: the decision, without the text."""
-        return tuple(r.rule_id for r in self.actions) + tuple(r.rule_id for r in self.avoid)
+        """Ids of the attitudes, the actions, then the things to avoid: what is advised now.
+
+        :attr:`pending` is left out: it is what the next state will call for.
+        """
+        groups = (self.attitudes, self.actions, self.avoid)
+        return tuple(r.rule_id for group in groups for r in group)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing is advised now, and nothing waits for the customer."""
+        return not (self.attitudes or self.actions or self.pending or self.avoid)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (enums as their values)."""
         return {
             "locale": self.locale,
             "state": self.state.model_dump(mode="json"),
+            "attitudes": [r.model_dump(mode="json") for r in self.attitudes],
             "actions": [r.model_dump(mode="json") for r in self.actions],
+            "pending": [r.model_dump(mode="json") for r in self.pending],
             "avoid": [r.model_dump(mode="json") for r in self.avoid],
         }
 
@@ -104,29 +128,50 @@ class Advice:
     def _label(self, key: str) -> str:
         return dict(self.labels).get(key, key)
 
+    def _sections(self) -> list[tuple[str, tuple[Recommendation, ...]]]:
+        # Attitudes first, so that the numbered list starts with the next move.
+        sections = [
+            ("attitudes", self.attitudes),
+            ("do", self.actions),
+            ("pending", self.pending),
+            ("avoid", self.avoid),
+        ]
+        return [(key, recs) for key, recs in sections if recs]
+
     def to_text(self) -> str:
         """A plain-text rendering, as printed by the command line."""
-        lines = [self._label("do")]
-        for number, rec in enumerate(self.actions, 1):
-            lines.append(f"{number:2}. [{self._label(rec.phase.value)}] {rec.title}")
-            lines.append(f"    {rec.text}")
-            lines.append(f"    {self._label('why')} {rec.rationale}")
-        if self.avoid:
-            lines += ["", self._label("avoid")]
-            for rec in self.avoid:
-                lines.append(f"  - {rec.title} — {rec.text}")
+        lines: list[str] = []
+        number = 0
+        for key, recs in self._sections():
+            if lines:
+                lines.append("")
+            lines.append(self._label(key))
+            for rec in recs:
+                if key in ("do", "pending"):
+                    number += 1
+                    lines.append(f"{number:2}. [{self._label(rec.phase.value)}] {rec.title}")
+                    lines.append(f"    {rec.text}")
+                    lines.append(f"    {self._label('why')} {rec.rationale}")
+                else:
+                    lines.append(f"  - {rec.title} — {rec.text}")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
         """A Markdown rendering, with each recommendation's sources as footnote-style lines."""
-        lines = [f"### {self._label('do')}", ""]
-        for number, rec in enumerate(self.actions, 1):
-            lines.append(f"{number}. **{rec.title}** _({self._label(rec.phase.value)})_  ")
-            lines.append(f"   {rec.text}  ")
-            lines.append(f"   _{self._label('why')} {rec.rationale}_")
-        if self.avoid:
-            lines += ["", f"### {self._label('avoid')}", ""]
-            lines += [f"- **{rec.title}** — {rec.text}" for rec in self.avoid]
+        lines: list[str] = []
+        number = 0
+        for key, recs in self._sections():
+            if lines:
+                lines.append("")
+            lines += [f"### {self._label(key)}", ""]
+            for rec in recs:
+                if key in ("do", "pending"):
+                    number += 1
+                    lines.append(f"{number}. **{rec.title}** _({self._label(rec.phase.value)})_  ")
+                    lines.append(f"   {rec.text}  ")
+                    lines.append(f"   _{self._label('why')} {rec.rationale}_")
+                else:
+                    lines.append(f"- **{rec.title}** — {rec.text}")
         return "\n".join(lines) + "\n"
 
     def _repr_markdown_(self) -> str:
@@ -143,11 +188,15 @@ class Advice:
                 f" — {cites}</small></li>"
             )
 
-        parts = [f"<h4>{html.escape(self._label('do'))}</h4><ol>"]
-        parts += [item(rec) for rec in self.actions]
-        parts.append("</ol>")
-        if self.avoid:
-            parts.append(f"<h4>{html.escape(self._label('avoid'))}</h4><ul>")
-            parts += [item(rec) for rec in self.avoid]
-            parts.append("</ul>")
+        parts = []
+        number = 1
+        for key, recs in self._sections():
+            parts.append(f"<h4>{html.escape(self._label(key))}</h4>")
+            if key in ("do", "pending"):
+                parts.append(f'<ol start="{number}">')
+                number += len(recs)
+            else:
+                parts.append("<ul>")
+            parts += [item(rec) for rec in recs]
+            parts.append("</ol>" if key in ("do", "pending") else "</ul>")
         return "".join(parts)

@@ -25,6 +25,7 @@ import io
 import operator
 import re
 import tokenize
+import typing
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -171,6 +172,10 @@ def state_schema(model: type[BaseModel] = ConversationState) -> Mapping[str, Fie
     schema: dict[str, FieldType] = {}
     for name, info in model.model_fields.items():
         annotation = info.annotation
+        if typing.get_origin(annotation) is tuple:
+            # Memory (the steps already carried out) is applied by the engine from each
+            # rule's ``repeats``, not read by conditions.
+            continue
         # bool first: it is a subclass of int.
         if annotation is bool:
             schema[name] = FieldType("bool")

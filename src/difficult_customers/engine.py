@@ -6,6 +6,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -16,13 +17,14 @@ from pydantic import ValidationError
 from .advice import Advice, Recommendation
 from .conditions import Failure
 from .details import Details
+from .errors import UnknownRuleError
 from .i18n import FORMATTER, UI_MESSAGES, format_details, negotiate_locale
 from .rules import Kind, Rule, Rulebook, default_rulebook
 from .state import ConversationState
 
 __all__ = ["Explanation", "advise", "advise_many", "explain"]
 
-Evaluator = Callable[[ConversationState], list[int]]
+Evaluator = Callable[[Mapping[str, Any]], list[int]]
 StateInput = ConversationState | Mapping[str, Any] | None
 DetailsInput = Details | Mapping[str, Any] | None
 
@@ -35,7 +37,7 @@ def _compile(rulebook: Rulebook) -> Evaluator:
     ``repr``-ed literals), so no rule text is ever evaluated as such.
     """
     fields = sorted({name for rule in rulebook for name in rule.when.fields})
-    lines = ["def evaluate(state):", "    values = state.__dict__", "    fired = []"]
+    lines = ["def evaluate(values):", "    fired = []"]
     lines += [f"    {name} = values[{name!r}]" for name in fields]
     for index, rule in enumerate(rulebook.rules):
         lines.append(f"    if {rule.when.python}:")
@@ -58,6 +60,13 @@ class _Plan:
     overrides: tuple[tuple[int, ...], ...]
     overriders: tuple[int, ...]
     """Rules that override others, each after every rule that could override it."""
+    after_ending: frozenset[int]
+    """Rules still advised once the conversation has ended."""
+    repeats: frozenset[int]
+    """Rules advised again after they were carried out."""
+    attitudes: frozenset[int]
+    """Do rules of the composure phase: grouped apart from the moves."""
+    index: Mapping[str, int]
     rendered: dict[tuple[int, object, str], Recommendation] = field(default_factory=dict)
     labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
@@ -74,6 +83,10 @@ def _plan(rulebook: Rulebook) -> _Plan:
             evaluate=_compile(rulebook),
             overrides=overrides,
             overriders=tuple(i for i in _topological(overrides) if overrides[i]),
+            after_ending=frozenset(i for i, r in enumerate(rulebook.rules) if r.after_ending),
+            repeats=frozenset(i for i, r in enumerate(rulebook.rules) if r.repeats),
+            attitudes=frozenset(i for i, r in enumerate(rulebook.rules) if r.attitude),
+            index=index,
         )
         rulebook._cache["plan"] = plan
     return plan
@@ -102,13 +115,16 @@ def _topological(overrides: tuple[tuple[int, ...], ...]) -> list[int]:
     return order
 
 
-def _decide(plan: _Plan, state: ConversationState) -> tuple[list[int], dict[int, list[int]]]:
+def _decide(plan: _Plan, values: Mapping[str, Any]) -> tuple[list[int], dict[int, list[int]]]:
     """Indices of the rules that fire, and for each overridden one, who overrode it.
 
     Only a rule that fires and is itself kept overrides others: a pause that gives way to a
-    warning no longer silences the reminder not to postpone.
+    warning no longer silences the reminder not to postpone. Once the conversation has
+    ended, only the rules marked ``after_ending`` take part at all.
     """
-    fired = plan.evaluate(state)
+    fired = plan.evaluate(values)
+    if values["ended"]:
+        fired = [i for i in fired if i in plan.after_ending]
     overridden: dict[int, list[int]] = {}
     fired_set = set(fired)
     for i in plan.overriders:
@@ -255,25 +271,68 @@ def advise(
     return _advise(book, valid_state, negotiated, _coerce_details(details))
 
 
+def _done(plan: _Plan, state: ConversationState) -> frozenset[int]:
+    """The rules carried out already that do not repeat: kept out of the advice."""
+    if not state.done:
+        return frozenset()
+    try:
+        return frozenset(plan.index[i] for i in state.done) - plan.repeats
+    except KeyError:
+        unknown = next(i for i in state.done if i not in plan.index)
+        close = difflib.get_close_matches(unknown, list(plan.index), n=1)
+        raise UnknownRuleError(unknown, suggestion=close[0] if close else None) from None
+
+
+def _kept(plan: _Plan, values: Mapping[str, Any], done: frozenset[int]) -> list[int]:
+    """The rules in the advice, in advice order.
+
+    A step already carried out still settles conflicts (a final position, once stated,
+    still rules out new offers); it is only not advised again.
+    """
+    fired, overridden = _decide(plan, values)
+    return [i for i in fired if i not in overridden and i not in done]
+
+
 def _advise(
     book: Rulebook, state: ConversationState, locale: Locale, details: Details | None
 ) -> Advice:
     plan = _plan(book)
     renderer = _Renderer(book, plan, locale, details)
-    fired, overridden = _decide(plan, state)
+    done = _done(plan, state)
+    values = state.__dict__
+    kept = _kept(plan, values, done)
+    attitudes: list[Recommendation] = []
     actions: list[Recommendation] = []
     avoid: list[Recommendation] = []
-    for index in fired:
-        if index in overridden:
-            continue
+    for index in kept:
         recommendation = renderer.render(index, state)
-        (actions if recommendation.kind is Kind.DO else avoid).append(recommendation)
+        if recommendation.kind is Kind.AVOID:
+            avoid.append(recommendation)
+        elif index in plan.attitudes:
+            attitudes.append(recommendation)
+        else:
+            actions.append(recommendation)
+    pending: list[Recommendation] = []
+    if values["customer_speaking"] and not values["ended"]:
+        # What the same state would call for once the customer stops: the next moves,
+        # announced now so that the agent is ready ("let them finish; then warn").
+        now = set(kept)
+        later = _kept(plan, {**values, "customer_speaking": False}, done)
+        pending = [
+            renderer.render(index, state)
+            for index in later
+            if index not in now
+            and index not in plan.attitudes
+            and plan.rules[index].kind is Kind.DO
+        ]
     return Advice(
         actions=tuple(actions),
         avoid=tuple(avoid),
         locale=renderer.tag,
         state=state,
         labels=renderer.labels(),
+        attitudes=tuple(attitudes),
+        pending=tuple(pending),
     )
 
 
@@ -306,7 +365,7 @@ def advise_many(
     return results
 
 
-Status = Literal["fired", "overridden", "not_fired"]
+Status = Literal["fired", "overridden", "not_fired", "done", "ended"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +375,9 @@ class Explanation:
     Attributes:
         rule_id: the rule.
         status: "fired" (in the advice), "overridden" (its condition held, but a rule that
-            also fired overrides it) or "not_fired" (its condition failed).
+            also fired overrides it), "not_fired" (its condition failed), "done" (its
+            condition held, but the agent has carried it out and it does not repeat) or
+            "ended" (the conversation has ended and the rule is not one for after an ending).
         overridden_by: the ids of the rules that removed it, in advice order.
         failure: for "not_fired", the smallest failing clause and its field values.
         values: the value of every field the rule's condition reads.
@@ -347,6 +408,10 @@ class Explanation:
             return f"{self.rule_id}: fired"
         if self.status == "overridden":
             return f"{self.rule_id}: overridden by {', '.join(self.overridden_by)}"
+        if self.status == "done":
+            return f"{self.rule_id}: already carried out, not repeated"
+        if self.status == "ended":
+            return f"{self.rule_id}: the conversation has ended"
         return f"{self.rule_id}: did not fire: {self.failure}"
 
 
@@ -388,7 +453,8 @@ def explain(
     if rule_id is not None:
         book[rule_id]  # raises UnknownRuleError with a suggestion
     plan = _plan(book)
-    fired, overridden = _decide(plan, valid_state)
+    done = _done(plan, valid_state)
+    fired, overridden = _decide(plan, valid_state.__dict__)
     fired_set = set(fired)
     values = {name: _plain(value) for name, value in valid_state.__dict__.items()}
     explanations = []
@@ -396,9 +462,13 @@ def explain(
         if rule_id is not None and rule.id != rule_id:
             continue
         read = {name: values[name] for name in sorted(rule.when.fields)}
-        if index in overridden:
+        if valid_state.ended and index not in plan.after_ending:
+            explanations.append(Explanation(rule.id, "ended", (), None, read))
+        elif index in overridden:
             by = tuple(plan.rules[i].id for i in sorted(overridden[index]))
             explanations.append(Explanation(rule.id, "overridden", by, None, read))
+        elif index in fired_set and index in done:
+            explanations.append(Explanation(rule.id, "done", (), None, read))
         elif index in fired_set:
             explanations.append(Explanation(rule.id, "fired", (), None, read))
         else:

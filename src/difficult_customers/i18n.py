@@ -190,7 +190,9 @@ def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
 
 
 UI_MESSAGES: tuple[tuple[str, str, str], ...] = (
+    ("attitudes", "@ui", "Throughout the conversation:"),
     ("do", "@ui", "Do now, in this order:"),
+    ("pending", "@ui", "Once the customer has finished:"),
     ("avoid", "@ui", "Avoid:"),
     ("why", "@ui", "Why:"),
     ("safety", "@phase", "safety"),

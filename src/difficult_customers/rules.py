@@ -23,12 +23,13 @@ from pydantic import (
     model_validator,
 )
 
-from .conditions import Condition, parse_condition
+from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
 from .errors import ConditionError, RulebookError, UnknownRuleError
 from .state import Channel
 
 __all__ = [
+    "Effect",
     "Kind",
     "Phase",
     "Phrasing",
@@ -154,6 +155,86 @@ class Phrasing(BaseModel):
         return self
 
 
+#: The largest step an increment effect may take (``warnings_given = "+1"``).
+MAX_INCREMENT = 100
+
+
+class Effect(BaseModel):
+    """One change that carrying out a rule makes to the conversation state.
+
+    Written in a rule's ``effects`` table as ``field = value``: a boolean or an enum value
+    sets the field; for a count, an integer sets it and ``"+N"`` adds ``N`` to it.
+
+    >>> Effect.parse("warnings_given", "+1").written()
+    '+1'
+    >>> Effect.parse("ended", True)
+    Effect(field='ended', value=True, increment=False)
+
+    .. versionadded:: 0.2
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    value: bool | int | str
+    increment: bool = False
+
+    @classmethod
+    def parse(cls, name: str, value: object) -> Effect:
+        """Validate ``name = value`` against the fields of the conversation state.
+
+        Raises:
+            ValueError: unknown field (with the closest one), or a value of the wrong type.
+        """
+        schema = state_schema()
+        field_type = schema.get(name)
+        if field_type is None:
+            close = difflib.get_close_matches(name, list(schema), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown state field {name!r}{hint}")
+        if field_type.kind == "bool":
+            if type(value) is not bool:
+                raise ValueError(f"{name} is a boolean: set it to true or false, not {value!r}")
+            return cls(field=name, value=value)
+        if field_type.kind == "enum":
+            if not isinstance(value, str) or value not in field_type.values:
+                raise ValueError(f"{name} must be {field_type.describe()}, not {value!r}")
+            return cls(field=name, value=value)
+        if type(value) is int and 0 <= value <= 10_000:
+            return cls(field=name, value=value)
+        if isinstance(value, str) and value.startswith("+") and value[1:].isdecimal():
+            step = int(value[1:])
+            if 1 <= step <= MAX_INCREMENT:
+                return cls(field=name, value=step, increment=True)
+        raise ValueError(
+            f"{name} is a count: set it to an integer or add to it with a string such as "
+            f'"+1" (at most +{MAX_INCREMENT}), not {value!r}'
+        )
+
+    def written(self) -> bool | int | str:
+        """The value as a rule pack writes it."""
+        return f"+{self.value}" if self.increment else self.value
+
+
+def _parse_effects(value: object) -> object:
+    if isinstance(value, Mapping):
+        # Sorted by field: one spelling per set of effects, whatever the table's order.
+        return tuple(Effect.parse(str(name), value[name]) for name in sorted(value))
+    if isinstance(value, tuple) and all(isinstance(item, Effect) for item in value):
+        return value
+    raise ValueError(f"must be a table of state fields, not {type(value).__name__}")
+
+
+Effects = Annotated[
+    tuple[Effect, ...],
+    BeforeValidator(_parse_effects),
+    PlainSerializer(
+        lambda effects: {effect.field: effect.written() for effect in effects}, return_type=dict
+    ),
+    WithJsonSchema({"type": "object", "description": "State changes once the rule is followed."}),
+]
+
+
 def _parse_when(value: object) -> object:
     if isinstance(value, str):
         # Line breaks and comments are part of the language, so the text is kept as written;
@@ -200,11 +281,41 @@ class Rule(BaseModel):
     replace: bool = Field(
         default=False, description="In a rule pack: replace the built-in rule of the same id."
     )
+    effects: Effects = Field(
+        default=(),
+        description="How the state changes once the agent has carried the rule out.",
+    )
+    repeats: bool = Field(
+        default=False,
+        description="Advised again after the agent has carried it out. Default: true for "
+        "avoid rules and for attitudes (do rules of the composure phase), false for moves.",
+    )
+    after_ending: bool = Field(
+        default=False,
+        description="Still advised once the conversation has ended (what is left to do).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_repeats(cls, data: Any) -> Any:
+        # What not to do, and how to hold oneself, stay true for the whole conversation;
+        # a move, once made, is not made again.
+        if isinstance(data, Mapping) and "repeats" not in data:
+            kind, phase = str(data.get("kind", "")), str(data.get("phase", ""))
+            data = {**data, "repeats": kind == Kind.AVOID or phase == Phase.COMPOSURE}
+        return data
+
+    @property
+    def attitude(self) -> bool:
+        """A do rule of the composure phase: how to hold oneself, not a move to make."""
+        return self.kind is Kind.DO and self.phase is Phase.COMPOSURE
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
         if self.id in self.overrides:
             raise ValueError("a rule cannot override itself")
+        if self.effects and self.kind is Kind.AVOID:
+            raise ValueError("an avoid rule is not carried out, so it cannot have effects")
         texts = [p.text for p in self.phrasing]
         duplicates = {t for t in texts if texts.count(t) > 1}
         if duplicates:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "Channel",
@@ -59,6 +66,22 @@ class CustomerValue(StrEnum):
 
 NonNegativeCount = Annotated[int, Field(ge=0, le=10_000, strict=True)]
 StrictBool = Annotated[bool, Field(strict=True)]
+
+#: Most rule ids :attr:`ConversationState.done` may hold; a rulebook has far fewer rules.
+MAX_DONE = 500
+
+_RuleId = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=64)
+]
+
+
+def _as_set(ids: tuple[str, ...]) -> tuple[str, ...]:
+    # Memory is a set: the order the steps were taken in is the event log's business, and
+    # one spelling per set keeps equal states equal (and their JSON identical).
+    return tuple(sorted(set(ids)))
+
+
+DoneIds = Annotated[tuple[_RuleId, ...], Field(max_length=MAX_DONE), AfterValidator(_as_set)]
 
 
 class ConversationState(BaseModel):
@@ -174,6 +197,17 @@ class ConversationState(BaseModel):
     agent_upset: StrictBool = Field(
         default=False,
         description="The agent feels provoked or rattled. Default: false.",
+    )
+    done: DoneIds = Field(
+        default=(),
+        description="Ids of the rules the agent has already carried out in this conversation, "
+        "sorted. A rule listed here is not advised again unless the rule repeats. "
+        "Default: none.",
+    )
+    ended: StrictBool = Field(
+        default=False,
+        description="The conversation is over: a rule that ends it has been carried out. Only "
+        "what is left to do after an ending is advised. Default: false.",
     )
 
     @model_validator(mode="after")
