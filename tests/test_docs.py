@@ -29,7 +29,16 @@ def docstring_tests() -> list[doctest.DocTest]:
     globs = vars(difficult_customers).copy()
     tests = list(finder.find(difficult_customers, "difficult_customers", globs=globs))
     seen: set[int] = set()
-    for module_name in ("conditions", "rules", "details", "advice", "state", "engine"):
+    for module_name in (
+        "conditions",
+        "rules",
+        "details",
+        "advice",
+        "state",
+        "engine",
+        "events",
+        "conversation",
+    ):
         module = importlib.import_module(f"difficult_customers.{module_name}")
         for name in module.__all__:
             obj = getattr(module, name)

@@ -12,16 +12,31 @@ import contextlib
 
 from .advice import Advice, Recommendation
 from .conditions import Condition, Failure, parse_condition
+from .conversation import Conversation, Turn
 from .details import Details, Weekday
 from .engine import Explanation, advise, advise_many, explain
 from .errors import (
     ConditionError,
     ConditionSyntaxError,
     ConditionTypeError,
+    ConversationEndedError,
     DifficultCustomersError,
     RulebookError,
     UnknownRuleError,
     UnsupportedLocaleError,
+)
+from .events import (
+    AgentFollowed,
+    CustomerAttackedAgent,
+    CustomerFinishedSpeaking,
+    CustomerInsulted,
+    CustomerInterrupted,
+    CustomerMood,
+    CustomerStartedSpeaking,
+    CustomerThreatened,
+    Event,
+    Facts,
+    parse_event,
 )
 from .rules import (
     Effect,
@@ -59,18 +74,30 @@ def rules(
 __all__ = [
     "SUPPORTED_LOCALES",
     "Advice",
+    "AgentFollowed",
     "Channel",
     "ComplaintValidity",
     "Condition",
     "ConditionError",
     "ConditionSyntaxError",
     "ConditionTypeError",
+    "Conversation",
+    "ConversationEndedError",
     "ConversationState",
+    "CustomerAttackedAgent",
+    "CustomerFinishedSpeaking",
+    "CustomerInsulted",
+    "CustomerInterrupted",
+    "CustomerMood",
+    "CustomerStartedSpeaking",
+    "CustomerThreatened",
     "CustomerValue",
     "Details",
     "DifficultCustomersError",
     "Effect",
+    "Event",
     "Explanation",
+    "Facts",
     "Failure",
     "Kind",
     "Mood",
@@ -81,6 +108,7 @@ __all__ = [
     "Rulebook",
     "RulebookError",
     "Source",
+    "Turn",
     "UnknownRuleError",
     "UnsupportedLocaleError",
     "Weekday",
@@ -91,6 +119,7 @@ __all__ = [
     "explain",
     "load_rulebook",
     "parse_condition",
+    "parse_event",
     "rules",
 ]
 

@@ -293,6 +293,12 @@ def _kept(plan: _Plan, values: Mapping[str, Any], done: frozenset[int]) -> list[
     return [i for i in fired if i not in overridden and i not in done]
 
 
+def decided_ids(book: Rulebook, state: ConversationState) -> frozenset[str]:
+    """The ids advised now for a validated state (attitudes, actions, avoid), without text."""
+    plan = _plan(book)
+    return frozenset(plan.rules[i].id for i in _kept(plan, state.__dict__, _done(plan, state)))
+
+
 def _advise(
     book: Rulebook, state: ConversationState, locale: Locale, details: Details | None
 ) -> Advice:

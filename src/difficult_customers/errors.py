@@ -7,6 +7,7 @@ The hierarchy::
     │   └── ConditionError             a precondition is not valid in the language
     │       ├── ConditionSyntaxError   not parseable, or uses a construct outside the whitelist
     │       └── ConditionTypeError     unknown field, wrong type, value outside an enum
+    ├── ConversationEndedError         an event came after the end of the conversation
     ├── UnknownRuleError               no rule has this id (also a KeyError)
     └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
 
@@ -22,6 +23,7 @@ __all__ = [
     "ConditionError",
     "ConditionSyntaxError",
     "ConditionTypeError",
+    "ConversationEndedError",
     "DifficultCustomersError",
     "RulebookError",
     "UnknownRuleError",
@@ -138,6 +140,31 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
         return (
             f"unsupported locale {self.locale!r}; supported locales: {', '.join(self.supported)}"
         )
+
+
+class ConversationEndedError(DifficultCustomersError):
+    """An event was applied to a conversation that has ended.
+
+    Attributes:
+        event: the refused event.
+        allowed: the rules that may still be followed after an ending (what is left to do).
+    """
+
+    def __init__(self, event: object, *, allowed: Iterable[str] = ()) -> None:
+        self.event = event
+        self.allowed = tuple(allowed)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        kind = getattr(self.event, "type", type(self.event).__name__)
+        rule = getattr(self.event, "rule", None)
+        what = f"{kind} {rule!r}" if rule is not None else str(kind)
+        after = (
+            "; only these rules may still be followed: " + ", ".join(self.allowed)
+            if self.allowed
+            else ""
+        )
+        return f"the conversation has ended: {what} cannot be applied{after}"
 
 
 class UnknownRuleError(DifficultCustomersError, KeyError):

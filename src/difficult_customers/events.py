@@ -1,0 +1,232 @@
+"""The typed events of a conversation: what the customer did, what the agent did, what was learnt.
+
+An event is JSON with a ``type``, validated into one of the models below (a discriminated
+union, so an unknown ``type`` is an error that lists the allowed ones)::
+
+    {"type": "customer_insulted"}
+    {"type": "customer_mood", "mood": "furious"}
+    {"type": "agent_followed", "rule": "issue-warning"}
+    {"type": "facts", "values": {"complaint_validity": "valid", "resolved": true}}
+
+Events say what happened, never how the state changes: that is
+:class:`~difficult_customers.Conversation`'s fold, and for ``agent_followed`` the rule's
+``effects`` in the rulebook.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
+
+from .state import ConversationState, Mood
+
+__all__ = [
+    "EVENT_TYPES",
+    "FACT_FIELDS",
+    "AgentFollowed",
+    "CustomerAttackedAgent",
+    "CustomerFinishedSpeaking",
+    "CustomerInsulted",
+    "CustomerInterrupted",
+    "CustomerMood",
+    "CustomerStartedSpeaking",
+    "CustomerThreatened",
+    "Event",
+    "Facts",
+    "parse_event",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @property
+    def by_customer(self) -> bool:
+        """The customer did it (as opposed to the agent, or something the caller learnt)."""
+        return self.type.startswith("customer_")  # type: ignore[attr-defined, no-any-return]
+
+
+class CustomerStartedSpeaking(_Event):
+    """The customer has started speaking (or writing): the agent's turn is over for now."""
+
+    type: Literal["customer_started_speaking"] = "customer_started_speaking"
+
+
+class CustomerFinishedSpeaking(_Event):
+    """The customer has finished: it is the agent's turn."""
+
+    type: Literal["customer_finished_speaking"] = "customer_finished_speaking"
+
+
+class CustomerInterrupted(_Event):
+    """The customer cut the agent off, and is speaking again."""
+
+    type: Literal["customer_interrupted"] = "customer_interrupted"
+
+
+class CustomerInsulted(_Event):
+    """One insult or vulgar remark."""
+
+    type: Literal["customer_insulted"] = "customer_insulted"
+
+
+class CustomerAttackedAgent(_Event):
+    """An attack on the agent as a person."""
+
+    type: Literal["customer_attacked_agent"] = "customer_attacked_agent"
+
+
+class CustomerThreatened(_Event):
+    """A threat against the agent or the business."""
+
+    type: Literal["customer_threatened"] = "customer_threatened"
+
+
+class CustomerMood(_Event):
+    """The customer's temper has changed (``calm``, ``upset``, ``angry``, ``furious``)."""
+
+    type: Literal["customer_mood"] = "customer_mood"
+    mood: Mood
+
+
+_RuleId = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=64)
+]
+
+
+class AgentFollowed(_Event):
+    """The agent carried out a recommendation: the rule with this id.
+
+    What that changes (a warning given, the conversation ended...) is the rule's
+    ``effects``; the rule is also remembered as done, so that it is not advised again
+    unless it repeats.
+    """
+
+    type: Literal["agent_followed"] = "agent_followed"
+    rule: _RuleId
+
+
+#: The state fields a ``facts`` event may set: what the caller learns along the way. The
+#: others follow from events (see :data:`_DERIVED`), so that counts and flags stay consistent.
+FACT_FIELDS: tuple[str, ...] = (
+    "channel",
+    "complaint_validity",
+    "covered_by_contract",
+    "request_within_policy",
+    "agent_knows_resolution",
+    "agent_can_handle",
+    "solution_available",
+    "resolved",
+    "discussion_stalled",
+    "customer_value",
+    "effort_exceeds_value",
+    "unsatisfiable",
+    "agent_upset",
+)
+
+# For a field a caller may not set through facts: the event that records it instead.
+_DERIVED: dict[str, str] = {
+    "mood": "a customer_mood event",
+    "customer_speaking": "customer_started_speaking or customer_finished_speaking events",
+    "customer_interrupts": "a customer_interrupted event",
+    "offensive_remarks": "one customer_insulted event per remark",
+    "personal_attacks": "a customer_attacked_agent event",
+    "threats": "a customer_threatened event",
+    "warnings_given": "agent_followed with the rule that gives the warning",
+    "abuse_after_warning": "customer events after agent_followed of a warning",
+    "done": "agent_followed events",
+    "ended": "agent_followed with a rule that ends the conversation",
+}
+
+#: Most fields one ``facts`` event may carry (there are fewer fact fields than this).
+MAX_FACTS = 32
+
+
+class Facts(_Event):
+    """Something the caller has learnt: ``{"resolved": true}``, ``{"complaint_validity": ...}``.
+
+    ``values`` holds fields of :data:`FACT_FIELDS`, validated like the state itself.
+    """
+
+    type: Literal["facts"] = "facts"
+    values: dict[str, Any] = Field(min_length=1, max_length=MAX_FACTS)
+
+    @field_validator("values", mode="after")
+    @classmethod
+    def _known_facts(cls, values: dict[str, Any]) -> dict[str, Any]:
+        for name in values:
+            if name in _DERIVED:
+                raise ValueError(
+                    f"{name!r} is not a fact: the conversation derives it from {_DERIVED[name]}"
+                )
+            if name not in FACT_FIELDS:
+                close = difflib.get_close_matches(str(name), FACT_FIELDS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"unknown fact {name!r}{hint}; facts are: {', '.join(FACT_FIELDS)}"
+                )
+        # Validated by the state model itself, so a fact is held to the same types and
+        # values as a snapshot; kept as the model's values (enums, not strings).
+        checked = ConversationState.model_validate(values)
+        return {name: getattr(checked, name) for name in sorted(values)}
+
+
+Event = Annotated[
+    CustomerStartedSpeaking
+    | CustomerFinishedSpeaking
+    | CustomerInterrupted
+    | CustomerInsulted
+    | CustomerAttackedAgent
+    | CustomerThreatened
+    | CustomerMood
+    | AgentFollowed
+    | Facts,
+    Field(discriminator="type"),
+]
+"""Any event, told apart by its ``type``."""
+
+# Titled, so that errors read "1 validation error for event" rather than naming the union.
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(title="event"))
+
+#: Every event ``type``, in the order of the union.
+EVENT_TYPES: tuple[str, ...] = (
+    "customer_started_speaking",
+    "customer_finished_speaking",
+    "customer_interrupted",
+    "customer_insulted",
+    "customer_attacked_agent",
+    "customer_threatened",
+    "customer_mood",
+    "agent_followed",
+    "facts",
+)
+
+
+def parse_event(event: Event | Mapping[str, Any]) -> Event:
+    """An event model from a model (returned as is) or a plain mapping such as parsed JSON.
+
+    >>> parse_event({"type": "customer_mood", "mood": "angry"})
+    CustomerMood(type='customer_mood', mood=<Mood.ANGRY: 'angry'>)
+
+    Raises:
+        pydantic.ValidationError: unknown ``type`` (the allowed ones are listed), a missing
+            or misspelled field, or a bad value.
+
+    .. versionadded:: 0.2
+    """
+    if isinstance(event, _Event):
+        return event
+    return _ADAPTER.validate_python(event)
+
+
+def parse_event_json(text: str | bytes) -> Event:
+    """:func:`parse_event` for one JSON document."""
+    return _ADAPTER.validate_json(text)
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """The event as JSON-ready data, as :func:`parse_event` reads it back."""
+    return event.model_dump(mode="json")

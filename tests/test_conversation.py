@@ -1,0 +1,460 @@
+"""Conversation: events folded into states, memory, endings, replay."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from difficult_customers import (
+    Conversation,
+    ConversationEndedError,
+    ConversationState,
+    CustomerInsulted,
+    DifficultCustomersError,
+    Rulebook,
+    UnknownRuleError,
+    advise,
+    default_rulebook,
+    parse_event,
+)
+from difficult_customers.conversation import MAX_EVENTS
+from difficult_customers.events import EVENT_TYPES, FACT_FIELDS
+
+BOOK = default_rulebook()
+
+
+def ids(advice) -> list[str]:
+    return [r.rule_id for r in advice]
+
+
+def followed(rule: str) -> dict[str, str]:
+    return {"type": "agent_followed", "rule": rule}
+
+
+INSULT = {"type": "customer_insulted"}
+SPEAKS = {"type": "customer_started_speaking"}
+STOPS = {"type": "customer_finished_speaking"}
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def test_every_event_type_round_trips_through_json() -> None:
+    samples = {
+        "customer_mood": {"mood": "furious"},
+        "agent_followed": {"rule": "issue-warning"},
+        "facts": {"values": {"resolved": True}},
+    }
+    assert len(EVENT_TYPES) == 9
+    for kind in EVENT_TYPES:
+        data = {"type": kind, **samples.get(kind, {})}
+        event = parse_event(data)
+        assert event.type == kind
+        assert parse_event(json.loads(event.model_dump_json())) == event
+
+
+def test_unknown_event_type_names_it_and_lists_the_allowed_ones() -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_event({"type": "customer_shouted"})
+    message = str(info.value)
+    assert "customer_shouted" in message
+    assert all(kind in message for kind in EVENT_TYPES)
+
+
+def test_misspelled_event_field_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="moood"):
+        parse_event({"type": "customer_mood", "moood": "angry"})
+    with pytest.raises(ValidationError, match="mood"):
+        parse_event({"type": "customer_mood", "mood": "livid"})
+
+
+def test_facts_are_validated_like_the_state() -> None:
+    with pytest.raises(ValidationError, match="complaint_validity"):
+        parse_event({"type": "facts", "values": {"complaint_validity": "maybe"}})
+    with pytest.raises(ValidationError, match="did you mean 'resolved'"):
+        parse_event({"type": "facts", "values": {"resolvd": True}})
+    with pytest.raises(ValidationError, match="resolved"):
+        parse_event({"type": "facts", "values": {"resolved": "yes"}})
+    with pytest.raises(ValidationError, match="customer_insulted"):
+        parse_event({"type": "facts", "values": {"offensive_remarks": 3}})
+    with pytest.raises(ValidationError, match="derives it"):
+        parse_event({"type": "facts", "values": {"abuse_after_warning": True}})
+
+
+def test_every_fact_field_is_a_state_field() -> None:
+    assert set(FACT_FIELDS) < set(ConversationState.model_fields)
+
+
+# --- the fold -----------------------------------------------------------------------------
+
+
+def test_counts_and_abuse_after_warning_are_derived() -> None:
+    conv = Conversation(mood="angry").apply(INSULT, INSULT)
+    assert conv.state.offensive_remarks == 2
+    assert not conv.state.abuse_after_warning
+    conv = conv.apply(followed("issue-warning"))
+    assert (conv.state.warnings_given, conv.state.abuse_after_warning) == (1, False)
+    for abuse in ("customer_insulted", "customer_attacked_agent", "customer_threatened"):
+        after = conv.apply({"type": abuse})
+        assert after.state.abuse_after_warning, abuse
+
+
+def test_a_second_warning_starts_afresh() -> None:
+    conv = Conversation(channel="chat").apply(
+        {"type": "customer_threatened"}, followed("issue-warning"), INSULT
+    )
+    assert conv.state.abuse_after_warning
+    # Following the warning again (the agent's choice) counts it, and abuse is counted anew.
+    again = conv.apply(followed("issue-warning"))
+    assert (again.state.warnings_given, again.state.abuse_after_warning) == (2, False)
+    assert again.turns[-1].advised is False
+
+
+def test_an_interruption_means_the_customer_is_speaking_again() -> None:
+    conv = Conversation().apply({"type": "customer_interrupted"})
+    assert conv.state.customer_interrupts
+    assert conv.state.customer_speaking
+    conv = conv.apply(STOPS)
+    assert "ask-for-the-same-courtesy" in ids(conv.advise())
+
+
+def test_facts_update_the_state() -> None:
+    conv = Conversation().apply(
+        {"type": "facts", "values": {"complaint_validity": "valid", "customer_value": "high"}}
+    )
+    assert conv.state.complaint_validity == "valid"
+    assert conv.state.customer_value == "high"
+
+
+def test_effects_come_from_the_rulebook_data() -> None:
+    # The engine names no rule: a rule with no effects changes nothing but the memory.
+    for rule in BOOK:
+        if rule.kind.value != "do":
+            continue
+        start = Conversation(mood="furious", offensive_remarks=2, threats=True)
+        after = start.apply(followed(rule.id)).state
+        expected = dict(start.state.__dict__)
+        for effect in rule.effects:
+            base = expected[effect.field]
+            expected[effect.field] = base + effect.value if effect.increment else effect.value
+        expected["done"] = tuple(sorted({*start.state.done, rule.id}))
+        assert after == ConversationState.model_validate(expected), rule.id
+
+
+def test_following_an_unknown_rule_suggests_the_closest() -> None:
+    with pytest.raises(UnknownRuleError, match="issue-warning"):
+        Conversation().apply(followed("issue-warnings"))
+
+
+def test_following_a_rule_that_was_not_advised_is_recorded_as_such() -> None:
+    conv = Conversation().apply(followed("state-your-position"), followed("restate-the-request"))
+    assert [turn.advised for turn in conv.turns] == [False, True]
+    assert conv.apply(INSULT).turns[-1].advised is None
+
+
+def test_the_caller_objects_are_not_mutated() -> None:
+    events = [INSULT, {"type": "facts", "values": {"resolved": False}}, followed("stay-calm")]
+    before = copy.deepcopy(events)
+    initial = {"mood": "angry"}
+    Conversation(initial).apply(*events)
+    assert events == before
+    assert initial == {"mood": "angry"}
+
+
+def test_apply_returns_a_new_conversation() -> None:
+    conv = Conversation()
+    longer = conv.apply(INSULT)
+    assert len(conv) == 0
+    assert len(longer) == 1
+    assert conv.state.offensive_remarks == 0
+    assert longer.states == (longer.state,)
+    assert longer.events == (CustomerInsulted(),)
+    assert longer.initial == conv.state
+
+
+def test_a_bad_event_applies_nothing_and_says_where_it_is() -> None:
+    conv = Conversation()
+    with pytest.raises(ValidationError) as info:
+        conv.apply(INSULT, {"type": "customer_mood", "mood": "livid"})
+    assert "in events[1]" in info.value.__notes__
+    assert len(conv) == 0
+
+
+def test_a_count_past_its_limit_is_an_error() -> None:
+    conv = Conversation(offensive_remarks=10_000)
+    with pytest.raises(ValidationError, match="offensive_remarks"):
+        conv.apply(INSULT)
+
+
+def test_the_number_of_events_is_bounded() -> None:
+    with pytest.raises(DifficultCustomersError, match="at most"):
+        Conversation().apply(*([SPEAKS] * (MAX_EVENTS + 1)))
+
+
+def test_initial_memory_names_known_rules() -> None:
+    with pytest.raises(UnknownRuleError, match="stay-calm"):
+        Conversation(done=("stay-calmm",))
+
+
+# --- memory -----------------------------------------------------------------------------
+
+
+def test_a_step_carried_out_is_not_advised_again() -> None:
+    conv = Conversation(mood="upset", complaint_validity="valid")
+    first = ids(conv.advise())
+    assert {"restate-the-request", "apologize-and-take-ownership", "show-empathy"} <= set(first)
+    conv = conv.apply(
+        followed("restate-the-request"),
+        followed("apologize-and-take-ownership"),
+        followed("show-empathy"),
+        SPEAKS,
+        STOPS,
+    )
+    later = ids(conv.advise())
+    assert not {"restate-the-request", "apologize-and-take-ownership", "show-empathy"} & set(later)
+    assert "validate-explain-solve" in later
+
+
+def test_a_rule_that_repeats_comes_back() -> None:
+    conv = Conversation(mood="angry", offensive_remarks=1).apply(
+        followed("stay-calm"), followed("listen-without-interrupting"), SPEAKS
+    )
+    advice = conv.advise()
+    assert "stay-calm" in {r.rule_id for r in advice.attitudes}
+    assert ids(advice)[0] == "listen-without-interrupting"
+
+
+def test_snapshot_and_conversation_agree_on_the_same_state() -> None:
+    conv = Conversation(mood="angry").apply(
+        INSULT, INSULT, followed("issue-warning"), followed("restate-the-request")
+    )
+    snapshot = advise(conv.state.model_dump(mode="json"))
+    assert conv.advise().to_dict() == snapshot.to_dict()
+
+
+# --- after the end ------------------------------------------------------------------------
+
+
+def test_after_the_end_only_what_is_left_and_events_are_refused() -> None:
+    conv = Conversation(mood="furious").apply(
+        INSULT, INSULT, followed("issue-warning"), INSULT, followed("end-the-conversation")
+    )
+    assert conv.ended
+    advice = conv.advise()
+    assert ids(advice) == ["record-the-complaint"]
+    assert advice.attitudes == advice.avoid == advice.pending == ()
+    for event in (INSULT, SPEAKS, {"type": "customer_mood", "mood": "calm"}):
+        with pytest.raises(ConversationEndedError, match="has ended"):
+            conv.apply(event)
+    with pytest.raises(ConversationEndedError, match="restate-the-request"):
+        conv.apply(followed("restate-the-request"))
+    done = conv.apply(followed("record-the-complaint"))
+    assert len(done.advise()) == 0
+    assert isinstance(ConversationEndedError(INSULT), DifficultCustomersError)
+
+
+def test_calming_down_after_the_ending_was_advised_takes_back_the_ending() -> None:
+    conv = Conversation(mood="angry").apply(INSULT, INSULT, followed("issue-warning"), INSULT)
+    assert "end-the-conversation" in ids(conv.advise())
+    calm = conv.apply({"type": "customer_mood", "mood": "calm"})
+    endings = {r.rule_id for r in calm.advise() if "ending" in BOOK[r.rule_id].tags}
+    assert not endings
+    assert calm.state.warnings_given == 1  # the warning still stands
+
+
+# --- the six-turn escalation of the issue ------------------------------------------------
+
+
+def test_escalating_phone_call_turn_by_turn() -> None:
+    conv = Conversation(channel="phone", mood="upset")
+    # 1. Upset, speaking: let them finish; what comes next is announced.
+    conv = conv.apply(SPEAKS)
+    advice = conv.advise()
+    assert ids(advice)[0] == "listen-without-interrupting"
+    assert "restate-the-request" in [r.rule_id for r in advice.pending]
+    # 2. Three insults mid-rant: listen now, then warn.
+    conv = conv.apply({"type": "customer_mood", "mood": "angry"}, INSULT, INSULT, INSULT)
+    advice = conv.advise()
+    assert ids(advice)[0] == "listen-without-interrupting"
+    assert "issue-warning" in [r.rule_id for r in advice.pending]
+    assert "stay-calm" in {r.rule_id for r in advice.attitudes}
+    # 3. They stop: the warning is the first thing said after the pause.
+    conv = conv.apply(STOPS)
+    assert ids(conv.advise())[:2] == ["pause-before-responding", "issue-warning"]
+    # 4. The agent warns: no second warning, no ending yet.
+    conv = conv.apply(followed("pause-before-responding"), followed("issue-warning"))
+    advice = conv.advise()
+    assert "issue-warning" not in ids(advice)
+    assert "end-the-conversation" not in ids(advice)
+    # 5. Insults again: the warning is carried out.
+    conv = conv.apply(SPEAKS, INSULT, STOPS)
+    assert "end-the-conversation" in ids(conv.advise())
+    # 6. The agent ends the call: nothing but the record remains.
+    conv = conv.apply(followed("part-ways-over-abuse"), followed("end-the-conversation"))
+    assert conv.ended
+    assert ids(conv.advise()) == ["record-the-complaint"]
+
+
+def test_de_escalation_turn_by_turn() -> None:
+    conv = Conversation(channel="chat", mood="upset").apply(
+        {"type": "facts", "values": {"complaint_validity": "valid"}},
+        followed("restate-the-request"),
+        followed("apologize-and-take-ownership"),
+        followed("show-empathy"),
+        followed("validate-explain-solve"),
+        {"type": "facts", "values": {"resolved": True}},
+        {"type": "customer_mood", "mood": "calm"},
+    )
+    assert ids(conv.advise())[0] == "close-the-complaint"
+    conv = conv.apply(followed("close-the-complaint"), followed("debrief-with-colleagues"))
+    assert ids(conv.advise()) == ["record-the-complaint"]
+
+
+# --- replay -------------------------------------------------------------------------------
+
+TWENTY = [
+    SPEAKS,
+    {"type": "customer_mood", "mood": "angry"},
+    INSULT,
+    {"type": "customer_interrupted"},
+    STOPS,
+    followed("pause-before-responding"),
+    followed("ask-for-the-same-courtesy"),
+    INSULT,
+    followed("issue-warning"),
+    {"type": "facts", "values": {"complaint_validity": "valid", "agent_upset": True}},
+    followed("restate-the-request"),
+    {"type": "customer_mood", "mood": "upset"},
+    followed("apologize-and-take-ownership"),
+    SPEAKS,
+    {"type": "customer_attacked_agent"},
+    STOPS,
+    {"type": "customer_mood", "mood": "calm"},
+    {"type": "facts", "values": {"resolved": True}},
+    followed("close-the-complaint"),
+    followed("record-the-complaint"),
+]
+
+
+def test_a_twenty_turn_conversation_replays_identically() -> None:
+    assert len(TWENTY) == 20
+    conv = Conversation(channel="phone").apply(*TWENTY)
+    text = conv.to_json()
+    replayed = Conversation.from_json(text)
+    assert replayed == conv
+    assert replayed.states == conv.states
+    for locale in ("en", "fr", "pl"):
+        original = [a.to_dict() for a in conv.advise_each(locale=locale)]
+        again = [a.to_dict() for a in replayed.advise_each(locale=locale)]
+        assert original == again
+    assert json.loads(text)["events"] == TWENTY
+
+
+def test_replay_is_deterministic_across_processes() -> None:
+    script = (
+        "import sys, json; from difficult_customers import Conversation; "
+        "c = Conversation.from_json(sys.stdin.read()); "
+        "print(json.dumps([a.to_dict() for a in c.advise_each(locale='pl')]))"
+    )
+    text = Conversation().apply(*TWENTY).to_json()
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("0", "1", "99")
+    }
+    assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[", "must be JSON"),
+        ("[]", "not a conversation log"),
+        ('{"format": "difficult_customers.conversation", "version": 7}', "version"),
+        (
+            '{"format": "difficult_customers.conversation", "version": 1, "rulebook": "x"}',
+            "rulebook",
+        ),
+        ('{"format": "difficult_customers.conversation", "version": 1, "extra": 1}', "extra"),
+        ("[" * 100_000, "must be JSON|nested"),
+    ],
+)
+def test_bad_logs_are_refused_clearly(text: str, match: str) -> None:
+    with pytest.raises(DifficultCustomersError, match=match):
+        Conversation.from_json(text)
+
+
+def test_replay_needs_the_same_rulebook() -> None:
+    other = Rulebook(default_rulebook().rules, catalogs=default_rulebook().catalogs, name="pack")
+    text = Conversation(rulebook=other).apply(INSULT).to_json()
+    assert Conversation.from_json(text, rulebook=other).state.offensive_remarks == 1
+    with pytest.raises(DifficultCustomersError, match="'pack'"):
+        Conversation.from_json(text)
+
+
+CUSTOMER_EVENTS = st.sampled_from(
+    [
+        SPEAKS,
+        STOPS,
+        INSULT,
+        {"type": "customer_interrupted"},
+        {"type": "customer_attacked_agent"},
+        {"type": "customer_threatened"},
+        {"type": "customer_mood", "mood": "furious"},
+        {"type": "customer_mood", "mood": "calm"},
+        {"type": "facts", "values": {"resolved": True}},
+        {"type": "facts", "values": {"complaint_validity": "invalid"}},
+    ]
+)
+
+
+@st.composite
+def live_events(draw: st.DrawFn) -> list[dict[str, object]]:
+    """A valid event sequence: customer events, and agent moves taken from the advice."""
+    conv = Conversation(channel=draw(st.sampled_from(["phone", "in_person", "email"])))
+    events: list[dict[str, object]] = []
+    for _ in range(draw(st.integers(0, 12))):
+        if conv.ended:
+            break
+        advice = conv.advise()
+        if draw(st.booleans()) and len(advice):
+            event: dict[str, object] = followed(draw(st.sampled_from(ids(advice))))
+        else:
+            event = draw(CUSTOMER_EVENTS)
+        conv = conv.apply(event)
+        events.append(event)
+    return events
+
+
+@given(live_events())
+def test_any_valid_sequence_replays_and_keeps_the_memory(events: list[dict[str, object]]) -> None:
+    conv = Conversation().apply(*events)
+    assert Conversation.from_json(conv.to_json()).states == conv.states
+    for turn in conv.turns:
+        advice = advise(turn.state)
+        for rule_id in advice.rule_ids:
+            assert rule_id not in turn.state.done or BOOK[rule_id].repeats
+        if turn.state.ended:
+            assert all(BOOK[rule_id].after_ending for rule_id in advice.rule_ids)
+    warned = False
+    for turn in conv.turns:
+        warned = warned or turn.state.warnings_given > 0
+        if turn.event.type == "agent_followed" and turn.state.ended:
+            rule = BOOK[turn.event.rule]
+            # No ending over abuse before a warning: an abusive ending needs one.
+            if rule.id in {"end-the-conversation", "call-security"} and turn.advised:
+                assert warned
