@@ -4,6 +4,7 @@
                                [--locale fr] [--format text|json|markdown]
     difficult-customers explain [STATE.json|-] [--set ...] [--rule ID]
     difficult-customers rules [--kind do|avoid] [--phase P] [--tag T] [--reads FIELD] [--format]
+    difficult-customers converse [EVENTS.jsonl|-] [--set ...] [--locale fr] [--format ...] [--last]
     difficult-customers schema
     difficult-customers check PACK.toml [--seeds DIR]
 
@@ -16,13 +17,15 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from . import __version__
+from .advice import Advice
+from .conversation import MAX_EVENTS, Conversation
 from .details import Details
 from .engine import Explanation, advise, explain
 from .errors import DifficultCustomersError
@@ -131,6 +134,80 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Longest line of an event log ``converse`` reads, in characters.
+MAX_EVENT_LINE = 100_000
+
+
+def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
+    """Numbered, non-blank lines of an event log, read as they come (a live pipe works)."""
+    if source is None or source == "-":
+        if source is None and sys.stdin.isatty():
+            raise ValueError("converse needs events: give EVENTS.jsonl, or - to read stdin")
+        stream: Iterable[str] = sys.stdin
+        name = "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"cannot read {source}: not a regular file")
+        try:
+            stream = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"cannot read {source}: not UTF-8 text") from None
+        name = source
+    count = 0
+    for number, line in enumerate(stream, 1):
+        if len(line) > MAX_EVENT_LINE:
+            raise ValueError(f"{name}, line {number}: longer than {MAX_EVENT_LINE:,} characters")
+        if line.strip():
+            count += 1
+            if count > MAX_EVENTS:
+                raise ValueError(f"{name}: more than {MAX_EVENTS:,} events")
+            yield number, line
+
+
+def _cmd_converse(args: argparse.Namespace) -> int:
+    start = _read_state(args.start, args.set)
+    details = Details.model_validate(_assignments(args.detail, "--detail"))
+    conv = Conversation(start, rulebook=_rulebook(args.pack))
+    advice = None
+    for number, line in _event_lines(args.events):
+        where = f"line {number}"
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"{where}: nested too deeply to be an event") from None
+        if not isinstance(event, dict):
+            raise ValueError(f'{where}: an event is a JSON object with a "type"')
+        try:
+            conv = conv.apply(event)
+        except ValidationError as exc:
+            raise ValueError(f"{where}: {_one_line_validation(exc, 'event')}") from None
+        except DifficultCustomersError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        advice = conv.advise(locale=args.locale, details=details)
+        if not args.last:
+            _print_turn(args.format, len(conv), conv.events[-1].type, advice)
+    if args.last and advice is not None:
+        _print_turn(args.format, len(conv), conv.events[-1].type, advice)
+    return 0
+
+
+def _print_turn(style: str, turn: int, kind: str, advice: Advice) -> None:
+    if style == "json":
+        # JSON Lines: one object per event, ready for another program.
+        record = {"turn": turn, "event": kind, "advice": advice.to_dict()}
+        print(json.dumps(record, ensure_ascii=False))
+    elif style == "markdown":
+        print(f"## {turn}. {kind}\n\n{advice.to_markdown()}")
+    else:
+        print(f"== {turn}. {kind}\n{advice.to_text()}\n")
+    sys.stdout.flush()
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(ConversationState.model_json_schema(), indent=2))
     return 0
@@ -213,6 +290,40 @@ def _parser() -> argparse.ArgumentParser:
     rules_cmd.add_argument("--format", choices=("text", "json"), default="text")
     rules_cmd.add_argument("--pack", help="a rule pack (TOML) to list with the built-ins")
     rules_cmd.set_defaults(run=_cmd_rules)
+
+    converse_cmd = sub.add_parser(
+        "converse",
+        help="advice after each event of a conversation (JSON Lines, one event a line)",
+        description="Read events, one JSON object a line, such as "
+        '{"type": "customer_insulted"} or {"type": "agent_followed", "rule": "issue-warning"}, '
+        "and print the advice after each (docs/conversations.md lists the events).",
+    )
+    converse_cmd.add_argument(
+        "events", nargs="?", help="a JSON Lines file of events, or - for stdin"
+    )
+    converse_cmd.add_argument("--start", metavar="STATE.json", help="the state to start from")
+    converse_cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set a field of the start state (value read as JSON when it parses)",
+    )
+    converse_cmd.add_argument(
+        "--detail", action="append", default=[], metavar="NAME=VALUE", help="as for advise"
+    )
+    converse_cmd.add_argument("--pack", help="a rule pack (TOML) to use on top of the built-ins")
+    converse_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
+    converse_cmd.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="json prints one JSON object a line",
+    )
+    converse_cmd.add_argument(
+        "--last", action="store_true", help="print only the advice after the last event"
+    )
+    converse_cmd.set_defaults(run=_cmd_converse)
 
     schema_cmd = sub.add_parser("schema", help="print the JSON Schema of the state")
     schema_cmd.set_defaults(run=_cmd_schema)

@@ -1,0 +1,97 @@
+"""The converse command: advice after each event of a JSON Lines log."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from difficult_customers.__main__ import main
+from test_cli import Run, assert_one_line_error
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """``main(argv)`` with the given stdin, as its status, stdout and stderr."""
+
+    def converse(argv: list[str], stdin: str = "") -> Run:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        status = main(argv)
+        out, err = capsys.readouterr()
+        return Run(status, out, err)
+
+    return converse
+
+
+def without_output(run: Run) -> Run:
+    return dataclasses.replace(run, out="")
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "conversations"
+ESCALATION = EXAMPLES / "escalation_phone.jsonl"
+DE_ESCALATION = EXAMPLES / "de_escalation_chat.jsonl"
+
+
+def test_advice_after_every_event(cli) -> None:
+    run = cli(["converse", str(ESCALATION)])
+    assert run.status == 0, run.err
+    events = [line for line in ESCALATION.read_text().splitlines() if line.strip()]
+    assert run.out.count("\n== ") + run.out.startswith("== ") == len(events)
+    assert run.out.startswith("== 1. customer_started_speaking\n")
+    assert "Once the customer has finished:" in run.out
+
+
+def test_last_prints_only_the_final_advice(cli) -> None:
+    run = cli(["converse", str(ESCALATION), "--last", "--locale", "pl"])
+    assert run.status == 0
+    assert run.out.startswith("== 12. agent_followed\n")
+    assert run.out.count("== ") == 1
+    assert "Zapisać skargę w historii" in run.out or "histor" in run.out
+
+
+def test_json_lines_output(cli) -> None:
+    run = cli(["converse", str(DE_ESCALATION), "--format", "json"])
+    records = [json.loads(line) for line in run.out.splitlines()]
+    assert [r["turn"] for r in records] == list(range(1, len(records) + 1))
+    assert records[-1]["advice"]["actions"][0]["rule_id"] == "record-the-complaint"
+    assert records[0]["event"] == "customer_started_speaking"
+
+
+def test_reads_stdin_and_a_start_state(cli) -> None:
+    run = cli(
+        ["converse", "-", "--set", 'channel="in_person"', "--format", "markdown"],
+        stdin='{"type": "customer_threatened"}\n',
+    )
+    assert run.status == 0, run.err
+    assert run.out.startswith("## 1. customer_threatened\n")
+    assert "security or the police" in run.out
+
+
+def test_bad_event_lines_are_one_line_errors(cli) -> None:
+    for stdin, expected in [
+        ('{"type": "customer_shouted"}\n', "line 1: invalid event"),
+        ("\n\n[1]\n", "line 3: an event is a JSON object"),
+        ('{"type": "customer_insulted"}\n{oops\n', "line 2: not valid JSON"),
+        ('{"type": "agent_followed", "rule": "issue-warnin"}\n', "did you mean 'issue-warning'"),
+        (
+            '{"type": "agent_followed", "rule": "end-the-conversation"}\n'
+            '{"type": "customer_insulted"}\n',
+            "line 2: the conversation has ended",
+        ),
+        ('{"type": "facts", "values": {"offensive_remarks": 2}}\n', "customer_insulted"),
+    ]:
+        run = cli(["converse", "-"], stdin=stdin)
+        # The advice for the lines before the bad one has been printed already: a live
+        # pipe is advised as it goes.
+        assert_one_line_error(without_output(run))
+        assert expected in run.err, run.err
+
+
+def test_a_folder_is_not_an_event_log(cli, tmp_path: Path) -> None:
+    run = cli(["converse", str(tmp_path)])
+    assert_one_line_error(run)
+    assert "not a regular file" in run.err
