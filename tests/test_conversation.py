@@ -223,6 +223,17 @@ def test_a_step_carried_out_is_not_advised_again() -> None:
     assert "validate-explain-solve" in later
 
 
+def test_a_step_taken_once_per_turn_comes_back_when_the_customer_speaks_again() -> None:
+    conv = Conversation(mood="angry").apply(followed("pause-before-responding"))
+    assert "pause-before-responding" not in ids(conv.advise())
+    conv = conv.apply(SPEAKS, STOPS)
+    assert ids(conv.advise())[0] == "pause-before-responding"
+    interrupted = Conversation(mood="angry").apply(
+        followed("pause-before-responding"), {"type": "customer_interrupted"}, STOPS
+    )
+    assert "pause-before-responding" in ids(interrupted.advise())
+
+
 def test_a_rule_that_repeats_comes_back() -> None:
     conv = Conversation(mood="angry", offensive_remarks=1).apply(
         followed("stay-calm"), followed("listen-without-interrupting"), SPEAKS
@@ -447,7 +458,7 @@ def test_any_valid_sequence_replays_and_keeps_the_memory(events: list[dict[str, 
     for turn in conv.turns:
         advice = advise(turn.state)
         for rule_id in advice.rule_ids:
-            assert rule_id not in turn.state.done or BOOK[rule_id].repeats
+            assert rule_id not in turn.state.done or BOOK[rule_id].repeats is True
         if turn.state.ended:
             assert all(BOOK[rule_id].after_ending for rule_id in advice.rule_ids)
     warned = False

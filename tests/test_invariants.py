@@ -101,7 +101,7 @@ def test_nothing_carried_out_is_advised_again_unless_it_repeats(
 ) -> None:
     advice = advise(state)
     for rec in (*advice.attitudes, *advice.actions, *advice.pending, *advice.avoid):
-        assert rec.rule_id not in state.done or BOOK[rec.rule_id].repeats, rec.rule_id
+        assert rec.rule_id not in state.done or BOOK[rec.rule_id].repeats is True, rec.rule_id
 
 
 @given(states())

@@ -72,12 +72,14 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
         values["done"] = (*state.done, rule.id)
     elif state.ended:
         raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-    elif isinstance(event, CustomerStartedSpeaking):
+    elif isinstance(event, CustomerStartedSpeaking | CustomerInterrupted):
         values["customer_speaking"] = True
+        if isinstance(event, CustomerInterrupted):
+            values["customer_interrupts"] = True
+        # A new turn of the customer's: the steps taken once per turn are due again.
+        values["done"] = tuple(i for i in state.done if rulebook[i].repeats != "each_turn")
     elif isinstance(event, CustomerFinishedSpeaking):
         values["customer_speaking"] = False
-    elif isinstance(event, CustomerInterrupted):
-        values["customer_interrupts"] = values["customer_speaking"] = True
     elif isinstance(event, CustomerInsulted | CustomerAttackedAgent | CustomerThreatened):
         if isinstance(event, CustomerInsulted):
             values["offensive_remarks"] += 1

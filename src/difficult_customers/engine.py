@@ -84,7 +84,7 @@ def _plan(rulebook: Rulebook) -> _Plan:
             overrides=overrides,
             overriders=tuple(i for i in _topological(overrides) if overrides[i]),
             after_ending=frozenset(i for i, r in enumerate(rulebook.rules) if r.after_ending),
-            repeats=frozenset(i for i, r in enumerate(rulebook.rules) if r.repeats),
+            repeats=frozenset(i for i, r in enumerate(rulebook.rules) if r.repeats is True),
             attitudes=frozenset(i for i, r in enumerate(rulebook.rules) if r.attitude),
             index=index,
         )

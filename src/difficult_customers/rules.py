@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -285,10 +285,11 @@ class Rule(BaseModel):
         default=(),
         description="How the state changes once the agent has carried the rule out.",
     )
-    repeats: bool = Field(
+    repeats: bool | Literal["each_turn"] = Field(
         default=False,
-        description="Advised again after the agent has carried it out. Default: true for "
-        "avoid rules and for attitudes (do rules of the composure phase), false for moves.",
+        description="Advised again after the agent has carried it out: true (always), false "
+        '(never) or "each_turn" (again once the customer has spoken again). Default: true '
+        "for avoid rules and for attitudes (do rules of the composure phase), false for moves.",
     )
     after_ending: bool = Field(
         default=False,
