@@ -170,7 +170,7 @@ def test_safe_formatter_formats_plain_names() -> None:
 
 @pytest.mark.parametrize(
     ("locale", "fragment"),
-    [("en", "Sunday"), ("fr", "le dimanche"), ("pl", "niedziela to dzień")],
+    [("en", "Sunday"), ("fr", "le dimanche"), ("pl", "niedziela to u nas dzień wolny")],
 )
 def test_closed_day_reads_naturally(locale: str, fragment: str) -> None:
     advice = advise(request_within_policy=False, locale=locale, details=DETAILS)
