@@ -103,7 +103,7 @@ class TestInputs:
             {"offensive_remarks": 1, "agent_upset": True}, details={"callback_in": 3600}
         )
         take_a_break = next(r for r in advice if r.rule_id == "take-a-break")
-        assert "in 1 hour" in take_a_break.text
+        assert "in an hour" in take_a_break.text
 
     def test_bad_details(self) -> None:
         with pytest.raises(ValidationError, match="deposit_percent"):

@@ -22,7 +22,11 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from difficult_customers.i18n import UI_MESSAGES  # noqa: E402
+from difficult_customers.i18n import (  # noqa: E402
+    DURATION_CONTEXT,
+    DURATION_MESSAGES,
+    UI_MESSAGES,
+)
 from difficult_customers.rules import BUILTIN_RULEBOOK, DOMAIN, _read_rules  # noqa: E402
 
 LOCALES = ROOT / "locales"
@@ -67,6 +71,16 @@ def template() -> Catalog:
         )
     for key, context, message in UI_MESSAGES:
         catalog.add(message, context=context, auto_comments=[f"Heading ({key})."])
+    for unit, _, singular, plural in DURATION_MESSAGES:
+        catalog.add(
+            (singular, plural),
+            context=DURATION_CONTEXT,
+            auto_comments=[
+                f"A callback delay from now, in {unit}s; it fills {{callback_in}} in phrasing.",
+                "The first form is said for exactly one, as a person would say it; it need not",
+                "show the number. The other forms take {count}, already formatted.",
+            ],
+        )
     return catalog
 
 

@@ -34,7 +34,8 @@ class Details(BaseModel):
 
     A phrase uses a detail only when it was supplied; otherwise the rule's wording without
     it is used, so the advice always reads naturally. Values are formatted per locale with
-    Babel (``callback_in`` becomes "in 1 hour", "dans 1 heure", "za 1 godzinę").
+    Babel and the catalogs (``callback_in`` of one hour becomes "in an hour", "dans une heure",
+    "za godzinę"; 90 minutes stays "in 90 minutes").
 
     >>> Details(callback_in="PT1H", deposit_percent=20, closed_day="sunday").closed_day
     <Weekday.SUNDAY: 'sunday'>
