@@ -26,6 +26,7 @@ from difficult_customers.i18n import (
     format_details,
     load_catalogs,
     negotiate_locale,
+    variant_context,
 )
 from difficult_customers.rules import builtin_locales_dir
 
@@ -276,3 +277,22 @@ def test_every_duration_message_has_every_plural_form() -> None:
             assert message is not None, (language, singular)
             assert len(message.string) == forms, (language, singular)
             assert all(message.string), (language, singular)
+
+
+def test_variant_entries_are_read_under_their_own_context(tmp_path: Path) -> None:
+    _po(tmp_path / "pl" / "LC_MESSAGES" / "p.po", {"Hello.": "Dzień dobry Pani."}, "r|feminine")
+    assert load_catalogs(tmp_path, "p") == {"pl": {("r|feminine", "Hello."): "Dzień dobry Pani."}}
+
+
+@pytest.mark.parametrize("context", ["r|pani", "r|neutral", "r|", "|feminine", "@ui|feminine"])
+def test_a_variant_with_an_unknown_form_is_refused(tmp_path: Path, context: str) -> None:
+    _po(tmp_path / "pl" / "LC_MESSAGES" / "p.po", {"Hello.": "Dzień dobry."}, context)
+    with pytest.raises(RulebookError, match="masculine or feminine") as info:
+        load_catalogs(tmp_path, "p")
+    assert info.value.field == "msgctxt"
+
+
+def test_variant_context() -> None:
+    assert variant_context("show-empathy", "feminine") == "show-empathy|feminine"
+    with pytest.raises(ValueError, match="pan"):
+        variant_context("show-empathy", "pan")

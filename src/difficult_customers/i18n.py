@@ -19,18 +19,22 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 
-from .details import Details
+from .details import Details, FormOfAddress
 from .errors import RulebookError, UnsupportedLocaleError
+from .state import Channel
 
 __all__ = [
     "DURATION_CONTEXT",
     "DURATION_MESSAGES",
+    "SPOKEN_CHANNELS",
     "UI_MESSAGES",
     "SafeFormatter",
     "format_details",
     "format_duration",
     "load_catalogs",
     "negotiate_locale",
+    "spoken_form",
+    "variant_context",
 ]
 
 Catalog = dict[tuple[str, str], str]
@@ -69,6 +73,7 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
             if not isinstance(message.id, str) or not isinstance(message.string, str):
                 continue  # plural entries are not used by rules
             context = message.context or ""
+            _check_variant(context, str(po))
             if _fields(message.string) != _fields(message.id):
                 raise RulebookError(
                     f"placeholders of the translation of {message.id!r} differ from the source",
@@ -79,6 +84,41 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
             entries[(context, message.id)] = message.string
         catalogs.setdefault(lang, {}).update(entries)
     return catalogs
+
+
+SPOKEN_CHANNELS: frozenset[Channel] = frozenset({Channel.PHONE, Channel.IN_PERSON})
+"""Channels on which the agent speaks to one person, so a form of address applies."""
+
+_VARIANT_FORMS = tuple(form.value for form in FormOfAddress if form is not FormOfAddress.NEUTRAL)
+
+
+def variant_context(rule_id: str, form: FormOfAddress | str) -> str:
+    """The msgctxt of a phrasing's variant for a form of address: ``"rule-id|feminine"``.
+
+    A variant is an optional catalog entry with the same msgid as the rule's phrasing; it is
+    used on spoken channels when the caller gives that form, and the rule's own entry
+    otherwise. Rule ids cannot contain "|", so a variant never clashes with a rule.
+    """
+    return f"{rule_id}|{FormOfAddress(form).value}"
+
+
+def spoken_form(details: Details | None) -> str | None:
+    """The form of address whose variants apply on spoken channels, or None for neutral."""
+    if details is None or details.form_of_address is FormOfAddress.NEUTRAL:
+        return None
+    return details.form_of_address.value
+
+
+def _check_variant(context: str, file: str) -> None:
+    rule_id, bar, form = context.partition("|")
+    if bar and (form not in _VARIANT_FORMS or not rule_id or rule_id.startswith("@")):
+        raise RulebookError(
+            f"msgctxt {context!r} is not a rule id or a variant of one: a variant's msgctxt is "
+            f"the rule id, '|' and a form of address ({' or '.join(_VARIANT_FORMS)})",
+            file=file,
+            rule=rule_id or None,
+            field="msgctxt",
+        )
 
 
 def _fields(text: str) -> set[str]:
