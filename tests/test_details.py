@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from difficult_customers import Details, Weekday
+from difficult_customers import Details, FormOfAddress, Weekday
 from difficult_customers.details import DETAIL_NAMES
 
 
@@ -59,3 +59,22 @@ def test_weekday_numbers_follow_babel() -> None:
 def test_detail_names_are_the_fields() -> None:
     expected = {"business_name", "callback_in", "deposit_percent", "closed_day"}
     assert expected == DETAIL_NAMES
+
+
+def test_form_of_address_is_neutral_unless_given() -> None:
+    assert Details().form_of_address is FormOfAddress.NEUTRAL
+    assert Details(form_of_address="feminine").form_of_address is FormOfAddress.FEMININE
+    assert [form.value for form in FormOfAddress] == ["neutral", "masculine", "feminine"]
+
+
+def test_form_of_address_is_not_a_placeholder() -> None:
+    # It picks a catalog variant; a phrase cannot say "{form_of_address}".
+    assert "form_of_address" not in DETAIL_NAMES
+    assert Details(form_of_address="masculine").supplied() == frozenset()
+
+
+@pytest.mark.parametrize("value", ["pani", "Feminine", "", None, 1])
+def test_unknown_form_of_address_names_the_field(value: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        Details.model_validate({"form_of_address": value})
+    assert info.value.errors()[0]["loc"] == ("form_of_address",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
@@ -103,7 +103,7 @@ class TestInputs:
             {"offensive_remarks": 1, "agent_upset": True}, details={"callback_in": 3600}
         )
         take_a_break = next(r for r in advice if r.rule_id == "take-a-break")
-        assert "in 1 hour" in take_a_break.text
+        assert "in an hour" in take_a_break.text
 
     def test_bad_details(self) -> None:
         with pytest.raises(ValidationError, match="deposit_percent"):
@@ -245,3 +245,83 @@ class TestExplain:
     def test_unknown_rule_suggests(self) -> None:
         with pytest.raises(UnknownRuleError, match="issue-warning"):
             explain(None, "issue-warnings")
+
+
+class TestFormOfAddress:
+    """Spoken to one known person, Polish says Pan/Pani and French may say Monsieur/Madame."""
+
+    INTERRUPTING: ClassVar[dict[str, Any]] = {
+        "channel": "phone",
+        "mood": "angry",
+        "customer_interrupts": True,
+    }
+
+    def texts(self, state: dict[str, Any], locale: str, form: str | None) -> dict[str, str]:
+        details = None if form is None else {"form_of_address": form}
+        return {r.rule_id: r.text for r in advise(state, locale=locale, details=details)}
+
+    def test_polish_phone_advice_for_a_woman_says_pani(self) -> None:
+        texts = self.texts(self.INTERRUPTING, "pl", "feminine")
+        assert texts["show-empathy"].startswith("Rozumiem Pani frustrację — mnie na Pani miejscu")
+        assert "pozwoliła Pani dokończyć" in texts["ask-for-the-same-courtesy"]
+        assert "jakie to Pani sprawiło" in texts["apologize-and-take-ownership"]
+        assert "ma Pani poczucie" in texts["restate-the-request"]
+        assert not any("Państw" in text for text in texts.values())
+
+    def test_polish_phone_advice_for_a_man_says_pan(self) -> None:
+        texts = self.texts(self.INTERRUPTING, "pl", "masculine")
+        assert texts["show-empathy"].startswith("Rozumiem Pana frustrację — mnie na Pana miejscu")
+        assert "pozwolił Pan dokończyć" in texts["ask-for-the-same-courtesy"]
+        assert "jakie to Panu sprawiło" in texts["apologize-and-take-ownership"]
+        assert "ma Pan poczucie" in texts["restate-the-request"]
+        assert not any("Państw" in text or "Pani" in text for text in texts.values())
+
+    def test_neutral_stays_as_today(self) -> None:
+        today = self.texts(self.INTERRUPTING, "pl", None)
+        assert self.texts(self.INTERRUPTING, "pl", "neutral") == today
+        assert today["show-empathy"].startswith("Rozumiem Państwa frustrację")
+        assert Details().form_of_address == "neutral"
+
+    @pytest.mark.parametrize("channel", ["email", "chat", "social_media"])
+    def test_written_channels_keep_the_company_voice(self, channel: str) -> None:
+        state = {**self.INTERRUPTING, "channel": channel}
+        assert self.texts(state, "pl", "feminine") == self.texts(state, "pl", None)
+        assert self.texts(state, "fr", "masculine") == self.texts(state, "fr", None)
+
+    def test_in_person_counts_as_spoken(self) -> None:
+        state = {"channel": "in_person", "offensive_remarks": 2}
+        assert "aby Pani pomóc" in self.texts(state, "pl", "feminine")["issue-warning"]
+        assert "aby Panu pomóc" in self.texts(state, "pl", "masculine")["issue-warning"]
+        assert self.texts(state, "fr", "feminine")["issue-warning"].startswith("Madame, je")
+
+    def test_french_says_monsieur_or_madame_where_natural(self) -> None:
+        texts = self.texts(self.INTERRUPTING, "fr", "masculine")
+        assert "Je comprends votre frustration, Monsieur," in texts["show-empathy"]
+        neutral = self.texts(self.INTERRUPTING, "fr", None)
+        assert "Monsieur" not in neutral["show-empathy"]
+        # Only some phrases take a title; the others are the neutral ones.
+        assert texts["restate-the-request"] == neutral["restate-the-request"]
+
+    def test_english_needs_no_variants(self) -> None:
+        for form in ("masculine", "feminine"):
+            assert self.texts(self.INTERRUPTING, "en", form) == self.texts(
+                self.INTERRUPTING, "en", None
+            )
+
+    def test_variant_comes_with_other_details(self) -> None:
+        state = {"channel": "phone", "offensive_remarks": 1, "agent_upset": True}
+        details = {"callback_in": "PT1H", "form_of_address": "feminine"}
+        advice = advise(state, locale="pl", details=details)
+        text = next(r.text for r in advice if r.rule_id == "take-a-break")
+        assert "skontaktuję się z Panią za godzinę" in text
+
+    def test_cached_texts_do_not_leak_between_forms(self) -> None:
+        for form in ("feminine", None, "masculine", "feminine", None):
+            empathy = self.texts(self.INTERRUPTING, "pl", form)["show-empathy"]
+            expected = {"feminine": "Pani", "masculine": "Pana", None: "Państwa"}[form]
+            assert empathy.startswith(f"Rozumiem {expected} frustrację")
+
+    def test_unknown_form_is_refused_with_the_allowed_values(self) -> None:
+        with pytest.raises(ValidationError, match="form_of_address") as info:
+            advise(details={"form_of_address": "pani"})
+        assert "'neutral', 'masculine' or 'feminine'" in str(info.value)

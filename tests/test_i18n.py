@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import string
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from babel import Locale
+from babel.messages.pofile import read_po
 
 from difficult_customers import (
     Details,
@@ -17,11 +19,14 @@ from difficult_customers import (
     default_rulebook,
 )
 from difficult_customers.i18n import (
+    DURATION_CONTEXT,
+    DURATION_MESSAGES,
     UI_MESSAGES,
     SafeFormatter,
     format_details,
     load_catalogs,
     negotiate_locale,
+    variant_context,
 )
 from difficult_customers.rules import builtin_locales_dir
 
@@ -130,19 +135,19 @@ DETAILS = Details(
     [
         (
             "en",
-            {"callback_in": "in 1 hour", "deposit_percent": "20%", "closed_day": "Sunday"},
+            {"callback_in": "in an hour", "deposit_percent": "20%", "closed_day": "Sunday"},
         ),
         (
             "fr",
             {
-                "callback_in": "dans 1 heure",
+                "callback_in": "dans une heure",
                 "deposit_percent": "20\xa0%",
                 "closed_day": "dimanche",
             },
         ),
         (
             "pl",
-            {"callback_in": "za 1 godzinę", "deposit_percent": "20%", "closed_day": "niedziela"},
+            {"callback_in": "za godzinę", "deposit_percent": "20%", "closed_day": "niedziela"},
         ),
     ],
 )
@@ -170,7 +175,7 @@ def test_safe_formatter_formats_plain_names() -> None:
 
 @pytest.mark.parametrize(
     ("locale", "fragment"),
-    [("en", "Sunday"), ("fr", "le dimanche"), ("pl", "niedziela to dzień")],
+    [("en", "Sunday"), ("fr", "le dimanche"), ("pl", "niedziela to u nas dzień wolny")],
 )
 def test_closed_day_reads_naturally(locale: str, fragment: str) -> None:
     advice = advise(request_within_policy=False, locale=locale, details=DETAILS)
@@ -223,18 +228,71 @@ def test_translations_may_not_add_conversions_or_specs(tmp_path: Path, field: st
 
 
 @pytest.mark.parametrize(
-    ("delay", "english", "polish"),
+    ("delay", "english", "french", "polish"),
     [
-        ("PT90M", "in 90 minutes", "za 90 minut"),
-        ("PT1H", "in 1 hour", "za 1 godzinę"),
-        ("PT36H", "in 36 hours", "za 36 godzin"),
-        ("P10D", "in 10 days", "za 10 dni"),
-        ("P7D", "in 1 week", "za 1 tydzień"),
-        ("PT150S", "in 150 seconds", "za 150 sekund"),
+        ("PT30M", "in 30 minutes", "dans 30 minutes", "za 30 minut"),
+        ("PT1H", "in an hour", "dans une heure", "za godzinę"),
+        ("PT90M", "in 90 minutes", "dans 90 minutes", "za 90 minut"),
+        ("PT2H", "in 2 hours", "dans 2 heures", "za 2 godziny"),
+        ("P1D", "tomorrow", "demain", "jutro"),
+        ("P2D", "in 2 days", "dans 2 jours", "za 2 dni"),
+        ("P7D", "in a week", "dans une semaine", "za tydzień"),
+        ("PT1M", "in a minute", "dans une minute", "za minutę"),
+        ("PT5H", "in 5 hours", "dans 5 heures", "za 5 godzin"),
+        ("PT22H", "in 22 hours", "dans 22 heures", "za 22 godziny"),
+        ("PT21M", "in 21 minutes", "dans 21 minutes", "za 21 minut"),
+        ("PT36H", "in 36 hours", "dans 36 heures", "za 36 godzin"),
+        ("P10D", "in 10 days", "dans 10 jours", "za 10 dni"),
+        ("P14D", "in 2 weeks", "dans 2 semaines", "za 2 tygodnie"),
+        ("P30D", "in 30 days", "dans 30 jours", "za 30 dni"),
+        ("PT150S", "in 150 seconds", "dans 150 secondes", "za 150 sekund"),
     ],
 )
-def test_callback_delays_are_said_exactly(delay: str, english: str, polish: str) -> None:
-    # Babel would round 90 minutes to "in 2 hours": a promise the agent could not keep.
+def test_callback_delays_are_said_exactly_and_naturally(
+    delay: str, english: str, french: str, polish: str
+) -> None:
+    # Exact: Babel would round 90 minutes to "in 2 hours", a promise the agent could not keep.
+    # Natural: a person says "in an hour", "za godzinę", "demain", not "in 1 hour", "za 1 dzień".
     details = Details(callback_in=delay)
     assert format_details(details, Locale("en"))["callback_in"] == english
+    assert format_details(details, Locale("fr"))["callback_in"] == french
     assert format_details(details, Locale("pl"))["callback_in"] == polish
+
+
+def test_large_counts_are_formatted_for_the_locale() -> None:
+    details = Details(callback_in=timedelta(days=30) - timedelta(minutes=1))
+    assert format_details(details, Locale("en"))["callback_in"] == "in 43,199 minutes"
+    assert format_details(details, Locale("fr"))["callback_in"] == "dans 43\u202f199 minutes"
+
+
+def test_every_duration_message_has_every_plural_form() -> None:
+    # Polish needs three forms (1, 2-4, 5+); a missing form would fall back to English.
+    for language, forms in (("fr", 2), ("pl", 3)):
+        path = builtin_locales_dir() / language / "LC_MESSAGES" / "difficult_customers.po"
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        assert catalog.num_plurals == forms
+        for _unit, _size, singular, plural in DURATION_MESSAGES:
+            message = catalog.get((singular, plural), context=DURATION_CONTEXT)
+            assert message is not None, (language, singular)
+            assert len(message.string) == forms, (language, singular)
+            assert all(message.string), (language, singular)
+
+
+def test_variant_entries_are_read_under_their_own_context(tmp_path: Path) -> None:
+    _po(tmp_path / "pl" / "LC_MESSAGES" / "p.po", {"Hello.": "Dzień dobry Pani."}, "r|feminine")
+    assert load_catalogs(tmp_path, "p") == {"pl": {("r|feminine", "Hello."): "Dzień dobry Pani."}}
+
+
+@pytest.mark.parametrize("context", ["r|pani", "r|neutral", "r|", "|feminine", "@ui|feminine"])
+def test_a_variant_with_an_unknown_form_is_refused(tmp_path: Path, context: str) -> None:
+    _po(tmp_path / "pl" / "LC_MESSAGES" / "p.po", {"Hello.": "Dzień dobry."}, context)
+    with pytest.raises(RulebookError, match="masculine or feminine") as info:
+        load_catalogs(tmp_path, "p")
+    assert info.value.field == "msgctxt"
+
+
+def test_variant_context() -> None:
+    assert variant_context("show-empathy", "feminine") == "show-empathy|feminine"
+    with pytest.raises(ValueError, match="pan"):
+        variant_context("show-empathy", "pan")

@@ -20,6 +20,7 @@ from difficult_customers import (
     Channel,
     ConversationState,
     Details,
+    FormOfAddress,
     Kind,
     Phase,
     advise,
@@ -274,7 +275,8 @@ def test_every_phrase_renders_in_every_locale(locale: str) -> None:
 
     plan = _plan(BOOK)
     negotiated = negotiate_locale(locale, BOOK.locales)
-    for details in (None, DETAILS):
+    forms = [DETAILS.model_copy(update={"form_of_address": f}) for f in FormOfAddress]
+    for details in (None, DETAILS, *forms):
         renderer = _Renderer(BOOK, plan, negotiated, details)
         for index, rule in enumerate(BOOK.rules):
             for channel in Channel:
@@ -294,8 +296,8 @@ def test_details_are_used_when_supplied() -> None:
     state = {"offensive_remarks": 1, "agent_upset": True}
     with_details = {r.rule_id: r.text for r in advise(state, locale="fr", details=DETAILS)}
     without = {r.rule_id: r.text for r in advise(state, locale="fr")}
-    assert "dans 1 heure" in with_details["take-a-break"]
-    assert "dans 1 heure" not in without["take-a-break"]
+    assert "dans une heure" in with_details["take-a-break"]
+    assert "dans une heure" not in without["take-a-break"]
 
 
 json_values = st.recursive(

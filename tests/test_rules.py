@@ -337,6 +337,37 @@ class TestRulePacks:
         assert book.missing("en") == []
         assert default_rulebook().missing("pl") == []
 
+    def test_variants_are_optional_and_never_stand_in_for_a_message(self, tmp_path: Path) -> None:
+        path = write(tmp_path, MINIMAL_RULE, "coffee.toml")
+        rule = load_rulebook(path, base=Rulebook([]))["offer-a-coffee"]
+        phrase = rule.phrasing[0].text
+        po = tmp_path / "locales" / "pl" / "LC_MESSAGES" / "coffee.po"
+        po.parent.mkdir(parents=True)
+        header = 'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        variants = "".join(
+            f'msgctxt "offer-a-coffee|{form}"\nmsgid "{phrase}"\nmsgstr "PL {form}"\n\n'
+            for form in ("masculine", "feminine")
+        )
+        po.write_text(header + variants, encoding="utf-8")
+        book = load_rulebook(path, base=Rulebook([]))
+        assert ("offer-a-coffee", phrase) in book.missing("pl")
+        assert book.locales == ("en",)
+        entries = "".join(
+            f'msgctxt "offer-a-coffee"\nmsgid "{m}"\nmsgstr "PL {m}"\n\n' for m in rule.messages()
+        )
+        po.write_text(header + entries, encoding="utf-8")
+        assert load_rulebook(path, base=Rulebook([])).locales == ("en", "pl")
+        po.write_text(header + entries + variants, encoding="utf-8")
+        book = load_rulebook(path, base=Rulebook([]))
+        assert book.missing("pl") == []
+        assert book.locales == ("en", "pl")
+        state = {"channel": "in_person"}
+        texts = [
+            advise(state, locale="pl", rulebook=book, details={"form_of_address": form})[0].text
+            for form in ("neutral", "masculine", "feminine")
+        ]
+        assert texts == [f"PL {phrase}", "PL masculine", "PL feminine"]
+
     @pytest.mark.parametrize("rules_arg", [[1], "abc", [{"id": "x"}]])
     def test_rulebook_holds_rules_only(self, rules_arg: object) -> None:
         with pytest.raises(TypeError, match="Rule objects"):

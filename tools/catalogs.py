@@ -8,21 +8,35 @@ The template lists, for every rule, its title, each phrasing and its rationale, 
 rule id as msgctxt, so two rules may share an English sentence yet be translated apart.
 Translator comments carry the rule's phase and, for phrasing, whether it is said aloud to
 the customer (formal address required) and which placeholders it takes.
+
+A .po may also hold variants of a phrasing for a form of address (Details.form_of_address):
+the same msgid with msgctxt "<rule id>|masculine" or "<rule id>|feminine", written by the
+translator where the language says it differently to a man or a woman on the phone or in
+person (Polish Pan/Pani, French Monsieur/Madame). They are optional, so they are not in the
+template; `update` keeps them next to their phrasing, and `check` fails on a variant whose
+form is unknown or whose phrasing is gone or never said aloud.
 """
 
 from __future__ import annotations
 
 import io
 import sys
+from itertools import combinations
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from difficult_customers.i18n import UI_MESSAGES  # noqa: E402
+from difficult_customers.details import DETAIL_NAMES, FormOfAddress  # noqa: E402
+from difficult_customers.i18n import (  # noqa: E402
+    DURATION_CONTEXT,
+    DURATION_MESSAGES,
+    SPOKEN_CHANNELS,
+    UI_MESSAGES,
+)
 from difficult_customers.rules import BUILTIN_RULEBOOK, DOMAIN, _read_rules  # noqa: E402
 
 LOCALES = ROOT / "locales"
@@ -67,7 +81,96 @@ def template() -> Catalog:
         )
     for key, context, message in UI_MESSAGES:
         catalog.add(message, context=context, auto_comments=[f"Heading ({key})."])
+    for unit, _, singular, plural in DURATION_MESSAGES:
+        catalog.add(
+            (singular, plural),
+            context=DURATION_CONTEXT,
+            auto_comments=[
+                f"A callback delay from now, in {unit}s; it fills {{callback_in}} in phrasing.",
+                "The first form is said for exactly one, as a person would say it; it need not",
+                "show the number. The other forms take {count}, already formatted.",
+            ],
+        )
     return catalog
+
+
+FORMS = tuple(form.value for form in FormOfAddress if form is not FormOfAddress.NEUTRAL)
+
+
+def spoken_phrasings() -> set[tuple[str, str]]:
+    """(rule id, msgid) of every built-in phrasing said on the phone or in person, for some
+    choice of supplied details."""
+    _, rules = _read_rules(BUILTIN_RULEBOOK)
+    names = sorted(DETAIL_NAMES)
+    supplied = [frozenset(c) for n in range(len(names) + 1) for c in combinations(names, n)]
+    return {
+        (rule.id, rule.phrasing_for(channel, given).text)
+        for rule in rules
+        for channel in SPOKEN_CHANNELS
+        for given in supplied
+    }
+
+
+def variant_problems(catalog: Catalog) -> list[str]:
+    """What is wrong with the form-of-address variants of a catalog (empty if nothing)."""
+    spoken = spoken_phrasings()
+    problems = []
+    for message in catalog:
+        context = message.context or ""
+        if "|" not in context:
+            continue
+        rule_id, _, form = context.partition("|")
+        where = f"{catalog.locale}: msgctxt {context!r}"
+        if form not in FORMS:
+            allowed = " or ".join(FORMS)
+            problems.append(f"{where}: unknown form of address {form!r} (use {allowed})")
+        elif (rule_id, message.id) not in spoken:
+            problems.append(
+                f"{where}: no phrasing of {rule_id!r} said on the phone or in person has this "
+                f"msgid: {message.id!r}"
+            )
+        elif not message.string:
+            problems.append(f"{where}: empty translation; delete the variant or translate it")
+    return problems
+
+
+def variant_comments(form: str) -> list[str]:
+    return [
+        f"Variant for a customer addressed as {form} (Details.form_of_address), said on the",
+        "phone or in person; optional: without it, the entry without '|' is used.",
+    ]
+
+
+def merge(catalog: Catalog, fresh: Catalog) -> list[str]:
+    """Update ``catalog`` from the template ``fresh``, keeping each variant after its phrasing.
+
+    Returns a note for each variant dropped because its phrasing is no longer in the rules.
+    """
+    variants: dict[tuple[str, object], list[Message]] = {}
+    for message in catalog:
+        rule_id, bar, form = (message.context or "").partition("|")
+        if bar:
+            message.auto_comments = variant_comments(form)
+            variants.setdefault((rule_id, message.id), []).append(message)
+    # No fuzzy matching: a guessed translation of a changed sentence is worse than none.
+    catalog.update(fresh, no_fuzzy_matching=True, update_header_comment=False)
+    catalog.fuzzy = False
+    ordered = [message for message in catalog if message.id]
+    for message in ordered:
+        catalog.delete(message.id, context=message.context)
+    for message in ordered:
+        catalog[message.id] = message
+        for variant in variants.pop((message.context or "", message.id), []):
+            variant.locations = message.locations
+            variant.flags = set(message.flags)
+            catalog.obsolete.pop((variant.id, variant.context), None)
+            catalog[variant.id] = variant
+    return [
+        f"{catalog.locale}: dropped variant {variant.context!r} of a phrasing no longer in the "
+        f"rules: {variant.id!r}"
+        for kept in variants.values()
+        for variant in kept
+    ]
 
 
 def render(catalog: Catalog) -> bytes:
@@ -102,9 +205,8 @@ def update() -> None:
             catalog = Catalog(
                 locale=lang, domain=DOMAIN, project="difficult_customers", fuzzy=False
             )
-        # No fuzzy matching: a guessed translation of a changed sentence is worse than none.
-        catalog.update(fresh, no_fuzzy_matching=True, update_header_comment=False)
-        catalog.fuzzy = False
+        for note in merge(catalog, fresh):
+            print(note)
         path.write_bytes(render(catalog))
         print(f"updated {path.relative_to(ROOT)}")
 
@@ -113,7 +215,17 @@ def check() -> int:
     if not POT.exists() or POT.read_bytes() != render(template()):
         print(f"{POT.relative_to(ROOT)} is out of date: run python tools/catalogs.py update")
         return 1
-    print(f"{POT.relative_to(ROOT)} is up to date")
+    problems = []
+    for lang in LANGUAGES:
+        path = LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if path.exists():
+            with path.open("rb") as handle:
+                problems += variant_problems(read_po(handle, locale=lang, domain=DOMAIN))
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"{POT.relative_to(ROOT)} is up to date; form-of-address variants are sound")
     return 0
 
 

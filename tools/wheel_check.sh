@@ -21,6 +21,11 @@ assert root not in Path(dc.__file__).resolve().parents, f"imported from the chec
 advice = dc.advise({"channel": "phone", "mood": "angry", "offensive_remarks": 2}, locale="pl")
 assert advice.locale == "pl" and len(advice) > 0
 assert advice[0].text != dc.advise(advice.state, locale="en")[0].text, "Polish text missing"
+# Durations and forms of address are read from the packaged catalogs too.
+state = {"channel": "phone", "offensive_remarks": 1, "agent_upset": True}
+details = {"callback_in": "PT1H", "form_of_address": "feminine"}
+spoken = [r.text for r in dc.advise(state, locale="pl", details=details)]
+assert any("z Panią za godzinę" in text for text in spoken), spoken
 print("wheel OK:", advice[0].title, "|", advice[0].text)
 PY
 "$work/venv/bin/difficult-customers" advise --set mood='"furious"' --locale pl-PL --format json >/dev/null

@@ -13,7 +13,7 @@ import contextlib
 from .advice import Advice, Recommendation
 from .conditions import Condition, Failure, parse_condition
 from .conversation import Conversation, Turn
-from .details import Details, Weekday
+from .details import Details, FormOfAddress, Weekday
 from .engine import Explanation, advise, advise_many, explain
 from .errors import (
     ConditionError,
@@ -99,6 +99,7 @@ __all__ = [
     "Explanation",
     "Facts",
     "Failure",
+    "FormOfAddress",
     "Kind",
     "Mood",
     "Phase",

@@ -269,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a detail for phrases: business_name, callback_in (PT1H), deposit_percent, "
-        "closed_day",
+        "closed_day, form_of_address (neutral, masculine, feminine)",
     )
     advise_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
     advise_cmd.add_argument("--format", choices=("text", "json", "markdown"), default="text")

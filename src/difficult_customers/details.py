@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-__all__ = ["DETAIL_NAMES", "Details", "Weekday"]
+__all__ = ["DETAIL_NAMES", "Details", "FormOfAddress", "Weekday"]
 
 
 class Weekday(StrEnum):
@@ -29,12 +29,31 @@ class Weekday(StrEnum):
         return list(Weekday).index(self)
 
 
+class FormOfAddress(StrEnum):
+    """How the agent addresses the customer when speaking to them, by phone or in person.
+
+    The names are grammatical, not a language's words: each catalog says what they mean.
+
+    * ``neutral``: no gendered form; Polish addresses the customer as "Państwo", French
+      says "vous" with no title. The default, and always the form of written channels.
+    * ``masculine``: Polish "Pan", French "Monsieur" where a French agent would say it.
+    * ``feminine``: Polish "Pani", French "Madame" where a French agent would say it.
+
+    .. versionadded:: 0.2
+    """
+
+    NEUTRAL = "neutral"
+    MASCULINE = "masculine"
+    FEMININE = "feminine"
+
+
 class Details(BaseModel):
     """Facts about the business that some phrases can weave in, all optional.
 
     A phrase uses a detail only when it was supplied; otherwise the rule's wording without
     it is used, so the advice always reads naturally. Values are formatted per locale with
-    Babel (``callback_in`` becomes "in 1 hour", "dans 1 heure", "za 1 godzinę").
+    Babel and the catalogs (``callback_in`` of one hour becomes "in an hour", "dans une heure",
+    "za godzinę"; 90 minutes stays "in 90 minutes").
 
     >>> Details(callback_in="PT1H", deposit_percent=20, closed_day="sunday").closed_day
     <Weekday.SUNDAY: 'sunday'>
@@ -64,6 +83,12 @@ class Details(BaseModel):
     closed_day: Weekday | None = Field(
         default=None, description="A day the business is closed, such as sunday."
     )
+    form_of_address: FormOfAddress = Field(
+        default=FormOfAddress.NEUTRAL,
+        description="How the agent addresses the customer on the phone and in person: "
+        "neutral (the default), masculine (Polish Pan, French Monsieur) or feminine (Pani, "
+        "Madame). Email, chat and social media always use the neutral company voice.",
+    )
 
     @field_validator("business_name")
     @classmethod
@@ -83,9 +108,16 @@ class Details(BaseModel):
         return value
 
     def supplied(self) -> frozenset[str]:
-        """The names of the details that were given."""
-        return frozenset(name for name, value in self.__dict__.items() if value is not None)
+        """The names of the details that were given and that phrases use as placeholders."""
+        return frozenset(
+            name
+            for name, value in self.__dict__.items()
+            if value is not None and name in DETAIL_NAMES
+        )
 
 
-DETAIL_NAMES: frozenset[str] = frozenset(Details.model_fields)
-"""The placeholders a phrase may use: exactly the fields of :class:`Details`."""
+DETAIL_NAMES: frozenset[str] = frozenset(Details.model_fields) - {"form_of_address"}
+"""The placeholders a phrase may use: the fields of :class:`Details` that are values to say.
+
+``form_of_address`` is not one: it picks a catalog variant of a phrase instead.
+"""

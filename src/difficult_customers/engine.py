@@ -18,7 +18,15 @@ from .advice import Advice, Recommendation
 from .conditions import Failure
 from .details import Details
 from .errors import UnknownRuleError
-from .i18n import FORMATTER, UI_MESSAGES, format_details, negotiate_locale
+from .i18n import (
+    FORMATTER,
+    SPOKEN_CHANNELS,
+    UI_MESSAGES,
+    format_details,
+    negotiate_locale,
+    spoken_form,
+    variant_context,
+)
 from .rules import Kind, Rule, Rulebook, default_rulebook
 from .state import ConversationState
 
@@ -67,7 +75,9 @@ class _Plan:
     attitudes: frozenset[int]
     """Do rules of the composure phase: grouped apart from the moves."""
     index: Mapping[str, int]
-    rendered: dict[tuple[int, object, str], Recommendation] = field(default_factory=dict)
+    rendered: dict[tuple[int, object, str, str | None], Recommendation] = field(
+        default_factory=dict
+    )
     labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
@@ -167,7 +177,7 @@ def _coerce_details(details: DetailsInput) -> Details | None:
 class _Renderer:
     """Renders recommendations for one rulebook and locale; placeholder-free text is cached."""
 
-    __slots__ = ("catalog", "lang", "locale", "plan", "supplied", "tag", "values")
+    __slots__ = ("catalog", "form", "lang", "locale", "plan", "supplied", "tag", "values")
 
     def __init__(
         self, rulebook: Rulebook, plan: _Plan, locale: Locale, details: Details | None
@@ -179,6 +189,7 @@ class _Renderer:
         self.catalog = rulebook.catalogs.get(self.lang, {})
         self.values = format_details(details, locale) if details is not None else {}
         self.supplied = frozenset(self.values)
+        self.form = spoken_form(details)
 
     def translate(self, context: str, message: str) -> str:
         # Rulebook.locales guarantees every message exists outside English; English may
@@ -186,22 +197,29 @@ class _Renderer:
         return self.catalog.get((context, message), message)
 
     def render(self, index: int, state: ConversationState) -> Recommendation:
-        # Without details, the text depends only on (rule, channel, locale): the hot path is
-        # one dictionary lookup.
+        # A form of address changes only what is said aloud; written channels keep the
+        # company voice.
+        form = self.form if state.channel in SPOKEN_CHANNELS else None
+        # Without details, the text depends only on (rule, channel, locale, form): the hot
+        # path is one dictionary lookup.
         if not self.values:
-            cached = self.plan.rendered.get((index, state.channel, self.tag))
+            cached = self.plan.rendered.get((index, state.channel, self.tag, form))
             if cached is not None:
                 return cached
         rule = self.plan.rules[index]
         phrasing = rule.phrasing_for(state.channel, self.supplied)
-        key: tuple[int, object, str] = (
-            (index, state.channel, self.tag) if not self.values else (index, phrasing, self.tag)
+        key: tuple[int, object, str, str | None] = (
+            (index, state.channel, self.tag, form)
+            if not self.values
+            else (index, phrasing, self.tag, form)
         )
         if not phrasing.requires:
             cached = self.plan.rendered.get(key)
             if cached is not None:
                 return cached
         text = self.translate(rule.id, phrasing.text)
+        if form is not None:
+            text = self.catalog.get((variant_context(rule.id, form), phrasing.text), text)
         if phrasing.requires:
             text = FORMATTER.format(
                 text, **{name: self.values[name] for name in phrasing.requires}

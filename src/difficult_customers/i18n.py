@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import io
 import string
 from collections.abc import Mapping
 from datetime import timedelta
@@ -11,19 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import TIMEDELTA_UNITS, format_timedelta, get_day_names
+from babel.dates import get_day_names
+from babel.messages.catalog import Catalog as BabelCatalog
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_percent
+from babel.numbers import format_decimal, format_percent
+from babel.support import Translations
 
-from .details import Details
+from .details import Details, FormOfAddress
 from .errors import RulebookError, UnsupportedLocaleError
+from .state import Channel
 
 __all__ = [
+    "DURATION_CONTEXT",
+    "DURATION_MESSAGES",
+    "SPOKEN_CHANNELS",
     "UI_MESSAGES",
     "SafeFormatter",
     "format_details",
+    "format_duration",
     "load_catalogs",
     "negotiate_locale",
+    "spoken_form",
+    "variant_context",
 ]
 
 Catalog = dict[tuple[str, str], str]
@@ -62,6 +73,7 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
             if not isinstance(message.id, str) or not isinstance(message.string, str):
                 continue  # plural entries are not used by rules
             context = message.context or ""
+            _check_variant(context, str(po))
             if _fields(message.string) != _fields(message.id):
                 raise RulebookError(
                     f"placeholders of the translation of {message.id!r} differ from the source",
@@ -72,6 +84,41 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
             entries[(context, message.id)] = message.string
         catalogs.setdefault(lang, {}).update(entries)
     return catalogs
+
+
+SPOKEN_CHANNELS: frozenset[Channel] = frozenset({Channel.PHONE, Channel.IN_PERSON})
+"""Channels on which the agent speaks to one person, so a form of address applies."""
+
+_VARIANT_FORMS = tuple(form.value for form in FormOfAddress if form is not FormOfAddress.NEUTRAL)
+
+
+def variant_context(rule_id: str, form: FormOfAddress | str) -> str:
+    """The msgctxt of a phrasing's variant for a form of address: ``"rule-id|feminine"``.
+
+    A variant is an optional catalog entry with the same msgid as the rule's phrasing; it is
+    used on spoken channels when the caller gives that form, and the rule's own entry
+    otherwise. Rule ids cannot contain "|", so a variant never clashes with a rule.
+    """
+    return f"{rule_id}|{FormOfAddress(form).value}"
+
+
+def spoken_form(details: Details | None) -> str | None:
+    """The form of address whose variants apply on spoken channels, or None for neutral."""
+    if details is None or details.form_of_address is FormOfAddress.NEUTRAL:
+        return None
+    return details.form_of_address.value
+
+
+def _check_variant(context: str, file: str) -> None:
+    rule_id, bar, form = context.partition("|")
+    if bar and (form not in _VARIANT_FORMS or not rule_id or rule_id.startswith("@")):
+        raise RulebookError(
+            f"msgctxt {context!r} is not a rule id or a variant of one: a variant's msgctxt is "
+            f"the rule id, '|' and a form of address ({' or '.join(_VARIANT_FORMS)})",
+            file=file,
+            rule=rule_id or None,
+            field="msgctxt",
+        )
 
 
 def _fields(text: str) -> set[str]:
@@ -88,21 +135,6 @@ def _fields(text: str) -> set[str]:
     if any(spec or conversion or not name.isidentifier() for name, spec, conversion in parsed):
         return {"<malformed>"}
     return {name for name, _, _ in parsed}
-
-
-def _exact_threshold(delta: timedelta) -> float:
-    """A ``format_timedelta`` threshold that makes Babel use a unit dividing ``delta`` exactly.
-
-    Babel picks the largest unit whose count reaches the threshold and rounds the count, so
-    90 minutes would be said as "in 2 hours": a promise the agent cannot keep. Setting the
-    threshold just above every larger unit's count makes it say "in 90 minutes" instead.
-    """
-    seconds = round(delta.total_seconds())
-    for index, (_, size) in enumerate(TIMEDELTA_UNITS):
-        if seconds % size == 0:
-            larger = [seconds / bigger for _, bigger in TIMEDELTA_UNITS[:index]]
-            return max(larger, default=0.0) * (1 + 1e-9) + 1e-12
-    return 0.0  # pragma: no cover - the last unit, the second, divides every whole duration
 
 
 def negotiate_locale(requested: str | Locale, supported: tuple[str, ...]) -> Locale:
@@ -174,12 +206,7 @@ def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
     if details.business_name is not None:
         values["business_name"] = details.business_name
     if details.callback_in is not None:
-        values["callback_in"] = format_timedelta(
-            details.callback_in,
-            add_direction=True,
-            threshold=_exact_threshold(details.callback_in),
-            locale=locale,
-        )
+        values["callback_in"] = format_duration(details.callback_in, locale)
     if details.deposit_percent is not None:
         values["deposit_percent"] = format_percent(
             details.deposit_percent / 100, locale=locale, decimal_quantization=False
@@ -187,6 +214,68 @@ def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
     if details.closed_day is not None:
         values["closed_day"] = get_day_names("wide", locale=locale)[details.closed_day.number]
     return values
+
+
+DURATION_CONTEXT = "@duration"
+
+DURATION_MESSAGES: tuple[tuple[str, int, str, str], ...] = (
+    ("week", 7 * 86400, "in a week", "in {count} weeks"),
+    ("day", 86400, "tomorrow", "in {count} days"),
+    ("hour", 3600, "in an hour", "in {count} hours"),
+    ("minute", 60, "in a minute", "in {count} minutes"),
+    ("second", 1, "in a second", "in {count} seconds"),
+)
+"""Durations from now as a person says them: (unit, seconds, msgid, msgid_plural).
+
+Plural gettext messages (msgctxt ``@duration``), so each language says a count its own way
+("za 2 godziny", "za 5 godzin") and one of a unit as people do ("in an hour", "demain",
+"za godzinę"). The singular form has no number: it is used for exactly one, which in French
+and Polish is the only count (of at least one) that plural form 0 covers.
+"""
+
+
+def format_duration(delta: timedelta, locale: Locale) -> str:
+    """``delta`` from now ("in an hour", "in 90 minutes", "tomorrow"), in the largest unit
+    that divides it exactly.
+
+    Exact, because the text is a promise: 90 minutes is never rounded to "in 2 hours".
+    Months and years are not used (30 days is not "in a month"). ``delta`` is a positive
+    whole number of seconds, as :class:`Details` guarantees.
+    """
+    seconds = round(delta.total_seconds())
+    for _unit, size, singular, plural in DURATION_MESSAGES:
+        if seconds % size == 0:
+            count = seconds // size
+            text = _plurals(locale.language).npgettext(DURATION_CONTEXT, singular, plural, count)
+            return FORMATTER.format(text, count=format_decimal(count, locale=locale))
+    raise AssertionError("unreachable: a second divides any whole duration")  # pragma: no cover
+
+
+@functools.cache
+def _plurals(language: str) -> Translations:
+    """The built-in ``@duration`` messages of a language, as gettext translations.
+
+    Only complete entries are kept, so a missing form means English, never an empty string;
+    tests and lint-catalogs make sure every form is there for fr and pl.
+    """
+    from .rules import DOMAIN, builtin_locales_dir  # rules imports this module
+
+    po = builtin_locales_dir() / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    kept = BabelCatalog(locale=language, domain=DOMAIN)
+    if po.is_file():
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=language, domain=DOMAIN)
+        kept = BabelCatalog(locale=catalog.locale, domain=DOMAIN)
+        kept.mime_headers = catalog.mime_headers
+        for message in catalog:
+            forms = message.string
+            complete = isinstance(forms, tuple) and all(forms) and not message.fuzzy
+            if message.context == DURATION_CONTEXT and complete:
+                kept[message.id] = message
+    buffer = io.BytesIO()
+    write_mo(buffer, kept)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
 
 
 UI_MESSAGES: tuple[tuple[str, str, str], ...] = (
