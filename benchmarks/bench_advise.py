@@ -10,7 +10,9 @@ Measures, on the example states of ``examples/states/``:
 (c) ``advise()`` per call on a plain dict (validation included);
 (d) ``advise_many()`` over 10,000 states;
 (e) the peak extra memory (tracemalloc) of 10,000 calls whose results are discarded, and
-    the resident size of the built-in rulebook with its catalogs and caches.
+    the resident size of the built-in rulebook with its catalogs and caches;
+(f) a conversation turn, ``conv.apply(event).advise()``, against ``advise()`` on the state
+    that turn leads to, measured side by side in the same run (the ratio is the target).
 
 Exits with status 1 if a target below is missed; prints a Markdown table for the README.
 """
@@ -34,13 +36,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from difficult_customers import ConversationState, advise, advise_many, default_rulebook
+from difficult_customers import (
+    Conversation,
+    ConversationState,
+    advise,
+    advise_many,
+    default_rulebook,
+    parse_event,
+)
 
 # --- targets --------------------------------------------------------------------------------
 TARGET_VALIDATED_MEDIAN_US = 50.0
 """Median advise() on a pre-validated ConversationState, in microseconds."""
 TARGET_DICT_MEDIAN_US = 100.0
 """Median advise() on a plain dict (validation included), in microseconds."""
+TARGET_TURN_RATIO = 2.0
+"""conv.apply(event).advise() per turn, as a multiple of advise() on the same state."""
 TARGET_PEAK_EXTRA_MIB = 5.0
 """Peak extra memory of MANY_CALLS advise() calls whose results are discarded, in MiB."""
 
@@ -230,6 +241,47 @@ def bench_memory(states: list[dict[str, Any]], locales: Sequence[str]) -> list[R
     ]
 
 
+TURN_EVENTS = [
+    {"type": "customer_started_speaking"},
+    {"type": "customer_insulted"},
+    {"type": "customer_finished_speaking"},
+    {"type": "customer_mood", "mood": "angry"},
+    {"type": "facts", "values": {"complaint_validity": "valid"}},
+    {"type": "agent_followed", "rule": "restate-the-request"},
+]
+
+
+def bench_conversation(states: list[dict[str, Any]], samples: int) -> list[Row]:
+    """One turn of a live conversation against a bare advise() of the state it leads to."""
+    turns = []
+    for state in states:
+        conv = Conversation(state)
+        for raw in TURN_EVENTS:
+            if conv.ended:
+                break
+            event = parse_event(raw)
+            after = conv.apply(event)
+            turns.append((conv, event, after.state))
+            conv = after
+    rows = []
+    for label, make in (("event model", lambda e: e), ("event dict", lambda e: e.model_dump())):
+        inputs = [(conv, make(event), state) for conv, event, state in turns]
+        turn = per_call_ns(lambda t: t[0].apply(t[1]).advise(), inputs, samples)
+        bare = per_call_ns(lambda t: advise(t[2]), inputs, samples)
+        ratio = statistics.median(turn) / statistics.median(bare)
+        rows.append(
+            Row(
+                f"(f) `conv.apply(event).advise()` per turn, {label}: median "
+                "(`advise()` on the same state)",
+                f"{statistics.median(turn) / 1000:.1f} µs ({statistics.median(bare) / 1000:.1f}"
+                f" µs): {ratio:.2f}x",
+                f"<= {TARGET_TURN_RATIO:.0f}x",
+                ratio <= TARGET_TURN_RATIO,
+            )
+        )
+    return rows
+
+
 def markdown_table(rows: Sequence[Row]) -> str:
     lines = ["| Measurement | Result | Target | Status |", "|---|---|---|---|"]
     lines += [f"| {r.measurement} | {r.result} | {r.target} | {r.status} |" for r in rows]
@@ -254,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("per call", lambda: bench_per_call(states, locales, samples)),
         ("advise_many", lambda: bench_advise_many(states, locales)),
         ("memory", lambda: bench_memory(states, locales)),
+        ("conversation", lambda: bench_conversation(states, samples)),
     ]
     rows: list[Row] = []
     for name, bench in benches:

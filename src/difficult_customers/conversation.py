@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from babel import Locale
@@ -35,7 +34,7 @@ from .events import (
     parse_event,
 )
 from .rules import Rulebook
-from .state import ConversationState, Mood
+from .state import MAX_COUNT, ConversationState, Mood
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
 
@@ -60,6 +59,7 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
     .. versionadded:: 0.2
     """
     values = dict(state.__dict__)
+    trusted = False
     if isinstance(event, AgentFollowed):
         rule = rulebook[event.rule]  # UnknownRuleError with the closest id
         if state.ended and not rule.after_ending:
@@ -72,7 +72,21 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
         values["done"] = (*state.done, rule.id)
     elif state.ended:
         raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-    elif isinstance(event, CustomerStartedSpeaking | CustomerInterrupted):
+    elif isinstance(event, Facts):
+        values.update(event.values)
+    else:
+        trusted = _customer_event(state, event, values, rulebook)
+    if trusted:
+        return _derived(state, values)
+    # Validated again as a whole: effects and facts must leave a consistent state.
+    return ConversationState.model_validate(values)
+
+
+def _customer_event(
+    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
+) -> bool:
+    """Apply a customer event to ``values``; whether the result needs no validation."""
+    if isinstance(event, CustomerStartedSpeaking | CustomerInterrupted):
         values["customer_speaking"] = True
         if isinstance(event, CustomerInterrupted):
             values["customer_interrupts"] = True
@@ -82,6 +96,9 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
         values["customer_speaking"] = False
     elif isinstance(event, CustomerInsulted | CustomerAttackedAgent | CustomerThreatened):
         if isinstance(event, CustomerInsulted):
+            if state.offensive_remarks >= MAX_COUNT:
+                values["offensive_remarks"] += 1
+                return False  # validation names the field and its limit
             values["offensive_remarks"] += 1
         elif isinstance(event, CustomerAttackedAgent):
             values["personal_attacks"] = True
@@ -97,35 +114,75 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
             # A customer who has calmed down is no longer abusing the agent: the warning
             # stands (warnings_given), but there is nothing to carry it out against.
             values["abuse_after_warning"] = False
-    elif isinstance(event, Facts):
-        values.update(event.values)
     else:  # pragma: no cover - the union is closed
         raise TypeError(f"not an event: {event!r}")
-    # Validated again as a whole: effects and facts must leave a consistent state.
-    return ConversationState.model_validate(values)
+    return True
+
+
+def _derived(state: ConversationState, values: dict[str, Any]) -> ConversationState:
+    """A state from a validated one and a customer event's changes, without revalidating.
+
+    A customer event changes only booleans, the mood (an enum member) and a count checked
+    against its limit above, and keeps the fields consistent by construction (abuse after a
+    warning is set only with a warning and the abuse itself), so validating the whole state
+    again would only repeat what is known; a turn stays as cheap as the advice it asks for.
+    """
+    derived = object.__new__(ConversationState)
+    object.__setattr__(derived, "__dict__", values)
+    object.__setattr__(
+        derived, "__pydantic_fields_set__", state.__pydantic_fields_set__ | values.keys()
+    )
+    object.__setattr__(derived, "__pydantic_extra__", None)
+    object.__setattr__(derived, "__pydantic_private__", None)
+    return derived
 
 
 def _after_ending(rulebook: Rulebook) -> tuple[str, ...]:
     return tuple(rule.id for rule in rulebook if rule.after_ending)
 
 
-@dataclass(frozen=True, slots=True)
 class Turn:
     """One event of a conversation and the state it led to.
 
     Attributes:
         event: the event.
         state: the state after it.
-        advised: for ``agent_followed``, whether the rule was in the advice at that moment
-            (the agent may follow a rule that was not advised; it is recorded as such);
-            ``None`` for other events.
+        before: the state it was applied to.
 
     .. versionadded:: 0.2
     """
 
-    event: Event
-    state: ConversationState
-    advised: bool | None = None
+    __slots__ = ("_advised", "_rulebook", "before", "event", "state")
+
+    def __init__(
+        self,
+        event: Event,
+        state: ConversationState,
+        before: ConversationState,
+        rulebook: Rulebook,
+    ) -> None:
+        self.event = event
+        self.state = state
+        self.before = before
+        self._rulebook = rulebook
+        self._advised: bool | None = None
+
+    @property
+    def advised(self) -> bool | None:
+        """For ``agent_followed``, whether the rule was in the advice at that moment.
+
+        The agent may follow a rule that was not advised; the turn records it as such.
+        ``None`` for the other events. Worked out when first asked for, so that a turn
+        costs no second evaluation of the rulebook.
+        """
+        if not isinstance(self.event, AgentFollowed):
+            return None
+        if self._advised is None:
+            self._advised = self.event.rule in decided_ids(self._rulebook, self.before)
+        return self._advised
+
+    def __repr__(self) -> str:
+        return f"<Turn {self.event.type}>"
 
 
 class Conversation:
@@ -257,11 +314,8 @@ class Conversation:
             except ValidationError as exc:
                 exc.add_note(f"in events[{position}]")
                 raise
-            advised: bool | None = None
-            if isinstance(event, AgentFollowed) and event.rule in self._rulebook:
-                advised = event.rule in decided_ids(self._rulebook, state)
-            state = fold(state, event, self._rulebook)
-            turns.append(Turn(event, state, advised))
+            before, state = state, fold(state, event, self._rulebook)
+            turns.append(Turn(event, state, before, self._rulebook))
         return Conversation._extended(self, tuple(turns))
 
     # -- advising ------------------------------------------------------------------------

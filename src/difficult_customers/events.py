@@ -191,6 +191,18 @@ Event = Annotated[
 # Titled, so that errors read "1 validation error for event" rather than naming the union.
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(title="event"))
 
+_BARE: dict[str, Event] = {
+    kind.model_fields["type"].default: kind()
+    for kind in (
+        CustomerStartedSpeaking,
+        CustomerFinishedSpeaking,
+        CustomerInterrupted,
+        CustomerInsulted,
+        CustomerAttackedAgent,
+        CustomerThreatened,
+    )
+}
+
 #: Every event ``type``, in the order of the union.
 EVENT_TYPES: tuple[str, ...] = (
     "customer_started_speaking",
@@ -219,6 +231,12 @@ def parse_event(event: Event | Mapping[str, Any]) -> Event:
     """
     if isinstance(event, _Event):
         return event
+    if type(event) is dict and len(event) == 1:
+        kind = event.get("type")
+        # Most turns are bare customer events: frozen, so one instance each serves every
+        # conversation, and the union's validation would only find the same.
+        if type(kind) is str and kind in _BARE:
+            return _BARE[kind]
     return _ADAPTER.validate_python(event)
 
 

@@ -64,7 +64,10 @@ class CustomerValue(StrEnum):
     HIGH = "high"
 
 
-NonNegativeCount = Annotated[int, Field(ge=0, le=10_000, strict=True)]
+#: The largest count a state holds; a conversation with more insults than this is not one.
+MAX_COUNT = 10_000
+
+NonNegativeCount = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 StrictBool = Annotated[bool, Field(strict=True)]
 
 #: Most rule ids :attr:`ConversationState.done` may hold; a rulebook has far fewer rules.
