@@ -203,7 +203,7 @@ class TestExplain:
         assert str(explanation) == "stay-calm: fired"
 
     def test_overridden_names_the_winner(self) -> None:
-        explanation = explain({"complaint_validity": "invalid"}, "show-empathy")
+        explanation = explain({"complaint_validity": "invalid"}, "apologize-and-take-ownership")
         assert explanation.status == "overridden"
         assert explanation.overridden_by == ("no-empathy-for-invalid-complaint",)
 
@@ -239,7 +239,9 @@ class TestExplain:
         data = explain(None, "issue-warning", offensive_remarks=1).to_dict()
         assert data["status"] == "not_fired"
         assert data["failure"]["values"] == {"offensive_remarks": 1, "threats": False}
-        overridden = explain({"complaint_validity": "invalid"}, "show-empathy").to_dict()
+        overridden = explain(
+            {"complaint_validity": "invalid"}, "apologize-and-take-ownership"
+        ).to_dict()
         assert overridden["overridden_by"] == ["no-empathy-for-invalid-complaint"]
 
     def test_unknown_rule_suggests(self) -> None:
@@ -254,6 +256,7 @@ class TestFormOfAddress:
         "channel": "phone",
         "mood": "angry",
         "customer_interrupts": True,
+        "complaint_validity": "valid",
     }
 
     def texts(self, state: dict[str, Any], locale: str, form: str | None) -> dict[str, str]:

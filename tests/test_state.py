@@ -34,6 +34,7 @@ CONTRACT = {
     "effort_exceeds_value": False,
     "unsatisfiable": False,
     "agent_upset": False,
+    "position_stated": False,
     "done": [],
     "ended": False,
 }

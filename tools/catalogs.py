@@ -72,6 +72,8 @@ def template() -> Catalog:
                 notes.append(f"Only for these channels: {names}.")
             if phrasing.requires:
                 notes.append("Placeholders: " + ", ".join(f"{{{n}}}" for n in phrasing.requires))
+            if phrasing.when is not None:
+                notes.append("Only when: " + " ".join(phrasing.when.source.split()))
             catalog.add(phrasing.text, context=rule.id, auto_comments=notes, locations=where)
         catalog.add(
             rule.rationale,
@@ -103,12 +105,20 @@ def spoken_phrasings() -> set[tuple[str, str]]:
     _, rules = _read_rules(BUILTIN_RULEBOOK)
     names = sorted(DETAIL_NAMES)
     supplied = [frozenset(c) for n in range(len(names) + 1) for c in combinations(names, n)]
-    return {
+    chosen = {
         (rule.id, rule.phrasing_for(channel, given).text)
         for rule in rules
         for channel in SPOKEN_CHANNELS
         for given in supplied
     }
+    # A phrasing chosen by the state (`when`) is said whenever its condition holds.
+    situational = {
+        (rule.id, phrasing.text)
+        for rule in rules
+        for phrasing in rule.phrasing
+        if phrasing.when is not None and any(phrasing.fits(c) for c in SPOKEN_CHANNELS)
+    }
+    return chosen | situational
 
 
 def variant_problems(catalog: Catalog) -> list[str]:

@@ -74,6 +74,8 @@ class _Plan:
     """Rules advised again after they were carried out."""
     attitudes: frozenset[int]
     """Do rules of the composure phase: grouped apart from the moves."""
+    situational: frozenset[int]
+    """Rules with a phrasing chosen by the state (a phrasing ``when``)."""
     index: Mapping[str, int]
     rendered: dict[tuple[int, object, str, str | None], Recommendation] = field(
         default_factory=dict
@@ -96,6 +98,11 @@ def _plan(rulebook: Rulebook) -> _Plan:
             after_ending=frozenset(i for i, r in enumerate(rulebook.rules) if r.after_ending),
             repeats=frozenset(i for i, r in enumerate(rulebook.rules) if r.repeats is True),
             attitudes=frozenset(i for i, r in enumerate(rulebook.rules) if r.attitude),
+            situational=frozenset(
+                i
+                for i, r in enumerate(rulebook.rules)
+                if any(p.when is not None for p in r.phrasing)
+            ),
             index=index,
         )
         rulebook._cache["plan"] = plan
@@ -202,15 +209,18 @@ class _Renderer:
         form = self.form if state.channel in SPOKEN_CHANNELS else None
         # Without details, the text depends only on (rule, channel, locale, form): the hot
         # path is one dictionary lookup.
-        if not self.values:
+        situational = index in self.plan.situational
+        if not self.values and not situational:
             cached = self.plan.rendered.get((index, state.channel, self.tag, form))
             if cached is not None:
                 return cached
         rule = self.plan.rules[index]
-        phrasing = rule.phrasing_for(state.channel, self.supplied)
+        phrasing = rule.phrasing_for(
+            state.channel, self.supplied, state.__dict__ if situational else None
+        )
         key: tuple[int, object, str, str | None] = (
             (index, state.channel, self.tag, form)
-            if not self.values
+            if not self.values and not situational
             else (index, phrasing, self.tag, form)
         )
         if not phrasing.requires:

@@ -138,6 +138,7 @@ _DERIVED: dict[str, str] = {
     "warnings_given": "agent_followed with the rule that gives the warning",
     "abuse_after_warning": "customer events after agent_followed of a warning",
     "done": "agent_followed events",
+    "position_stated": "agent_followed with the rule that states the final position",
     "ended": "agent_followed with a rule that ends the conversation",
 }
 

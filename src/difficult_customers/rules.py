@@ -123,10 +123,29 @@ def _placeholders(text: str) -> set[str]:
     return found
 
 
-class Phrasing(BaseModel):
-    """One way of saying a rule, for some channels and/or when some details are supplied."""
+def _parse_when(value: object) -> object:
+    if isinstance(value, str):
+        # Line breaks and comments are part of the language, so the text is kept as written;
+        # joining lines here would let a "# comment" swallow the clauses after it.
+        return parse_condition(value.strip())
+    if isinstance(value, Condition):
+        # Re-validated: a condition parsed against another schema may name other fields.
+        return parse_condition(value.source)
+    raise ValueError(f"must be a condition written as a string, not {type(value).__name__}")
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+WhenCondition = Annotated[
+    Condition,
+    BeforeValidator(_parse_when),
+    PlainSerializer(lambda condition: condition.source, return_type=str),
+    WithJsonSchema({"type": "string", "description": "A precondition over the state."}),
+]
+
+
+class Phrasing(BaseModel):
+    """One way of saying a rule, for some channels, details supplied or situations."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     text: Text = Field(description="English source text, a gettext msgid.")
     channels: tuple[Channel, ...] = Field(
@@ -135,10 +154,26 @@ class Phrasing(BaseModel):
     requires: tuple[str, ...] = Field(
         default=(), description="Details that must be supplied; exactly its placeholders."
     )
+    when: WhenCondition | None = Field(
+        default=None,
+        description="Only in states where this condition holds (the wording follows the "
+        "situation, as in 001's direct words for verbal abuse); none for every state.",
+    )
+    addition: Text | None = Field(
+        default=None,
+        description="What this wording says that no seed does, in a few words: marks the "
+        "project's own advice, so that a reader can tell it from the cited tactic.",
+    )
 
     def fits(self, channel: Channel) -> bool:
         """Whether this phrasing may be used on a channel."""
         return not self.channels or channel in self.channels
+
+    def applies(self, values: Mapping[str, object] | None) -> bool:
+        """Whether the phrasing's condition holds; without state values, only if it has none."""
+        if self.when is None:
+            return True
+        return values is not None and self.when.evaluate(values)
 
     @model_validator(mode="after")
     def _placeholders_match(self) -> Phrasing:
@@ -235,25 +270,6 @@ Effects = Annotated[
 ]
 
 
-def _parse_when(value: object) -> object:
-    if isinstance(value, str):
-        # Line breaks and comments are part of the language, so the text is kept as written;
-        # joining lines here would let a "# comment" swallow the clauses after it.
-        return parse_condition(value.strip())
-    if isinstance(value, Condition):
-        # Re-validated: a condition parsed against another schema may name other fields.
-        return parse_condition(value.source)
-    raise ValueError(f"must be a condition written as a string, not {type(value).__name__}")
-
-
-WhenCondition = Annotated[
-    Condition,
-    BeforeValidator(_parse_when),
-    PlainSerializer(lambda condition: condition.source, return_type=str),
-    WithJsonSchema({"type": "string", "description": "A precondition over the state."}),
-]
-
-
 class Rule(BaseModel):
     """One tactic from the seeds: when it applies, what to say, and where it comes from.
 
@@ -307,6 +323,11 @@ class Rule(BaseModel):
         return data
 
     @property
+    def additions(self) -> tuple[str, ...]:
+        """What the rule's wordings add to the seeds: the project's own advice, if any."""
+        return tuple(p.addition for p in self.phrasing if p.addition is not None)
+
+    @property
     def attitude(self) -> bool:
         """A do rule of the composure phase: how to hold oneself, not a move to make."""
         return self.kind is Kind.DO and self.phase is Phase.COMPOSURE
@@ -321,11 +342,12 @@ class Rule(BaseModel):
         duplicates = {t for t in texts if texts.count(t) > 1}
         if duplicates:
             raise ValueError(f"phrasing text repeated: {sorted(duplicates)[0]!r}")
+        fallbacks = [p for p in self.phrasing if not p.requires and p.when is None]
         for channel in Channel:
-            if not any(p.fits(channel) and not p.requires for p in self.phrasing):
+            if not any(p.fits(channel) for p in fallbacks):
                 raise ValueError(
                     f"no phrasing without details for channel {channel.value!r}: end the list "
-                    "with an entry that has no channels and no requires"
+                    "with an entry that has no channels, no requires and no when"
                 )
         return self
 
@@ -334,10 +356,23 @@ class Rule(BaseModel):
         """Phase, then priority, then id: the order advice is given in."""
         return (self.phase.rank, self.priority, self.id)
 
-    def phrasing_for(self, channel: Channel, supplied: frozenset[str]) -> Phrasing:
-        """The first phrasing that fits the channel and the supplied details."""
+    def phrasing_for(
+        self,
+        channel: Channel,
+        supplied: frozenset[str],
+        values: Mapping[str, object] | None = None,
+    ) -> Phrasing:
+        """The first phrasing that fits the channel, the supplied details and the state.
+
+        ``values`` are the state's fields; without them, phrasings with a ``when`` are
+        passed over.
+        """
         for phrasing in self.phrasing:
-            if phrasing.fits(channel) and supplied.issuperset(phrasing.requires):
+            if (
+                phrasing.fits(channel)
+                and supplied.issuperset(phrasing.requires)
+                and phrasing.applies(values)
+            ):
                 return phrasing
         raise AssertionError("unreachable: validation guarantees a fallback")  # pragma: no cover
 

@@ -201,6 +201,11 @@ class ConversationState(BaseModel):
         default=False,
         description="The agent feels provoked or rattled. Default: false.",
     )
+    position_stated: StrictBool = Field(
+        default=False,
+        description="The agent has stated a final position and the way to appeal (004, "
+        "'Énoncez votre position'). Default: false.",
+    )
     done: DoneIds = Field(
         default=(),
         description="Ids of the rules the agent has already carried out in this conversation, "
