@@ -773,6 +773,44 @@ def test_a_pack_may_retranslate_a_rule_it_replaces(tmp_path: Path) -> None:
     assert book.catalogs["fr"][("stay-calm", builtin.title)] == "Restez serein"
 
 
+def test_a_pack_may_retranslate_the_variants_of_a_rule_it_replaces(tmp_path: Path) -> None:
+    builtin = default_rulebook()["issue-warning"]
+    variant = next(
+        (context, message)
+        for context, message in default_rulebook().catalogs["fr"]
+        if context == "issue-warning|feminine"
+    )
+    replacement = builtin.model_dump(mode="json", exclude_defaults=True)
+    path = tmp_path / "warn.toml"
+    lines = [
+        "[[rules]]",
+        'id = "issue-warning"',
+        "replace = true",
+        'kind = "do"',
+        'phase = "de_escalate"',
+        f"when = {toml_string(replacement['when'])}",
+        f"title = {toml_string(builtin.title)}",
+        f"rationale = {toml_string(builtin.rationale)}",
+        "[[rules.phrasing]]",
+        f"text = {toml_string(variant[1])}",
+        "[[rules.sources]]",
+        f"document = {toml_string(builtin.sources[0].document)}",
+        f"section = {toml_string(builtin.sources[0].section or '')}",
+        f"quote = {toml_string(builtin.sources[0].quote)}",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "warn.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(po_text([(variant[0], variant[1], "Madame, je vous avertis.")]))
+    book = load_rulebook(path)
+    assert book.catalogs["fr"][variant] == "Madame, je vous avertis."
+    # Without replace = true, the same catalog would change a built-in rule's wording.
+    other = write(tmp_path, MINIMAL_RULE, "other.toml")
+    (tmp_path / "locales" / "fr" / "LC_MESSAGES" / "other.po").write_text(po.read_text())
+    with pytest.raises(RulebookError, match="replace = true"):
+        load_rulebook(other)
+
+
 def test_a_pack_may_bring_headings_for_a_new_language(tmp_path: Path) -> None:
     path = pack_with_catalog(tmp_path, lang="de")
     po = tmp_path / "locales" / "de" / "LC_MESSAGES" / "coffee.po"

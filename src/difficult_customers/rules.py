@@ -976,7 +976,11 @@ def _merge_catalogs(
                         rule=context,
                         field="msgstr",
                     )
-            elif context not in replaced and existing.get(key, translation) != translation:
+            # "rule-id|feminine" is a variant of the rule's phrasing, owned by the same rule.
+            elif (
+                context.partition("|")[0] not in replaced
+                and existing.get(key, translation) != translation
+            ):
                 raise RulebookError(
                     f"changes the {lang} translation of {message!r}, a message of a rule the "
                     "pack does not own; only a rule the pack replaces (replace = true) may "
