@@ -75,7 +75,8 @@ def main() -> None:
         retained, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     print(f"rules: {len(book)}; pack: {size / 1e6:.2f} MB; load: {elapsed:.2f} s")
-    print(f"peak: {peak / 1e6:.1f} MB ({peak / size:.0f}x the pack); kept: {retained / 1e6:.1f} MB")
+    ratio = peak / size
+    print(f"peak: {peak / 1e6:.1f} MB ({ratio:.0f}x the pack); kept: {retained / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":
