@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import string
 import tomllib
 from collections import Counter
@@ -130,7 +131,8 @@ def _no_controls_but_line_breaks(value: str) -> str:
     return value
 
 
-RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=64)]
+_RULE_ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+RuleId = Annotated[str, StringConstraints(pattern=_RULE_ID_PATTERN, max_length=64)]
 # Pack text reaches terminals and documents: control characters are refused at load, so
 # that nothing downstream has to trust it (see _text.py).
 Text = Annotated[
@@ -724,6 +726,14 @@ def _read_pack(path: Path) -> _Pack:
         raise RulebookError(
             "[pack] disable must be a list of rule ids", file=file, field="disable"
         )
+    for item in disable:
+        if len(item) > 64 or not re.fullmatch(_RULE_ID_PATTERN, item):
+            raise RulebookError(
+                f"[pack] disable: {item[:64]!r} is not a rule id (kebab-case, at most 64 "
+                "characters)",
+                file=file,
+                field="disable",
+            )
     twice = _repeated(disable)
     if twice is not None:
         raise RulebookError(f"{twice!r} is listed twice", file=file, field="disable")
