@@ -5,9 +5,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, get_origin
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from difficult_customers.conditions import FieldType, state_schema
+from difficult_customers.conditions import FieldType, parse_condition, state_schema
+from difficult_customers.errors import ConditionError
 from difficult_customers.rules import default_rulebook
 from difficult_customers.state import ConversationState
 
@@ -93,7 +95,7 @@ def comparisons(draw: st.DrawFn, schema: dict[str, FieldType] | None = None) -> 
             first, second = draw(st.sampled_from(_OPERATORS)), draw(st.sampled_from(_OPERATORS))
             return f"{low} {first} {name} {second} {high}"
         if form == "in":
-            items = draw(st.lists(_CONSTANTS.map(str), max_size=3))
+            items = draw(st.lists(_CONSTANTS.map(str), min_size=1, max_size=3))
             op = draw(st.sampled_from(["in", "not in"]))
             return f"{name} {op} {_collection(draw, items)}"
         counts = sorted(other for other, kind in schema.items() if kind.kind == "int")
@@ -101,11 +103,22 @@ def comparisons(draw: st.DrawFn, schema: dict[str, FieldType] | None = None) -> 
         return f"{name} {draw(st.sampled_from(_OPERATORS))} {other}"
     members = st.sampled_from(field.values).map(lambda value: f'"{value}"')
     if draw(st.booleans()):
-        items = draw(st.lists(members, max_size=3))
+        items = draw(st.lists(members, min_size=1, max_size=3))
         op = draw(st.sampled_from(["in", "not in"]))
         return f"{name} {op} {_collection(draw, items)}"
     operators = _OPERATORS if field.ordered else ("==", "!=")
-    return _compared(draw, name, operators, draw(members))
+    text = _compared(draw, name, operators, draw(members))
+    # `mood > "furious"` can never hold, and is refused like any other constant condition.
+    assume(_parses(text, schema))
+    return text
+
+
+def _parses(text: str, schema: dict[str, FieldType]) -> bool:
+    try:
+        parse_condition(text, schema)
+    except ConditionError:
+        return False
+    return True
 
 
 @st.composite

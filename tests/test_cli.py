@@ -863,3 +863,140 @@ def test_version(cli) -> None:
     run = cli(["--version"])
     assert run.status == 0
     assert run.out.startswith("difficult-customers 0.")
+
+
+# --- check: hostile and overriding packs (issue 7) -------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_check_a_device(cli) -> None:
+    run = cli(["check", "/dev/zero"])
+    assert_one_line_error(run)
+    assert "/dev/zero: cannot read the rule pack: not a regular file" in run.err
+
+
+def test_check_a_fifo_does_not_block(cli, tmp_path: Path) -> None:
+    import signal
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    path = tmp_path / "pack.toml"
+    os.mkfifo(path)
+
+    def blocked(*_: object) -> None:
+        raise AssertionError("check blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(5)
+    try:
+        run = cli(["check", str(path)])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert_one_line_error(run)
+    assert "not a regular file" in run.err
+
+
+def test_check_deeply_nested_toml(cli, tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000, encoding="utf-8")
+    run = cli(["check", str(path)])
+    assert_one_line_error(run)
+    assert "nested more than" in run.err
+
+
+def overriding_pack(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "overriding.toml"
+    text = pack_toml().replace(
+        'title = "Offer a coffee"', 'overrides = ["ask-to-calm-down"]\ntitle = "Offer a coffee"'
+    )
+    path.write_text(text.replace("[pack]\n", "[pack]\n" + extra), encoding="utf-8")
+    return path
+
+
+def test_check_with_builtin_verifies_the_quotes_of_an_overriding_pack(
+    cli, tmp_path: Path, seeds_folder: Path
+) -> None:
+    path = overriding_pack(tmp_path)
+    run = cli(["check", str(path), "--with-builtin", "--seeds", str(seeds_folder)])
+    assert run.status == 0, run.err
+    assert f"{len(default_rulebook()) + 1} rules OK" in run.out
+    assert "unknown document" not in run.err
+
+
+def test_check_with_builtin_still_finds_a_wrong_quote(
+    cli, tmp_path: Path, seeds_folder: Path
+) -> None:
+    path = overriding_pack(tmp_path)
+    path.write_text(path.read_text().replace("Gardez votre calme", "Gardez votre sang-froid"))
+    run = cli(["check", str(path), "--with-builtin", "--seeds", str(seeds_folder)])
+    assert run.status == 1
+    assert run.err.startswith("offer-a-coffee: quote not found verbatim")
+    assert run.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["", 'disable = ["stay-calm"]\n'],
+    ids=["overrides", "disable"],
+)
+def test_check_hints_at_with_builtin(cli, tmp_path: Path, extra: str) -> None:
+    run = cli(["check", str(overriding_pack(tmp_path, extra))])
+    assert_one_line_error(run)
+    assert "--with-builtin" in run.err
+
+
+def test_check_does_not_hint_when_builtins_would_not_help(cli, tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(pack_toml().replace("kind =", "knd =", 1), encoding="utf-8")
+    run = cli(["check", str(path)])
+    assert_one_line_error(run)
+    assert "--with-builtin" not in run.err
+
+
+def test_check_warns_about_the_locales_a_pack_loses(cli, pack: Path) -> None:
+    run = cli(["check", str(pack), "--with-builtin"])
+    assert run.status == 0
+    warnings = run.err.splitlines()
+    assert len(warnings) == 2
+    assert warnings[0].startswith("difficult-customers: warning: the pack loses locale fr")
+    assert "3 message(s) untranslated" in warnings[0]
+    assert "'Offer a coffee' of rule 'offer-a-coffee'" in warnings[0]
+    assert warnings[1].startswith("difficult-customers: warning: the pack loses locale pl")
+
+
+def test_check_reports_disabled_and_replaced_rules(cli, tmp_path: Path) -> None:
+    path = tmp_path / "house.toml"
+    replacement = pack_toml().replace('"offer-a-coffee"', '"stay-calm"')
+    replacement = replacement.replace(
+        'phase = "de_escalate"', 'phase = "de_escalate"\nreplace = true'
+    )
+    replacement = replacement.replace("[pack]\n", '[pack]\ndisable = ["take-a-break"]\n')
+    path.write_text(replacement, encoding="utf-8")
+    run = cli(["check", str(path), "--with-builtin"])
+    assert run.status == 0, run.err
+    assert "  replaces built-in rule(s): stay-calm\n" in run.out
+    assert "  disables built-in rule(s): take-a-break\n" in run.out
+
+
+def test_check_reports_a_catalog_that_changes_builtin_translations(cli, tmp_path: Path) -> None:
+    path = overriding_pack(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "overriding.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgctxt "@ui"\nmsgid "Avoid:"\nmsgstr "Faites :"\n',
+        encoding="utf-8",
+    )
+    run = cli(["check", str(path), "--with-builtin"])
+    assert_one_line_error(run)
+    assert "overriding.po" in run.err
+    assert "heading 'Avoid:'" in run.err
+
+
+def test_check_a_seed_that_is_not_utf8(cli, pack: Path, seeds_folder: Path) -> None:
+    (seeds_folder / "latin1.txt").write_bytes("énervé".encode("latin-1"))
+    run = cli(["check", str(pack), "--seeds", str(seeds_folder)])
+    assert_one_line_error(run)
+    assert "latin1.txt" in run.err
+    assert "not UTF-8" in run.err

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import os
+import re
+import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -400,3 +406,464 @@ class TestRulePacks:
     def test_the_builtin_rulebook_file_is_a_valid_pack(self) -> None:
         book = load_rulebook(BUILTIN_RULEBOOK, base=Rulebook([]))
         assert book.ids == default_rulebook().ids
+
+
+# --- hostile packs (issue 7) -----------------------------------------------------------------
+
+CONTROLS = ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202e", "\u2067"]
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string holding ``text`` exactly, control characters escaped."""
+    return (
+        '"'
+        + "".join(
+            f"\\u{ord(c):04X}" if c < " " or "\x7f" <= c <= "\x9f" or c in '"\\' else c
+            for c in text
+        )
+        + '"'
+    )
+
+
+@pytest.mark.parametrize("character", CONTROLS)
+@pytest.mark.parametrize(
+    ("original", "field"),
+    [
+        ('title = "Offer a coffee"', "title"),
+        ('rationale = "A small courtesy lowers the temperature."', "rationale"),
+        ('text = "Can I get you a coffee while we sort this out?"', "phrasing"),
+        ('document = "house-rules.txt"', "sources"),
+        ('section = "Hospitality"', "sources"),
+        ('quote = "Always offer something to drink."', "sources"),
+        ('when = \'channel == "in_person" and mood >= "upset"\'', "when"),
+    ],
+)
+def test_control_characters_in_pack_text_are_refused(
+    tmp_path: Path, character: str, original: str, field: str
+) -> None:
+    key, _, value = original.partition(" = ")
+    text = value[1:-1]
+    poisoned = f"{key} = {toml_string(text[:5] + character + ']52;c;aGk=' + text[5:])}"
+    if field == "when":  # in a comment: shown by `rules` and explain all the same
+        poisoned = f"{key} = {toml_string(text + '  # note' + character)}"
+    path = write(tmp_path, MINIMAL_RULE.replace(original, poisoned))
+    with pytest.raises(RulebookError, match="control character") as info:
+        load_rulebook(path, base=Rulebook([]))
+    assert (info.value.file, info.value.rule, info.value.field) == (
+        str(path),
+        "offer-a-coffee",
+        field,
+    )
+    assert f"U+{ord(character):04X}" in str(info.value)
+
+
+@pytest.mark.parametrize("character", ["\n", "\t", "\r"])
+def test_one_line_fields_refuse_line_breaks(tmp_path: Path, character: str) -> None:
+    poisoned = f"title = {toml_string('Offer' + character + 'a coffee')}"
+    path = write(tmp_path, MINIMAL_RULE.replace('title = "Offer a coffee"', poisoned))
+    with pytest.raises(RulebookError, match="this field is one line") as info:
+        load_rulebook(path, base=Rulebook([]))
+    assert info.value.field == "title"
+
+
+def test_quotes_and_descriptions_may_span_lines(tmp_path: Path) -> None:
+    text = '[pack]\nname = "coffee"\ndescription = """House rules.\nSee the wiki."""\n'
+    text += MINIMAL_RULE.replace(
+        'quote = "Always offer something to drink."',
+        'quote = "Always offer\\nsomething to drink."',
+    )
+    book = load_rulebook(write(tmp_path, text), base=Rulebook([]))
+    assert book["offer-a-coffee"].sources[0].quote == "Always offer\nsomething to drink."
+
+
+@pytest.mark.parametrize(
+    ("pack", "message"),
+    [
+        ('name = "front\\u0000desk"', "control character U+0000"),
+        ('name = "front\\u001b]52;c;aGk=\\u0007"', "control character U+001B"),
+        ('name = "front\\u202edesk"', "control character U+202E"),
+        ('name = "front\\ndesk"', "one line"),
+        ('name = ""', "empty"),
+        ('name = "  "', "empty"),
+        (f'name = "{"x" * 81}"', "at most 80 characters"),
+        ("name = 5", "must be a string"),
+        ('description = "about\\u001b[2J"', "control character U+001B"),
+        (f'description = "{"x" * 2001}"', "at most 2000 characters"),
+        ("description = []", "must be a string"),
+    ],
+)
+def test_pack_name_and_description_are_validated(tmp_path: Path, pack: str, message: str) -> None:
+    path = write(tmp_path, f"[pack]\n{pack}\n" + MINIMAL_RULE)
+    with pytest.raises(RulebookError, match=re.escape(message)) as info:
+        load_rulebook(path)
+    assert info.value.file == str(path)
+    assert info.value.field in ("name", "description")
+
+
+def test_rulebook_names_are_validated() -> None:
+    with pytest.raises(RulebookError, match=re.escape("control character U+0000")):
+        Rulebook([], name="a\x00b")
+
+
+def test_a_file_name_that_cannot_be_a_pack_name(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL_RULE, "caf\x1b[2Je.toml")
+    with pytest.raises(RulebookError, match=r"set \[pack\] name"):
+        load_rulebook(path, base=Rulebook([]))
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "x = " + "[" * 5000 + "]" * 5000,
+        "when = " + "[" * 5000 + "]" * 5000,
+        "x = " + "{a = " * 3000 + "1" + "}" * 3000,
+    ],
+)
+def test_deeply_nested_toml_is_an_error_not_a_crash(tmp_path: Path, nested: str) -> None:
+    text = MINIMAL_RULE.replace("[[rules.phrasing]]", nested + "\n[[rules.phrasing]]")
+    if nested.startswith("when"):
+        text = text.replace("when = 'channel", "# when = 'channel")
+    path = write(tmp_path, text)
+    with pytest.raises(RulebookError, match="nested") as info:
+        load_rulebook(path, base=Rulebook([]))
+    assert info.value.file == str(path)
+
+
+def test_nesting_within_the_parser_limit_is_still_bounded(tmp_path: Path) -> None:
+    from difficult_customers.rules import MAX_PACK_NESTING
+
+    depth = MAX_PACK_NESTING + 1
+    nested = "x = " + "[" * depth + "]" * depth
+    path = write(
+        tmp_path, MINIMAL_RULE.replace("[[rules.phrasing]]", nested + "\n[[rules.phrasing]]")
+    )
+    with pytest.raises(RulebookError, match=f"more than {MAX_PACK_NESTING} levels"):
+        load_rulebook(path, base=Rulebook([]))
+
+
+def chain(length: int, *, cycle: bool) -> list[Rule]:
+    """Rules r0 ... r{length-1}, each overriding the next; the last one the first if cycle."""
+    base = default_rulebook()["take-a-break"]
+    return [
+        base.model_copy(
+            update={
+                "id": f"r{i}",
+                "overrides": (f"r{i + 1}",) if i + 1 < length else (("r0",) if cycle else ()),
+            }
+        )
+        for i in range(length)
+    ]
+
+
+def test_a_long_override_chain_is_checked_without_recursion() -> None:
+    book = Rulebook(chain(5000, cycle=False))
+    assert len(book) == 5000
+
+
+def test_a_long_override_cycle_is_reported() -> None:
+    with pytest.raises(RulebookError, match="overrides form a cycle: r0 -> r1 -> r2 -> ") as info:
+        Rulebook(chain(5000, cycle=True))
+    assert str(info.value).endswith("r4999 -> r0")
+
+
+def test_a_long_override_chain_in_a_pack_file(tmp_path: Path) -> None:
+    rules_text = "".join(
+        MINIMAL_RULE.replace('"offer-a-coffee"', f'"r{i}"').replace(
+            'title = "Offer',
+            f'overrides = ["r{i + 1}"]\ntitle = "Offer' if i < 4999 else 'title = "Offer',
+        )
+        for i in range(5000)
+    )
+    book = load_rulebook(write(tmp_path, rules_text), base=Rulebook([]))
+    assert len(book) == 5000
+
+
+def test_rules_per_pack_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module("difficult_customers.rules")
+
+    monkeypatch.setattr(module, "MAX_PACK_RULES", 3)
+    text = "".join(MINIMAL_RULE.replace('"offer-a-coffee"', f'"r{i}"') for i in range(4))
+    with pytest.raises(RulebookError, match="more than 3 rules"):
+        load_rulebook(write(tmp_path, text), base=Rulebook([]))
+
+
+@pytest.mark.parametrize(
+    ("key", "limit"), [("phrasing", 32), ("sources", 32), ("tags", 16), ("overrides", 256)]
+)
+def test_lists_in_a_rule_are_capped(key: str, limit: int) -> None:
+    base = default_rulebook()["take-a-break"].model_dump()
+    items: dict[str, list[object]] = {
+        "phrasing": [{"text": f"Say {i}."} for i in range(limit + 1)],
+        "sources": [base["sources"][0]] * (limit + 1),
+        "tags": [f"t{i}" for i in range(limit + 1)],
+        "overrides": [f"r{i}" for i in range(limit + 1)],
+    }
+    with pytest.raises(ValidationError, match=f"at most {limit} items"):
+        Rule.model_validate({**base, key: items[key]})
+
+
+def test_duplicate_overrides_are_refused(tmp_path: Path) -> None:
+    text = MINIMAL_RULE.replace(
+        'title = "Offer', 'overrides = ["stay-calm", "take-a-break", "stay-calm"]\ntitle = "Offer'
+    )
+    with pytest.raises(RulebookError, match="'stay-calm' is listed twice") as info:
+        load_rulebook(write(tmp_path, text))
+    assert info.value.field == "overrides"
+
+
+def test_pack_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module("difficult_customers.rules")
+
+    path = write(tmp_path, MINIMAL_RULE)
+    monkeypatch.setattr(module, "MAX_PACK_BYTES", path.stat().st_size - 1)
+    with pytest.raises(RulebookError, match=f"larger than {path.stat().st_size - 1} bytes"):
+        load_rulebook(path)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_is_not_read(tmp_path: Path) -> None:
+    with pytest.raises(RulebookError, match="not a regular file") as info:
+        load_rulebook("/dev/zero")
+    assert info.value.file == "/dev/zero"
+
+
+def fifo(tmp_path: Path, name: str) -> Path:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    path = tmp_path / name
+    os.mkfifo(path)
+    return path
+
+
+@contextlib.contextmanager
+def no_hang(seconds: int = 5) -> Iterator[None]:
+    """Fail instead of blocking forever on a FIFO."""
+
+    def timeout(*_: object) -> None:
+        raise AssertionError("blocked")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = fifo(tmp_path, "pack.toml")
+    with no_hang(), pytest.raises(RulebookError, match="not a regular file"):
+        load_rulebook(path)
+
+
+def pack_with_catalog(tmp_path: Path, lang: str = "fr", name: str = "coffee") -> Path:
+    path = write(tmp_path, MINIMAL_RULE, f"{name}.toml")
+    (tmp_path / "locales" / lang / "LC_MESSAGES").mkdir(parents=True)
+    return path
+
+
+def po_text(entries: list[tuple[str, str, str]]) -> str:
+    return 'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n' + "".join(
+        f'msgctxt "{context}"\nmsgid "{msgid}"\nmsgstr "{msgstr}"\n\n'
+        for context, msgid, msgstr in entries
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_catalog_linked_to_a_device_is_refused(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.symlink_to("/dev/zero")
+    with pytest.raises(RulebookError, match="not a regular file") as info:
+        load_rulebook(path)
+    assert info.value.file == str(po)
+
+
+def test_a_catalog_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    fifo(tmp_path / "locales" / "fr" / "LC_MESSAGES", "coffee.po")
+    with no_hang(), pytest.raises(RulebookError, match="not a regular file"):
+        load_rulebook(path)
+
+
+def test_catalog_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from difficult_customers import i18n
+
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text(po_text([("offer-a-coffee", "Offer a coffee", "Proposez un café")]))
+    monkeypatch.setattr(i18n, "MAX_CATALOG_BYTES", 100)
+    with pytest.raises(RulebookError, match="larger than 100 bytes") as info:
+        load_rulebook(path)
+    assert info.value.file == str(po)
+
+
+def test_a_broken_catalog_link_is_an_error(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.symlink_to(tmp_path / "nowhere.po")
+    with pytest.raises(RulebookError, match="cannot read") as info:
+        load_rulebook(path)
+    assert info.value.file == str(po)
+
+
+def test_a_malformed_catalog_is_an_error_and_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee"\nbogus line\nmsgstr "x"\n')
+    with pytest.raises(RulebookError, match="line 3") as info:
+        load_rulebook(path)
+    assert info.value.file == str(po)
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("", "")
+
+
+def test_control_characters_in_a_translation_are_refused(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text(po_text([("offer-a-coffee", "Offer a coffee", "Proposez\x1b]52;c;aGk=\x07")]))
+    with pytest.raises(RulebookError, match=re.escape("control character U+001B")) as info:
+        load_rulebook(path)
+    assert (info.value.file, info.value.rule, info.value.field) == (
+        str(po),
+        "offer-a-coffee",
+        "msgstr",
+    )
+
+
+def test_a_pack_catalog_may_not_retranslate_a_builtin_rule(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    title = default_rulebook()["stay-calm"].title
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text(po_text([("stay-calm", title, "Hurlez plus fort")]))
+    with pytest.raises(RulebookError, match="replace = true") as info:
+        load_rulebook(path)
+    assert (info.value.file, info.value.rule, info.value.field) == (str(po), "stay-calm", "msgstr")
+
+
+def test_a_pack_catalog_may_not_retranslate_the_headings(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text(po_text([("@ui", "Avoid:", "Faites donc :")]))
+    with pytest.raises(RulebookError, match="heading 'Avoid:'"):
+        load_rulebook(path)
+    # The same with a standalone pack: the headings still come from the built-in catalogs.
+    with pytest.raises(RulebookError, match="heading 'Avoid:'"):
+        load_rulebook(path, base=Rulebook([]))
+
+
+def test_a_pack_may_retranslate_a_rule_it_replaces(tmp_path: Path) -> None:
+    builtin = default_rulebook()["stay-calm"]
+    replacement = (
+        MINIMAL_RULE.replace('"offer-a-coffee"', '"stay-calm"')
+        .replace('phase = "de_escalate"', 'phase = "de_escalate"\nreplace = true')
+        .replace('title = "Offer a coffee"', f'title = "{builtin.title}"')
+    )
+    path = write(tmp_path, replacement, "calm.toml")
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "calm.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(po_text([("stay-calm", builtin.title, "Restez serein")]))
+    book = load_rulebook(path)
+    assert book.catalogs["fr"][("stay-calm", builtin.title)] == "Restez serein"
+
+
+def test_a_pack_may_retranslate_the_variants_of_a_rule_it_replaces(tmp_path: Path) -> None:
+    builtin = default_rulebook()["issue-warning"]
+    variant = next(
+        (context, message)
+        for context, message in default_rulebook().catalogs["fr"]
+        if context == "issue-warning|feminine"
+    )
+    replacement = builtin.model_dump(mode="json", exclude_defaults=True)
+    path = tmp_path / "warn.toml"
+    lines = [
+        "[[rules]]",
+        'id = "issue-warning"',
+        "replace = true",
+        'kind = "do"',
+        'phase = "de_escalate"',
+        f"when = {toml_string(replacement['when'])}",
+        f"title = {toml_string(builtin.title)}",
+        f"rationale = {toml_string(builtin.rationale)}",
+        "[[rules.phrasing]]",
+        f"text = {toml_string(variant[1])}",
+        "[[rules.sources]]",
+        f"document = {toml_string(builtin.sources[0].document)}",
+        f"section = {toml_string(builtin.sources[0].section or '')}",
+        f"quote = {toml_string(builtin.sources[0].quote)}",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "warn.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(po_text([(variant[0], variant[1], "Madame, je vous avertis.")]))
+    book = load_rulebook(path)
+    assert book.catalogs["fr"][variant] == "Madame, je vous avertis."
+    # Without replace = true, the same catalog would change a built-in rule's wording.
+    other = write(tmp_path, MINIMAL_RULE, "other.toml")
+    (tmp_path / "locales" / "fr" / "LC_MESSAGES" / "other.po").write_text(po.read_text())
+    with pytest.raises(RulebookError, match="replace = true"):
+        load_rulebook(other)
+
+
+def test_a_pack_may_bring_headings_for_a_new_language(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path, lang="de")
+    po = tmp_path / "locales" / "de" / "LC_MESSAGES" / "coffee.po"
+    rule = load_rulebook(path, base=Rulebook([]))["offer-a-coffee"]
+    po.write_text(
+        po_text(
+            [("offer-a-coffee", m, f"DE {m}") for m in rule.messages()]
+            + [("@ui", "Do now, in this order:", "Jetzt, in dieser Reihenfolge:")]
+        )
+    )
+    book = load_rulebook(path, base=Rulebook([]))
+    advice = advise(channel="in_person", locale="de", rulebook=book)
+    assert advice.to_text().startswith("Jetzt, in dieser Reihenfolge:")
+
+
+def test_a_pack_can_disable_builtin_rules(tmp_path: Path) -> None:
+    path = write(tmp_path, '[pack]\ndisable = ["take-a-break", "stay-calm"]\n' + MINIMAL_RULE)
+    book = load_rulebook(path)
+    assert "take-a-break" not in book
+    assert "stay-calm" not in book
+    assert len(book) == len(default_rulebook()) - 1
+    # Rules that overrode a disabled rule simply no longer mention it.
+    assert all("take-a-break" not in rule.overrides for rule in book)
+    advice = advise(mood="angry", offensive_remarks=1, agent_upset=True, rulebook=book)
+    assert "take-a-break" not in advice.rule_ids
+    assert book.locales == ("en",)
+
+
+@pytest.mark.parametrize(
+    ("pack", "extra", "message"),
+    [
+        ('disable = ["stay-clam"]', "", "did you mean 'stay-calm'"),
+        ('disable = ["stay-calm", "stay-calm"]', "", "'stay-calm' is listed twice"),
+        ('disable = "stay-calm"', "", "a list of rule ids"),
+        ("disable = [1]", "", "a list of rule ids"),
+        ('disable = ["Stay Calm\\u001b"]', "", "is not a rule id"),
+        (f'disable = ["{"x" * 5000}"]', "", "is not a rule id"),
+        ('disable = ["offer-a-coffee"]', "", "defined by the pack itself"),
+        ('disable = ["stay-calm"]', 'overrides = ["stay-calm"]\n', "disabled by the pack"),
+    ],
+)
+def test_disable_is_validated(tmp_path: Path, pack: str, extra: str, message: str) -> None:
+    rule = MINIMAL_RULE.replace('title = "Offer', extra + 'title = "Offer')
+    path = write(tmp_path, f"[pack]\n{pack}\n" + rule)
+    with pytest.raises(RulebookError, match=message) as info:
+        load_rulebook(path)
+    assert info.value.file == str(path)
+
+
+def test_the_locale_error_says_which_messages_are_untranslated(tmp_path: Path) -> None:
+    book = load_rulebook(write(tmp_path, MINIMAL_RULE))
+    with pytest.raises(UnsupportedLocaleError) as info:
+        advise(locale="fr_FR", rulebook=book)
+    text = str(info.value)
+    assert text.startswith("unsupported locale 'fr_FR'; supported locales: en")
+    assert "fr lacks 3 translation(s)" in text
+    assert "rule 'offer-a-coffee'" in text
+    assert "'Offer a coffee'" in text
+    assert info.value.missing[:1] == (("offer-a-coffee", "Offer a coffee"),)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from difficult_customers import default_rulebook
+import difficult_customers.sources as sources
+from difficult_customers import RulebookError, default_rulebook
 from difficult_customers.sources import read_sections, uncited_sections, verify_sources
 
 
@@ -61,3 +62,35 @@ def test_a_wrong_quote_is_reported(seeds: Path) -> None:
 )
 def test_read_sections(text: str, expected: dict[str | None, str]) -> None:
     assert read_sections(text) == expected
+
+
+# --- hostile seed folders (issue 7) ----------------------------------------------------------
+
+
+def test_a_seed_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "latin1.txt").write_bytes("Gardez votre calme, énervé.".encode("latin-1"))
+    with pytest.raises(RulebookError, match="not UTF-8") as info:
+        verify_sources(default_rulebook(), tmp_path)
+    assert info.value.file == str(tmp_path / "latin1.txt")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_seed_linked_to_a_device_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    with pytest.raises(RulebookError, match="not a regular file") as info:
+        verify_sources(default_rulebook(), tmp_path)
+    assert info.value.file == str(tmp_path / "zero.txt")
+
+
+def test_a_broken_seed_link_is_named(tmp_path: Path) -> None:
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    with pytest.raises(RulebookError, match="cannot read") as info:
+        verify_sources(default_rulebook(), tmp_path)
+    assert info.value.file == str(tmp_path / "gone.txt")
+
+
+def test_seed_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "MAX_SEED_BYTES", 10)
+    (tmp_path / "long.txt").write_text("x" * 11, encoding="utf-8")
+    with pytest.raises(RulebookError, match="larger than 10 bytes"):
+        verify_sources(default_rulebook(), tmp_path)

@@ -28,8 +28,9 @@ from .advice import Advice
 from .conversation import MAX_EVENTS, Conversation
 from .details import Details
 from .engine import Explanation, advise, explain
-from .errors import DifficultCustomersError
+from .errors import DifficultCustomersError, RulebookError
 from .rules import Kind, Phase, Rulebook, _one_line, default_rulebook, load_rulebook
+from .rules import _load as _load_pack
 from .sources import verify_sources
 from .state import ConversationState
 
@@ -216,21 +217,47 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     if args.seeds and not Path(args.seeds).is_dir():
         raise ValueError(f"--seeds: {args.seeds} is not a folder")
-    book = load_rulebook(args.pack, base=None if args.with_builtin else Rulebook([]))
-    problems = verify_sources(book, Path(args.seeds)) if args.seeds else []
+    try:
+        book, merge = _load_pack(args.pack, None if args.with_builtin else Rulebook([]))
+    except RulebookError as exc:
+        if not args.with_builtin and _loads_over_builtins(args.pack):
+            exc.message += " (the pack builds on the built-in rules: check it with --with-builtin)"
+            exc.args = (str(exc),)
+        raise
+    # Only the pack's own rules: the built-in ones cite the built-in seeds, not --seeds.
+    pack_rules = [book[rule_id] for rule_id in merge.pack_ids]
+    problems = verify_sources(pack_rules, Path(args.seeds)) if args.seeds else []
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         return 1
     print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
+    if merge.replaced:
+        print(f"  replaces built-in rule(s): {', '.join(merge.replaced)}")
+    if merge.disabled:
+        print(f"  disables built-in rule(s): {', '.join(merge.disabled)}")
     for locale in sorted(set(book.catalogs) - set(book.locales)):
         missing = book.missing(locale)
         rule_id, message = missing[0]
-        print(
-            f"  {locale}: {len(missing)} message(s) untranslated, "
-            f"such as {message!r} of rule {rule_id!r}"
+        summary = (
+            f"{len(missing)} message(s) untranslated, such as {message!r} of rule {rule_id!r}"
         )
+        print(f"  {locale}: {summary}")
+        if locale in merge.lost_locales:
+            print(
+                f"difficult-customers: warning: the pack loses locale {locale} of the rules it "
+                f"builds on: {summary}",
+                file=sys.stderr,
+            )
     return 0
+
+
+def _loads_over_builtins(pack: str) -> bool:
+    try:
+        load_rulebook(pack)
+    except DifficultCustomersError:
+        return False
+    return True
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -35,6 +35,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from ._text import control_character, describe_control
 from .errors import ConditionSyntaxError, ConditionTypeError
 from .state import ConversationState, CustomerValue, Mood
 
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_LITERAL_SET",
     "ORDERED_ENUMS",
+    "TREE_CACHE_SIZE",
     "Condition",
     "Failure",
     "FieldType",
@@ -56,6 +58,9 @@ MAX_CONDITION_LENGTH = 2000
 MAX_DEPTH = 32
 #: Most items a literal tuple, set or list after ``in`` may hold.
 MAX_LITERAL_SET = 64
+#: How many parsed trees :meth:`Condition.evaluate` and :meth:`Condition.explain` keep for
+#: reuse. A condition keeps only its text and compiled form; trees are rebuilt on demand.
+TREE_CACHE_SIZE = 256
 
 #: Enums whose declaration order is a rank, so ``mood >= "angry"`` means "angry or worse".
 #: Decided here rather than in ``state.py``: ordering is a property of the language.
@@ -228,6 +233,7 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 # lines of a TOML multi-line string, indented, without backslashes.
 _PREFIX = "(\n"
 _SUFFIX = "\n)"
+_CONTINUATION = re.compile(r"\\(?:\r\n|\n)")
 _OPENERS = frozenset("([{")
 _CLOSERS = frozenset(")]}")
 
@@ -283,8 +289,9 @@ class _Source:
             pieces.append(self.text[start:comment_start])
             start = comment_end
         pieces.append(self.text[start:end])
-        # Safe for string constants too: every allowed string is an enum value, without spaces.
-        return " ".join("".join(pieces).split())
+        # A backslash outside a string can only continue a line (every allowed string is an
+        # enum value, without backslashes or spaces), so it is layout, like the line break.
+        return " ".join(_CONTINUATION.sub(" ", "".join(pieces)).split())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,6 +324,14 @@ def _parse(text: object) -> tuple[ast.Expression, _Source]:
         raise ConditionSyntaxError(
             f"the condition is longer than {MAX_CONDITION_LENGTH} characters", condition=text
         )
+    # Comments included: the text is shown in errors, explanations and listings.
+    position = control_character(text, line_breaks=True)
+    if position is not None:
+        raise ConditionSyntaxError(
+            describe_control(text[position], line_breaks=True),
+            condition=text,
+            span=(position, position + 1),
+        )
     source = _Source(text)
     # Before ast.parse, so that `x)` is reported at its own parenthesis rather than at the
     # wrapping one; text the tokenizer cannot read is left for ast.parse to report.
@@ -331,8 +346,13 @@ def _parse(text: object) -> tuple[ast.Expression, _Source]:
     except SyntaxError as error:
         raise _from_syntax_error(error, source) from None
     except (ValueError, RecursionError, MemoryError):
-        # Null bytes (ValueError before 3.11.4), or nesting too deep for the parser itself.
+        # Nesting too deep for the parser itself (null bytes are refused above).
         raise ConditionSyntaxError("the condition cannot be parsed", condition=text) from None
+    body = tree.body
+    if isinstance(body, ast.Tuple) and not body.elts and body.lineno == 1:
+        # Only the wrapping parentheses were left: the text held nothing but comments (and
+        # line continuations), which Python would read as an empty tuple.
+        raise ConditionSyntaxError("the condition is empty (only a comment)", condition=text)
     return tree, source
 
 
@@ -555,6 +575,14 @@ class _Checker(_Pass[None]):
             field_type = self._field(name)
             self._operator(name, field_type, op, node)
             self._value(name, field_type, constant)
+            ordered = _ordered_members(self.schema, left, op, right)
+            if ordered is not None and not ordered[1]:
+                # `mood > "furious"`: no value is ranked there, so the rule could never fire.
+                raise _type_error(
+                    f"no value of field {name.id!r} satisfies this comparison: it is always false",
+                    self.source,
+                    node,
+                )
         else:
             raise _type_error("the comparison compares two constants", self.source, node)
 
@@ -569,6 +597,14 @@ class _Checker(_Pass[None]):
                 right,
             )
         self._operator(left, field_type, op, node)
+        if not right.elts:
+            # Like a comparison of two constants: the rule would never (or always) fire.
+            outcome = "false" if op.symbol == "in" else "true"
+            raise _syntax_error(
+                f"{op.symbol!r} an empty collection is always {outcome}; list at least one value",
+                self.source,
+                right,
+            )
         for item in right.elts:
             if not isinstance(item, ast.Constant):
                 raise _syntax_error(
@@ -771,9 +807,9 @@ class Condition:
     source: str
     fields: frozenset[str]
     python: str
-    _tree: ast.Expression = field(compare=False)
-    _schema: Mapping[str, FieldType] = field(compare=False)
-    _text: _Source = field(compare=False)
+    # None for the default state schema. Deliberately no syntax tree: a tree weighs tens of
+    # times its text, and a large rule pack would keep one per rule for explain() alone.
+    _schema: Mapping[str, FieldType] | None = field(default=None, compare=False)
 
     def evaluate(self, values: Mapping[str, object]) -> bool:
         """Whether the condition holds for these field values.
@@ -781,7 +817,8 @@ class Condition:
         ``values`` must hold every name in :attr:`fields` (``dict(state)`` does); enums may be
         members or plain strings.
         """
-        return bool(_Evaluator(self._schema, values).visit(self._tree))
+        tree, _ = _checked_tree(self.source)
+        return bool(_Evaluator(self._field_types, values).visit(tree))
 
     def explain(self, values: Mapping[str, object]) -> Failure | None:
         """``None`` when the condition holds, otherwise the smallest clause to blame.
@@ -789,7 +826,12 @@ class Condition:
         Under ``and``, the first failing operand, explained in turn; an ``or`` whose every
         alternative failed, a ``not X``, a comparison or a bare field is blamed whole.
         """
-        return _Explainer(_Evaluator(self._schema, values), self._text).visit(self._tree)
+        tree, text = _checked_tree(self.source)
+        return _Explainer(_Evaluator(self._field_types, values), text).visit(tree)
+
+    @property
+    def _field_types(self) -> Mapping[str, FieldType]:
+        return state_schema() if self._schema is None else self._schema
 
     def __repr__(self) -> str:
         return f"Condition({self.source!r})"
@@ -804,17 +846,28 @@ def parse_condition(text: str, schema: Mapping[str, FieldType] | None = None) ->
         ConditionTypeError: an unknown field, a value outside an enum, or a comparison between
             mismatched types. ``file`` and ``rule`` are left unset for the rulebook loader.
     """
+    default = schema is None
     if schema is None:
         schema = state_schema()
-    tree, source = _parse(text)
-    _check_whitelist(tree, source)
+    # Anything but a string is refused by _parse, before it could reach the cache.
+    tree, source = _checked_tree(text) if isinstance(text, str) else _parse(text)
     _Checker(schema, source).visit(tree)
     fields = frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
     return Condition(
         source=source.text,
         fields=fields,
         python=_Compiler(schema).visit(tree),
-        _tree=tree,
-        _schema=schema,
-        _text=source,
+        _schema=None if default else schema,
     )
+
+
+@functools.lru_cache(maxsize=TREE_CACHE_SIZE)
+def _checked_tree(text: str) -> tuple[ast.Expression, _Source]:
+    """The whitelisted tree of a condition text; schema-independent, so shared and cached.
+
+    Failures are not cached (``lru_cache`` never caches an exception). The trees are never
+    modified by any pass.
+    """
+    tree, source = _parse(text)
+    _check_whitelist(tree, source)
+    return tree, source

@@ -23,7 +23,7 @@ from .i18n import (
     SPOKEN_CHANNELS,
     UI_MESSAGES,
     format_details,
-    negotiate_locale,
+    negotiate_rulebook_locale,
     spoken_form,
     variant_context,
 )
@@ -295,7 +295,7 @@ def advise(
     """
     book = _rulebook(rulebook)
     valid_state = _coerce_state(state, fields)
-    negotiated = negotiate_locale(locale, book.locales)
+    negotiated = negotiate_rulebook_locale(locale, book)
     return _advise(book, valid_state, negotiated, _coerce_details(details))
 
 
@@ -386,7 +386,7 @@ def advise_many(
     .. versionadded:: 0.1
     """
     book = _rulebook(rulebook)
-    negotiated = negotiate_locale(locale, book.locales)
+    negotiated = negotiate_rulebook_locale(locale, book)
     valid_details = _coerce_details(details)
     results = []
     for position, state in enumerate(states):

@@ -129,17 +129,39 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
     Attributes:
         locale: what the caller asked for.
         supported: the locales that are available, sorted.
+        language: the language asked for, when the rulebook has a catalog for it that is
+            incomplete; ``None`` otherwise.
+        missing: for such a language, the ``(rule id, English message)`` pairs it lacks.
     """
 
-    def __init__(self, locale: object, supported: Iterable[str]) -> None:
+    def __init__(
+        self,
+        locale: object,
+        supported: Iterable[str],
+        *,
+        missing: Iterable[tuple[str, str]] = (),
+        language: str | None = None,
+    ) -> None:
         self.locale = locale
         self.supported = tuple(sorted(supported))
+        self.missing = tuple(missing)
+        self.language = language
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"unsupported locale {self.locale!r}; supported locales: {', '.join(self.supported)}"
         )
+        if self.missing:
+            rule_id, message = self.missing[0]
+            rules = sorted({rule for rule, _ in self.missing})
+            shown = ", ".join(map(repr, rules[:3])) + (", ..." if len(rules) > 3 else "")
+            text += (
+                f"; {self.language} lacks {len(self.missing)} translation(s) of rule "
+                f"message(s), such as {message!r} of rule {rule_id!r} (rules: {shown}); "
+                f"see Rulebook.missing({self.language!r})"
+            )
+        return text
 
 
 class ConversationEndedError(DifficultCustomersError):

@@ -3,41 +3,53 @@
 from __future__ import annotations
 
 import functools
-import glob
 import io
+import os
 import string
+import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
 from babel.messages.catalog import Catalog as BabelCatalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 
+from ._files import read_regular_file
+from ._text import control_character, describe_control
 from .details import Details, FormOfAddress
 from .errors import RulebookError, UnsupportedLocaleError
 from .state import Channel
 
+if TYPE_CHECKING:
+    from .rules import Rulebook
+
 __all__ = [
     "DURATION_CONTEXT",
     "DURATION_MESSAGES",
+    "MAX_CATALOG_BYTES",
     "SPOKEN_CHANNELS",
     "UI_MESSAGES",
     "SafeFormatter",
     "format_details",
     "format_duration",
+    "load_catalog_files",
     "load_catalogs",
     "negotiate_locale",
+    "negotiate_rulebook_locale",
     "spoken_form",
     "variant_context",
 ]
 
 Catalog = dict[tuple[str, str], str]
+
+#: Largest catalog (.po file) read, in bytes; the built-in ones are under 50 kB.
+MAX_CATALOG_BYTES = 4 * 1024 * 1024
 
 
 def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
@@ -53,35 +65,7 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
             translation's placeholders differ from its source message's.
     """
     catalogs: dict[str, Catalog] = {}
-    for po in sorted(locales_dir.glob(f"*/LC_MESSAGES/{glob.escape(domain)}.po")):
-        folder = po.parent.parent.name
-        try:
-            lang = Locale.parse(folder.split(".", 1)[0].replace("-", "_")).language
-        except (ValueError, TypeError, UnknownLocaleError):
-            raise RulebookError(
-                f"catalog folder {folder!r} is not a locale such as fr or pl_PL", file=str(po)
-            ) from None
-        try:
-            with po.open("rb") as handle:
-                catalog = read_po(handle, locale=lang, domain=domain)
-        except Exception as exc:  # Babel raises several types for a malformed file
-            raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
-        entries: Catalog = {}
-        for message in catalog:
-            if not message.id or message.fuzzy or not message.string:
-                continue
-            if not isinstance(message.id, str) or not isinstance(message.string, str):
-                continue  # plural entries are not used by rules
-            context = message.context or ""
-            _check_variant(context, str(po))
-            if _fields(message.string) != _fields(message.id):
-                raise RulebookError(
-                    f"placeholders of the translation of {message.id!r} differ from the source",
-                    file=str(po),
-                    rule=context or None,
-                    field="msgstr",
-                )
-            entries[(context, message.id)] = message.string
+    for _, lang, entries in load_catalog_files(locales_dir, domain):
         catalogs.setdefault(lang, {}).update(entries)
     return catalogs
 
@@ -119,6 +103,85 @@ def _check_variant(context: str, file: str) -> None:
             rule=rule_id or None,
             field="msgctxt",
         )
+
+
+def load_catalog_files(locales_dir: Path, domain: str) -> list[tuple[Path, str, Catalog]]:
+    """Each catalog file under ``locales_dir`` with its language and entries, in path order.
+
+    The files :func:`load_catalogs` merges, for a caller that must say which file an entry
+    comes from. A catalog must be a regular file of at most :data:`MAX_CATALOG_BYTES`; a
+    broken link is reported rather than skipped.
+
+    Raises:
+        RulebookError: as :func:`load_catalogs`, naming the file.
+    """
+    found: list[tuple[Path, str, Catalog]] = []
+    try:
+        folders = sorted(entry for entry in locales_dir.iterdir() if entry.is_dir())
+    except OSError as exc:
+        raise RulebookError(
+            f"cannot read the catalogs folder: {exc.strerror or exc}", file=str(locales_dir)
+        ) from None
+    for folder in folders:
+        po = folder / "LC_MESSAGES" / f"{domain}.po"
+        # lexists: a link to nowhere is a mistake to report, not a missing translation.
+        if not os.path.lexists(po):
+            continue
+        try:
+            lang = Locale.parse(folder.name.split(".", 1)[0].replace("-", "_")).language
+        except (ValueError, TypeError, UnknownLocaleError):
+            raise RulebookError(
+                f"catalog folder {folder.name!r} is not a locale such as fr or pl_PL",
+                file=str(po),
+            ) from None
+        found.append((po, lang, _read_catalog(po, lang, domain)))
+    return found
+
+
+def _read_catalog(po: Path, lang: str, domain: str) -> Catalog:
+    try:
+        data = read_regular_file(po, MAX_CATALOG_BYTES)
+    except OSError as exc:
+        raise RulebookError(f"cannot read catalog: {exc.strerror or exc}", file=str(po)) from None
+    except ValueError as exc:
+        raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
+    try:
+        # abort_invalid: Babel would otherwise print its complaints and read on.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            catalog = read_po(io.BytesIO(data), locale=lang, domain=domain, abort_invalid=True)
+    except PoFileError as exc:
+        reason = str(exc).rsplit(" on ", 1)[0]
+        raise RulebookError(
+            f"not a valid catalog: {reason} on line {exc.lineno + 1}", file=str(po)
+        ) from None
+    except Exception as exc:  # Babel raises several types for a malformed file
+        raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
+    entries: Catalog = {}
+    for message in catalog:
+        if not message.id or message.fuzzy or not message.string:
+            continue
+        if not isinstance(message.id, str) or not isinstance(message.string, str):
+            continue  # plural entries are not used by rules
+        context = message.context or ""
+        _check_variant(context, str(po))
+        position = control_character(message.string)
+        if position is not None:
+            raise RulebookError(
+                f"the translation of {message.id!r}: {describe_control(message.string[position])}",
+                file=str(po),
+                rule=context or None,
+                field="msgstr",
+            )
+        if _fields(message.string) != _fields(message.id):
+            raise RulebookError(
+                f"placeholders of the translation of {message.id!r} differ from the source",
+                file=str(po),
+                rule=context or None,
+                field="msgstr",
+            )
+        entries[(context, message.id)] = message.string
+    return entries
 
 
 def _fields(text: str) -> set[str]:
@@ -173,6 +236,30 @@ def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
     if locale.language not in supported:
         raise UnsupportedLocaleError(requested, supported)
     return locale
+
+
+def negotiate_rulebook_locale(requested: str | Locale, rulebook: Rulebook) -> Locale:
+    """:func:`negotiate_locale` over a rulebook's locales, saying why a language is missing.
+
+    A language whose catalog exists but misses some rule messages (say, a pack added an
+    English-only rule) is refused with those messages in the error.
+
+    Raises:
+        UnsupportedLocaleError: with ``missing`` set when the language is incomplete.
+    """
+    try:
+        return negotiate_locale(requested, rulebook.locales)
+    except UnsupportedLocaleError as error:
+        try:
+            language = negotiate_locale(requested, tuple(rulebook.catalogs)).language
+        except UnsupportedLocaleError:
+            raise error from None
+        raise UnsupportedLocaleError(
+            requested,
+            rulebook.locales,
+            missing=rulebook.missing(language),
+            language=language,
+        ) from None
 
 
 class SafeFormatter(string.Formatter):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import string
 import tomllib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,15 +24,27 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
+from ._files import read_regular_file
+from ._text import control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
 from .errors import ConditionError, RulebookError, UnknownRuleError
 from .state import Channel
 
 __all__ = [
+    "MAX_OVERRIDES",
+    "MAX_PACK_BYTES",
+    "MAX_PACK_DESCRIPTION",
+    "MAX_PACK_NAME",
+    "MAX_PACK_NESTING",
+    "MAX_PACK_RULES",
+    "MAX_PHRASINGS",
+    "MAX_SOURCES",
+    "MAX_TAGS",
     "Effect",
     "Kind",
     "Phase",
@@ -42,6 +58,29 @@ __all__ = [
 
 BUILTIN_RULEBOOK = Path(__file__).with_name("rulebook.toml")
 DOMAIN = "difficult_customers"
+
+# Limits on what a rule pack may hold, so that loading an untrusted pack takes bounded time
+# and memory. Documented in docs/rule-packs.md ("Limits").
+
+#: Largest pack file read, in bytes; the built-in rulebook is about 47 kB.
+MAX_PACK_BYTES = 4 * 1024 * 1024
+#: Most rules one pack may hold (the built-in rulebook has about 60).
+MAX_PACK_RULES = 5000
+#: Deepest nesting of tables and arrays in a pack file; a pack needs 6 (the file, [[rules]],
+#: a rule, its phrasing list, one phrasing, its channels).
+MAX_PACK_NESTING = 16
+#: Longest ``[pack] name``, in characters.
+MAX_PACK_NAME = 80
+#: Longest ``[pack] description``, in characters.
+MAX_PACK_DESCRIPTION = 2000
+#: Most phrasing entries of one rule.
+MAX_PHRASINGS = 32
+#: Most sources of one rule.
+MAX_SOURCES = 32
+#: Most tags of one rule.
+MAX_TAGS = 16
+#: Most rules one rule may override.
+MAX_OVERRIDES = 256
 
 
 class Kind(StrEnum):
@@ -76,8 +115,31 @@ class Phase(StrEnum):
 
 _PHASE_RANK = {phase: rank for rank, phase in enumerate(Phase)}
 
-RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+
+def _no_controls(value: str) -> str:
+    position = control_character(value)
+    if position is not None:
+        raise ValueError(f"{describe_control(value[position])} at position {position + 1}")
+    return value
+
+
+def _no_controls_but_line_breaks(value: str) -> str:
+    position = control_character(value, line_breaks=True)
+    if position is not None:
+        message = describe_control(value[position], line_breaks=True)
+        raise ValueError(f"{message} at position {position + 1}")
+    return value
+
+
+_RULE_ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+RuleId = Annotated[str, StringConstraints(pattern=_RULE_ID_PATTERN, max_length=64)]
+# Pack text reaches terminals and documents: control characters are refused at load, so
+# that nothing downstream has to trust it (see _text.py).
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=600),
+    AfterValidator(_no_controls),
+]
 
 
 class Source(BaseModel):
@@ -92,16 +154,26 @@ class Source(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    document: Annotated[str, StringConstraints(pattern=r"^[^/\\]+$", max_length=200)] = Field(
-        description="The seed file's name."
-    )
-    section: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    document: Annotated[
+        str,
+        StringConstraints(pattern=r"^[^/\\]+$", max_length=200),
+        AfterValidator(_no_controls),
+    ] = Field(description="The seed file's name.")
+    section: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_controls)
+        ]
+        | None
+    ) = Field(
         default=None,
         description="The seed's heading exactly as written; null for the untitled opening.",
     )
-    quote: Annotated[str, StringConstraints(min_length=10, max_length=2000)] = Field(
-        description="A verbatim excerpt of that section."
-    )
+    # A quote may run over a paragraph break of its seed.
+    quote: Annotated[
+        str,
+        StringConstraints(min_length=10, max_length=2000),
+        AfterValidator(_no_controls_but_line_breaks),
+    ] = Field(description="A verbatim excerpt of that section.")
 
 
 def _placeholders(text: str) -> set[str]:
@@ -287,13 +359,15 @@ class Rule(BaseModel):
     phase: Phase
     priority: int = Field(default=50, ge=0, le=1000)
     firmness: int = Field(default=0, ge=0, le=3)
-    tags: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], ...] = ()
+    tags: tuple[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)], ...
+    ] = Field(default=(), max_length=MAX_TAGS)
     when: WhenCondition
-    overrides: tuple[RuleId, ...] = ()
+    overrides: tuple[RuleId, ...] = Field(default=(), max_length=MAX_OVERRIDES)
     title: Text
-    phrasing: tuple[Phrasing, ...] = Field(min_length=1)
+    phrasing: tuple[Phrasing, ...] = Field(min_length=1, max_length=MAX_PHRASINGS)
     rationale: Text
-    sources: tuple[Source, ...] = Field(min_length=1)
+    sources: tuple[Source, ...] = Field(min_length=1, max_length=MAX_SOURCES)
     replace: bool = Field(
         default=False, description="In a rule pack: replace the built-in rule of the same id."
     )
@@ -332,16 +406,23 @@ class Rule(BaseModel):
         """A do rule of the composure phase: how to hold oneself, not a move to make."""
         return self.kind is Kind.DO and self.phase is Phase.COMPOSURE
 
+    @field_validator("overrides")
+    @classmethod
+    def _overrides_once(cls, overrides: tuple[str, ...]) -> tuple[str, ...]:
+        twice = _repeated(overrides)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is listed twice")
+        return overrides
+
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
         if self.id in self.overrides:
             raise ValueError("a rule cannot override itself")
         if self.effects and self.kind is Kind.AVOID:
             raise ValueError("an avoid rule is not carried out, so it cannot have effects")
-        texts = [p.text for p in self.phrasing]
-        duplicates = {t for t in texts if texts.count(t) > 1}
-        if duplicates:
-            raise ValueError(f"phrasing text repeated: {sorted(duplicates)[0]!r}")
+        twice = _repeated(p.text for p in self.phrasing)
+        if twice is not None:
+            raise ValueError(f"phrasing text repeated: {twice!r}")
         fallbacks = [p for p in self.phrasing if not p.requires and p.when is None]
         for channel in Channel:
             if not any(p.fits(channel) for p in fallbacks):
@@ -384,6 +465,13 @@ class Rule(BaseModel):
         yield self.rationale
 
 
+def _repeated(items: Iterable[str]) -> str | None:
+    """The first item (in sorted order) that occurs more than once; linear in the items."""
+    counts = Counter(items)
+    repeated = sorted(item for item, count in counts.items() if count > 1)
+    return repeated[0] if repeated else None
+
+
 class Rulebook:
     """An ordered, validated set of rules with the catalogs that translate them.
 
@@ -402,6 +490,11 @@ class Rulebook:
         catalogs: Mapping[str, Mapping[tuple[str, str], str]] | None = None,
         name: str = "custom",
     ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"a rulebook's name is a string, not {type(name).__name__}")
+        problem = _name_problem(name)
+        if problem is not None:
+            raise RulebookError(f"invalid rulebook name: {problem}", field="name")
         given = tuple(rules)
         for rule in given:
             if not isinstance(rule, Rule):
@@ -546,42 +639,109 @@ def _check_overrides(by_id: Mapping[str, Rule], name: str) -> None:
                     rule=rule.id,
                     field="overrides",
                 )
-    # A cycle would let rules remove each other and could leave no advice at all.
-    state: dict[str, int] = {}
+    # A cycle would let rules remove each other and could leave no advice at all. Iterative
+    # depth-first search: a pack may chain thousands of overrides.
+    done: set[str] = set()
+    for root in sorted(by_id):
+        if root in done:
+            continue
+        path = [root]
+        on_path = {root: 0}
+        pending = [iter(by_id[root].overrides)]
+        while pending:
+            for target in pending[-1]:
+                if target in done:
+                    continue
+                if target in on_path:
+                    cycle = _shorten([*path[on_path[target] :], target])
+                    raise RulebookError(
+                        f"overrides form a cycle: {cycle}",
+                        file=name,
+                        rule=target,
+                        field="overrides",
+                    )
+                on_path[target] = len(path)
+                path.append(target)
+                pending.append(iter(by_id[target].overrides))
+                break
+            else:
+                pending.pop()
+                finished = path.pop()
+                del on_path[finished]
+                done.add(finished)
 
-    def visit(rule_id: str, path: tuple[str, ...]) -> None:
-        if state.get(rule_id) == 2:
-            return
-        if state.get(rule_id) == 1:
-            cycle = " -> ".join((*path[path.index(rule_id) :], rule_id))
-            raise RulebookError(
-                f"overrides form a cycle: {cycle}", file=name, rule=rule_id, field="overrides"
-            )
-        state[rule_id] = 1
-        for target in by_id[rule_id].overrides:
-            visit(target, (*path, rule_id))
-        state[rule_id] = 2
 
-    for rule_id in sorted(by_id):
-        visit(rule_id, ())
+def _shorten(path: list[str], keep: int = 6) -> str:
+    """``a -> b -> ... -> z``, eliding the middle of a long path to keep errors one line."""
+    if len(path) <= 2 * keep:
+        return " -> ".join(path)
+    hidden = len(path) - 2 * keep
+    return " -> ".join([*path[:keep], f"... ({hidden} more)", *path[-keep:]])
+
+
+def _name_problem(name: str) -> str | None:
+    """What is wrong with a pack name, or ``None``: it is shown, logged and compiled in."""
+    if not name.strip():
+        return "must not be empty"
+    position = control_character(name)
+    if position is not None:
+        return describe_control(name[position])
+    if len(name) > MAX_PACK_NAME:
+        return f"must be at most {MAX_PACK_NAME} characters"
+    return None
+
+
+def _depth_problem(data: object) -> str | None:
+    """Refuse nesting deeper than MAX_PACK_NESTING, walking iteratively."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_PACK_NESTING:
+            return f"tables and arrays are nested more than {MAX_PACK_NESTING} levels deep"
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return None
 
 
 _TOP_LEVEL_KEYS = frozenset({"rules", "pack"})
-_PACK_KEYS = frozenset({"name", "description"})
+_PACK_KEYS = frozenset({"name", "description", "disable"})
 
 
-def _read_rules(path: Path) -> tuple[str, list[Rule]]:
+@dataclass(frozen=True)
+class _Pack:
+    """A pack file, read and validated on its own (before it is merged over a base)."""
+
+    name: str
+    description: str | None
+    disable: tuple[str, ...]
+    rules: list[Rule]
+
+
+def _read_pack(path: Path) -> _Pack:
     file = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular_file(path, MAX_PACK_BYTES)
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise RulebookError(
             f"cannot read the rule pack: {exc.strerror or exc}", file=file
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulebookError(f"not valid TOML: {exc}", file=file) from None
-    except ValueError as exc:  # e.g. a NUL byte in the path
+    except RecursionError:
+        # tomllib descends recursively into nested arrays and inline tables.
+        raise RulebookError(
+            f"not a rule pack: tables and arrays are nested more than {MAX_PACK_NESTING} "
+            "levels deep",
+            file=file,
+        ) from None
+    except ValueError as exc:  # not a regular file, too large, a NUL byte in the path
         raise RulebookError(f"cannot read the rule pack: {exc}", file=file) from None
+    problem = _depth_problem(data)
+    if problem is not None:
+        raise RulebookError(f"not a rule pack: {problem}", file=file)
     unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
     if unknown:
         raise RulebookError(
@@ -589,13 +749,79 @@ def _read_rules(path: Path) -> tuple[str, list[Rule]]:
         )
     pack = data.get("pack", {})
     if not isinstance(pack, dict) or set(pack) - _PACK_KEYS:
-        raise RulebookError("[pack] may only hold name and description", file=file)
-    name = str(pack.get("name", path.stem))
+        raise RulebookError("[pack] may only hold name, description and disable", file=file)
+    name = _pack_name(pack, path)
+    description = pack.get("description")
+    if description is not None:
+        problem = _description_problem(description)
+        if problem is not None:
+            raise RulebookError(problem, file=file, field="description")
+    disable = pack.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(item, str) for item in disable):
+        raise RulebookError(
+            "[pack] disable must be a list of rule ids", file=file, field="disable"
+        )
+    for item in disable:
+        if len(item) > 64 or not re.fullmatch(_RULE_ID_PATTERN, item):
+            raise RulebookError(
+                f"[pack] disable: {item[:64]!r} is not a rule id (kebab-case, at most 64 "
+                "characters)",
+                file=file,
+                field="disable",
+            )
+    twice = _repeated(disable)
+    if twice is not None:
+        raise RulebookError(f"{twice!r} is listed twice", file=file, field="disable")
     entries = data.get("rules")
     if not isinstance(entries, list) or not entries:
         raise RulebookError("no [[rules]] found", file=file)
+    if len(entries) > MAX_PACK_RULES:
+        raise RulebookError(
+            f"the pack holds {len(entries)} rules, more than {MAX_PACK_RULES} rules allowed",
+            file=file,
+        )
     rules = [_build_rule(entry, file, index) for index, entry in enumerate(entries)]
-    return name, rules
+    return _Pack(name, description, tuple(disable), rules)
+
+
+def _pack_name(pack: Mapping[str, object], path: Path) -> str:
+    if "name" not in pack:
+        problem = _name_problem(path.stem)
+        if problem is not None:
+            raise RulebookError(
+                f"the file name {path.stem!r} cannot be the pack's name ({problem}); "
+                "set [pack] name",
+                file=str(path),
+                field="name",
+            )
+        return path.stem
+    name = pack["name"]
+    if not isinstance(name, str):
+        raise RulebookError(
+            f"[pack] name must be a string, not {type(name).__name__}",
+            file=str(path),
+            field="name",
+        )
+    problem = _name_problem(name)
+    if problem is not None:
+        raise RulebookError(f"[pack] name: {problem}", file=str(path), field="name")
+    return name
+
+
+def _description_problem(description: object) -> str | None:
+    if not isinstance(description, str):
+        return f"[pack] description must be a string, not {type(description).__name__}"
+    position = control_character(description, line_breaks=True)
+    if position is not None:
+        return f"[pack] description: {describe_control(description[position], line_breaks=True)}"
+    if len(description) > MAX_PACK_DESCRIPTION:
+        return f"[pack] description must be at most {MAX_PACK_DESCRIPTION} characters"
+    return None
+
+
+def _read_rules(path: Path) -> tuple[str, list[Rule]]:
+    pack = _read_pack(path)
+    return pack.name, pack.rules
 
 
 def _build_rule(entry: object, file: str, index: int) -> Rule:
@@ -650,9 +876,12 @@ def load_rulebook(path: str | Path, *, base: Rulebook | None = None) -> Rulebook
     """Load a rule pack and merge it over a base rulebook (the built-in one by default).
 
     A pack adds rules, and may replace a built-in rule by reusing its id with
-    ``replace = true``, or silence one through ``overrides``. Its translations, if any, sit
-    beside it in ``locales/<lang>/LC_MESSAGES/<pack file stem>.po``; a locale in which some
-    pack message is untranslated is not supported by the merged rulebook.
+    ``replace = true``, silence one through ``overrides``, or remove one altogether with
+    ``[pack] disable = ["rule-id"]``. Its translations, if any, sit beside it in
+    ``locales/<lang>/LC_MESSAGES/<pack file stem>.po``; a locale in which some pack message
+    is untranslated is not supported by the merged rulebook. A pack's catalog may not change
+    a translation the base already has (a built-in rule's, or a heading's) unless the pack
+    replaces that rule.
 
     Args:
         path: the pack's TOML file.
@@ -663,45 +892,147 @@ def load_rulebook(path: str | Path, *, base: Rulebook | None = None) -> Rulebook
         RulebookError: naming the file, the rule and the field that is wrong.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+       ``[pack] disable``; limits on size, nesting and rules (see docs/rule-packs.md).
     """
-    from .i18n import load_catalogs
+    return _load(path, base)[0]
 
+
+@dataclass(frozen=True)
+class _Merge:
+    """What merging a pack did to its base, for ``difficult-customers check``."""
+
+    pack_ids: tuple[str, ...]
+    replaced: tuple[str, ...]
+    disabled: tuple[str, ...]
+    lost_locales: tuple[str, ...]
+
+
+def _load(path: str | Path, base: Rulebook | None) -> tuple[Rulebook, _Merge]:
     path = Path(path)
     base = default_rulebook() if base is None else base
     if not isinstance(base, Rulebook):
         raise TypeError(f"base must be a Rulebook, not {type(base).__name__}")
-    name, pack_rules = _read_rules(path)
+    file = str(path)
+    pack = _read_pack(path)
     by_id = {rule.id: rule for rule in base.rules}
+    pack_ids = {rule.id for rule in pack.rules}
+    for rule_id in pack.disable:
+        if rule_id in pack_ids:
+            raise RulebookError(
+                f"cannot disable {rule_id!r}: it is defined by the pack itself",
+                file=file,
+                field="disable",
+            )
+        if rule_id not in by_id:
+            close = difflib.get_close_matches(rule_id, by_id, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RulebookError(
+                f"cannot disable {rule_id!r}: no rule has this id{hint}",
+                file=file,
+                field="disable",
+            )
+        del by_id[rule_id]
+    disabled = frozenset(pack.disable)
+    if disabled:
+        # A remaining rule that overrode a disabled one has nothing left to silence there.
+        by_id = {
+            rule_id: rule
+            if disabled.isdisjoint(rule.overrides)
+            else rule.model_copy(
+                update={"overrides": tuple(t for t in rule.overrides if t not in disabled)}
+            )
+            for rule_id, rule in by_id.items()
+        }
     seen: set[str] = set()
-    for rule in pack_rules:
+    for rule in pack.rules:
         if rule.id in seen:
-            raise RulebookError(f"duplicate rule id {rule.id!r}", file=str(path), rule=rule.id)
+            raise RulebookError(f"duplicate rule id {rule.id!r}", file=file, rule=rule.id)
         seen.add(rule.id)
         if rule.id in by_id and not rule.replace:
             raise RulebookError(
                 "a rule with this id already exists; set replace = true to replace it",
-                file=str(path),
+                file=file,
                 rule=rule.id,
                 field="id",
             )
         if rule.replace and rule.id not in by_id:
             raise RulebookError(
                 "replace = true but there is no rule with this id to replace",
-                file=str(path),
+                file=file,
                 rule=rule.id,
                 field="replace",
             )
+        for target in rule.overrides:
+            if target in disabled:
+                raise RulebookError(
+                    f"overrides {target!r}, which is disabled by the pack",
+                    file=file,
+                    rule=rule.id,
+                    field="overrides",
+                )
         by_id[rule.id] = rule
+    replaced = tuple(sorted(rule.id for rule in pack.rules if rule.replace))
+    catalogs = _merge_catalogs(path, base, frozenset(replaced))
+    try:
+        book = Rulebook(by_id.values(), catalogs=catalogs, name=pack.name)
+    except RulebookError as exc:
+        exc.file = file
+        exc.args = (str(exc),)
+        raise
+    lost = tuple(locale for locale in base.locales if locale not in book.locales)
+    merge = _Merge(tuple(rule.id for rule in pack.rules), replaced, pack.disable, lost)
+    return book, merge
+
+
+def _merge_catalogs(
+    path: Path, base: Rulebook, replaced: frozenset[str]
+) -> dict[str, dict[tuple[str, str], str]]:
+    """The base catalogs with the pack's own added; changing a base translation is refused.
+
+    A pack may translate its own rules, the rules it replaces, and the headings of a
+    language the built-in catalogs lack; anything else would silently change text the pack
+    does not own.
+    """
+    from .i18n import load_catalog_files
+
     catalogs: dict[str, dict[tuple[str, str], str]] = {
         locale: dict(catalog) for locale, catalog in base.catalogs.items()
     }
     pack_locales = path.parent / "locales"
-    if pack_locales.is_dir():
-        for locale, catalog in load_catalogs(pack_locales, path.stem).items():
-            catalogs.setdefault(locale, {}).update(catalog)
-    try:
-        return Rulebook(by_id.values(), catalogs=catalogs, name=name)
-    except RulebookError as exc:
-        exc.file = str(path)
-        exc.args = (str(exc),)
-        raise
+    if not pack_locales.is_dir():
+        return catalogs
+    builtin = default_rulebook().catalogs if base is not default_rulebook() else {}
+    for po, lang, catalog in load_catalog_files(pack_locales, path.stem):
+        # Compared with the base, not with what the pack added so far: a pack's fr_FR
+        # folder may refine its own fr translations.
+        existing = base.catalogs.get(lang, {})
+        headings = builtin.get(lang, {})
+        for key, translation in catalog.items():
+            context, message = key
+            if context.startswith("@"):
+                known = existing.get(key, headings.get(key))
+                if known is not None and known != translation:
+                    raise RulebookError(
+                        f"translates the heading {message!r}, which the built-in {lang} "
+                        "catalog already translates; a pack may only translate headings "
+                        "for a language the built-in catalogs lack",
+                        file=str(po),
+                        rule=context,
+                        field="msgstr",
+                    )
+            # "rule-id|feminine" is a variant of the rule's phrasing, owned by the same rule.
+            elif (
+                context.partition("|")[0] not in replaced
+                and existing.get(key, translation) != translation
+            ):
+                raise RulebookError(
+                    f"changes the {lang} translation of {message!r}, a message of a rule the "
+                    "pack does not own; only a rule the pack replaces (replace = true) may "
+                    "be translated anew",
+                    file=str(po),
+                    rule=context,
+                    field="msgstr",
+                )
+        catalogs.setdefault(lang, {}).update(catalog)
+    return catalogs

@@ -6,9 +6,20 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ._files import read_regular_file
+from .errors import RulebookError
 from .rules import Rule
 
-__all__ = ["HEADING_MAX_LENGTH", "read_sections", "uncited_sections", "verify_sources"]
+__all__ = [
+    "HEADING_MAX_LENGTH",
+    "MAX_SEED_BYTES",
+    "read_sections",
+    "uncited_sections",
+    "verify_sources",
+]
+
+#: Largest seed file read, in bytes; the seed articles are about 10 kB each.
+MAX_SEED_BYTES = 1024 * 1024
 
 HEADING_MAX_LENGTH = 60
 """A heading is a short line without closing punctuation; body lines are whole paragraphs."""
@@ -48,14 +59,32 @@ def read_sections(text: str) -> dict[str | None, str]:
 
 
 def _load(seeds_dir: Path) -> dict[str, dict[str | None, str]]:
-    return {
-        path.name: read_sections(path.read_text(encoding="utf-8"))
-        for path in sorted(seeds_dir.glob("*.txt"))
-    }
+    return {path.name: read_sections(_read_seed(path)) for path in sorted(seeds_dir.glob("*.txt"))}
+
+
+def _read_seed(path: Path) -> str:
+    try:
+        data = read_regular_file(path, MAX_SEED_BYTES)
+    except OSError as exc:
+        raise RulebookError(f"cannot read seed: {exc.strerror or exc}", file=str(path)) from None
+    except ValueError as exc:
+        raise RulebookError(f"cannot read seed: {exc}", file=str(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RulebookError(
+            f"seed is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
+            file=str(path),
+        ) from None
 
 
 def verify_sources(rules: Iterable[Rule], seeds_dir: Path) -> list[str]:
-    """Problems with the rules' citations: unknown document or section, quote not verbatim."""
+    """Problems with the rules' citations: unknown document or section, quote not verbatim.
+
+    Raises:
+        RulebookError: a seed file (``*.txt`` in ``seeds_dir``) cannot be read: not a
+            regular file, larger than :data:`MAX_SEED_BYTES`, or not UTF-8; it is named.
+    """
     seeds = _load(seeds_dir)
     problems = []
     for rule in rules:

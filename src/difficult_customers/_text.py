@@ -1,0 +1,41 @@
+"""Text hygiene for what rule packs and catalogs supply: no terminal controls, no bidi tricks.
+
+Pack text ends up on terminals, in logs and in markdown. A control character there can move
+the cursor, rewrite the screen or write to the clipboard (OSC 52), and a bidi override can
+make text read differently from what it is. Such characters are refused when a pack loads,
+rather than escaped at every place that prints, so that a loaded rulebook is safe to show.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["control_character", "describe_control"]
+
+# C0 controls but tab, line feed and carriage return (handled below), DEL, C1 controls, the
+# bidi embeddings and overrides U+202A-U+202E and the bidi isolates U+2066-U+2069.
+_ALWAYS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# Where line breaks are allowed, they are \n or \r\n; a lone \r returns the cursor to the
+# start of the line, so it could hide what precedes it.
+_MULTI_LINE = re.compile(f"[{_ALWAYS}]|\r(?!\n)")
+_ONE_LINE = re.compile(f"[{_ALWAYS}\t\n\r]")
+
+
+def control_character(text: str, *, line_breaks: bool = False) -> int | None:
+    """The offset of the first character ``text`` may not hold, or ``None``.
+
+    Args:
+        line_breaks: allow tabs, line feeds and ``\\r\\n``, for multi-line fields.
+    """
+    found = (_MULTI_LINE if line_breaks else _ONE_LINE).search(text)
+    return None if found is None else found.start()
+
+
+def describe_control(character: str, *, line_breaks: bool = False) -> str:
+    """``'control character U+001B is not allowed'``, with a word on line breaks."""
+    description = f"control character U+{ord(character):04X}"
+    if character in "\t\r\n" and not line_breaks:
+        description += " (a tab or line break: this field is one line)"
+    elif character == "\r":
+        description += " (a carriage return not followed by a line feed)"
+    return description + " is not allowed"
