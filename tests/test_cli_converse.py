@@ -95,3 +95,12 @@ def test_a_folder_is_not_an_event_log(cli, tmp_path: Path) -> None:
     run = cli(["converse", str(tmp_path)])
     assert_one_line_error(run)
     assert "not a regular file" in run.err
+
+
+def test_input_is_bounded(cli, tmp_path: Path) -> None:
+    run = cli(["converse", "/dev/zero"])
+    assert_one_line_error(run)
+    assert "not a regular file" in run.err
+    run = cli(["converse", "-"], stdin="x" * 300_000)
+    assert_one_line_error(run)
+    assert "line 1: longer than 100,000 characters" in run.err

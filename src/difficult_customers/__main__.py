@@ -19,11 +19,12 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from pydantic import ValidationError
 
 from . import __version__
+from ._files import read_regular_file
 from .advice import Advice
 from .conversation import MAX_EVENTS, Conversation
 from .details import Details
@@ -137,6 +138,8 @@ def _cmd_rules(args: argparse.Namespace) -> int:
 
 #: Longest line of an event log ``converse`` reads, in characters.
 MAX_EVENT_LINE = 100_000
+#: Largest event log file ``converse`` reads, in bytes (stdin is read line by line instead).
+MAX_EVENT_LOG_BYTES = 50_000_000
 
 
 def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
@@ -144,18 +147,18 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
     if source is None or source == "-":
         if source is None and sys.stdin.isatty():
             raise ValueError("converse needs events: give EVENTS.jsonl, or - to read stdin")
-        stream: Iterable[str] = sys.stdin
+        stream: Iterable[str] = _bounded_lines(sys.stdin)
         name = "stdin"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"cannot read {source}: not a regular file")
         try:
-            stream = path.read_text(encoding="utf-8").splitlines()
+            data = read_regular_file(source, MAX_EVENT_LOG_BYTES)
+            stream = data.decode("utf-8").splitlines()
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
             raise ValueError(f"cannot read {source}: not UTF-8 text") from None
+        except ValueError as exc:
+            raise ValueError(f"cannot read {source}: {exc}") from None
         name = source
     count = 0
     for number, line in enumerate(stream, 1):
@@ -166,6 +169,13 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
             if count > MAX_EVENTS:
                 raise ValueError(f"{name}: more than {MAX_EVENTS:,} events")
             yield number, line
+
+
+def _bounded_lines(stream: TextIO) -> Iterator[str]:
+    """Lines as they arrive, never reading more than one line's limit at a time."""
+    while line := stream.readline(MAX_EVENT_LINE + 2):
+        # A line past the limit is passed on as it is, and refused by the caller.
+        yield line.removesuffix("\n").removesuffix("\r")
 
 
 def _cmd_converse(args: argparse.Namespace) -> int:
