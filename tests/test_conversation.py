@@ -146,6 +146,7 @@ def test_effects_come_from_the_rulebook_data() -> None:
             base = expected[effect.field]
             expected[effect.field] = base + effect.value if effect.increment else effect.value
         expected["done"] = tuple(sorted({*start.state.done, rule.id}))
+        expected["agent_replied"] = True  # every rule here is a do rule
         assert after == ConversationState.model_validate(expected), rule.id
 
 
@@ -221,6 +222,19 @@ def test_a_step_carried_out_is_not_advised_again() -> None:
     later = ids(conv.advise())
     assert not {"restate-the-request", "apologize-and-take-ownership", "show-empathy"} & set(later)
     assert "validate-explain-solve" in later
+
+
+def test_no_silent_pause_once_the_agent_has_spoken() -> None:
+    conv = Conversation(mood="angry", offensive_remarks=2)
+    assert ids(conv.advise())[0] == "pause-before-responding"
+    warned = conv.apply(followed("issue-warning"))
+    assert warned.state.agent_replied
+    assert "pause-before-responding" not in ids(warned.advise())
+    # Nor is the request to calm down repeated: the warning carried it.
+    assert "ask-to-calm-down" not in ids(warned.advise())
+    again = warned.apply(SPEAKS, STOPS)
+    assert not again.state.agent_replied
+    assert ids(again.advise())[0] == "pause-before-responding"
 
 
 def test_a_step_taken_once_per_turn_comes_back_when_the_customer_speaks_again() -> None:

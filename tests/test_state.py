@@ -35,6 +35,7 @@ CONTRACT = {
     "unsatisfiable": False,
     "agent_upset": False,
     "position_stated": False,
+    "agent_replied": False,
     "done": [],
     "ended": False,
 }

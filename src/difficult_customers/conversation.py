@@ -33,7 +33,7 @@ from .events import (
     event_json,
     parse_event,
 )
-from .rules import Rulebook
+from .rules import Kind, Rulebook
 from .state import MAX_COUNT, ConversationState, Mood
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
@@ -70,6 +70,8 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
             else:
                 values[effect.field] = effect.value
         values["done"] = (*state.done, rule.id)
+        if rule.kind is Kind.DO:
+            values["agent_replied"] = True
     elif state.ended:
         raise ConversationEndedError(event, allowed=_after_ending(rulebook))
     elif isinstance(event, Facts):
@@ -88,6 +90,7 @@ def _customer_event(
     """Apply a customer event to ``values``; whether the result needs no validation."""
     if isinstance(event, CustomerStartedSpeaking | CustomerInterrupted):
         values["customer_speaking"] = True
+        values["agent_replied"] = False
         if isinstance(event, CustomerInterrupted):
             values["customer_interrupts"] = True
         # A new turn of the customer's: the steps taken once per turn are due again.

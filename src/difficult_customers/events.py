@@ -138,6 +138,7 @@ _DERIVED: dict[str, str] = {
     "warnings_given": "agent_followed with the rule that gives the warning",
     "abuse_after_warning": "customer events after agent_followed of a warning",
     "done": "agent_followed events",
+    "agent_replied": "agent_followed events (and customer events, which clear it)",
     "position_stated": "agent_followed with the rule that states the final position",
     "ended": "agent_followed with a rule that ends the conversation",
 }

@@ -206,6 +206,11 @@ class ConversationState(BaseModel):
         description="The agent has stated a final position and the way to appeal (004, "
         "'Énoncez votre position'). Default: false.",
     )
+    agent_replied: StrictBool = Field(
+        default=False,
+        description="The agent has already said or done something since the customer last "
+        "spoke: the moment for a silent pause has passed. Default: false.",
+    )
     done: DoneIds = Field(
         default=(),
         description="Ids of the rules the agent has already carried out in this conversation, "
