@@ -1,13 +1,16 @@
 """A rule that cites a passage behaves as that passage says: one test per reviewed finding.
 
 Each test names the seed passage it holds the rulebook to; the findings are those of the
-Fidelity issue (8), numbered as there.
+Fidelity issue (8), numbered as there. The tests marked xfail at the end are findings of a
+second review that the rule data does not satisfy yet: each fails today, and passes (so
+must lose its mark) once its rule is fixed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 
 from difficult_customers import Advice, Conversation, advise, default_rulebook
@@ -223,3 +226,155 @@ def test_a_heated_insult_calls_for_a_break_even_if_the_agent_holds_up() -> None:
 def test_the_project_own_advice_is_marked_in_the_data() -> None:
     marked = {rule.id for rule in BOOK if rule.additions}
     assert {"call-security", "stay-calm", "end-the-conversation"} <= marked
+
+
+# Findings of the second review (all xfail until the rule data is fixed; each names the
+# passage it protects). Ranked as in the review report, most severe first.
+
+xfail = pytest.mark.xfail
+
+
+@xfail(
+    strict=True,
+    reason="004 'Émettre un avertissement': the consequence follows only 'if this continues'; "
+    "let-the-customer-go's abuse wording fires right after a heeded warning",
+)
+def test_a_heeded_warning_is_not_followed_by_parting_over_the_aggression() -> None:
+    for state in (
+        {"offensive_remarks": 2, "unsatisfiable": True},
+        {"channel": "in_person", "threats": True, "effort_exceeds_value": True},
+    ):
+        warned = Conversation(state).apply({"type": "agent_followed", "rule": "issue-warning"})
+        assert not warned.state.abuse_after_warning
+        for r in warned.advise():
+            assert "crossed the line" not in r.text, r.rule_id
+
+
+@xfail(
+    strict=True,
+    reason="002 'Suivi avec le client': recording the complaint is the last thing done; after "
+    "security is called mid-rant, nothing is advised and nothing can be recorded",
+)
+def test_the_complaint_is_recorded_after_security_is_called_mid_rant() -> None:
+    state = {
+        "channel": "in_person",
+        "threats": True,
+        "warnings_given": 1,
+        "abuse_after_warning": True,
+        "customer_speaking": True,
+    }
+    called = Conversation(state).apply({"type": "agent_followed", "rule": "call-security"})
+    assert called.state.ended
+    assert "record-the-complaint" in called.advise().rule_ids
+
+
+@xfail(
+    strict=True,
+    reason="004 'Émettre un avertissement': in person the warned consequence is calling "
+    "security; once it is carried out, no new 'otherwise I will call security' and no "
+    "negotiating",
+)
+def test_once_security_is_called_it_is_not_threatened_again() -> None:
+    state = {"channel": "in_person", "threats": True, "warnings_given": 1}
+    for extra in ({}, {"customer_speaking": True, "customer_value": "high"}):
+        advice = advise(state, abuse_after_warning=True, **extra)
+        assert "call-security" in advice.rule_ids
+        said = [r.text for r in (*advice.actions, *advice.pending)]
+        assert not any("otherwise, I will call security" in text for text in said)
+        assert "preserve-valuable-relationship" not in advice.rule_ids
+
+
+@xfail(
+    strict=True,
+    reason="001 'Sois professionnel': 'Prenons une pause ... une mise à jour dans une heure'; "
+    "take-a-break's own effect (agent_upset = false) ends the pause at once",
+)
+def test_a_break_once_announced_holds_the_exchange() -> None:
+    paused = Conversation(offensive_remarks=1, agent_upset=True).apply(
+        {"type": "agent_followed", "rule": "take-a-break"}
+    )
+    moves = {r.rule_id for r in paused.advise().actions}
+    assert not moves & {
+        "restate-the-request",
+        "apologize-and-take-ownership",
+        "offer-win-win-solution",
+        "settle-without-delay",
+    }
+
+
+@xfail(
+    strict=True,
+    reason="002 'Apporter une solution gagnante': 'Il faut toujours apporter une solution'; "
+    "a stalled discussion of a valid complaint with a known fix gets no fix at all",
+)
+def test_a_stalled_valid_complaint_with_a_fix_still_gets_the_fix() -> None:
+    advice = advise(complaint_validity="valid", discussion_stalled=True)
+    cited = {s.section for r in advice for s in r.sources}
+    assert "Apporter une solution gagnante" in cited
+
+
+@xfail(
+    strict=True,
+    reason="004 'Référez-vous aux politiques' (the clause that supports your position) and "
+    "001 'Protège toi': a business detail turns every case into the seed's own example",
+)
+def test_a_business_detail_does_not_choose_the_clause_or_the_limit() -> None:
+    state = {"covered_by_contract": True, "request_within_policy": False}
+    plain = advise(state)
+    detailed = advise(state, details={"deposit_percent": 20, "closed_day": "sunday"})
+    for rule_id in ("refer-to-the-contract", "hold-firm-on-policy"):
+        assert "deposit" not in text(detailed, rule_id)
+        assert "delivery" not in text(detailed, rule_id)
+        assert text(plain, rule_id) == text(detailed, rule_id)
+
+
+@xfail(
+    strict=True,
+    reason="004 'Honnêteté': 'Soyez honnête sur ce que vous pouvez faire'; an agent who knows "
+    "there is no fix is told to say 'rather than guess, I'll check with my manager'",
+)
+def test_an_agent_who_knows_there_is_no_fix_does_not_pretend_to_check() -> None:
+    said = text(
+        advise(agent_knows_resolution=True, solution_available=False), "be-honest-about-limits"
+    )
+    assert "rather than guess" not in said
+    assert "check with my manager" not in said
+
+
+@xfail(
+    strict=True,
+    reason="002 'S'excuser': 'Que vous ayez eu raison ou tort ... vous excuser'; a valid "
+    "complaint with an out-of-policy demand loses the apology, not the open offer",
+)
+def test_a_valid_complaint_is_apologized_for_even_if_the_demand_is_refused() -> None:
+    found = ids({"complaint_validity": "valid", "request_within_policy": False})
+    assert "hold-firm-on-policy" in found
+    assert "apologize-and-take-ownership" in found
+
+
+@xfail(
+    strict=True,
+    reason="004 'Traitement silencieux' is about the abusive customer's rant; the pause is "
+    "keyed on mood only, and insults recorded as events leave the mood at 'upset'",
+)
+def test_an_abusive_rant_is_followed_by_silence_whatever_the_mood_field() -> None:
+    conv = Conversation(channel="phone").apply(
+        {"type": "customer_started_speaking"},
+        {"type": "customer_insulted"},
+        {"type": "customer_insulted"},
+        {"type": "customer_finished_speaking"},
+    )
+    assert conv.state.mood == "upset"
+    assert "pause-before-responding" in conv.advise().rule_ids
+
+
+@xfail(
+    strict=True,
+    reason="004 'Expliquer' then 'Émettre un avertissement' ('Expliquez à nouveau que vous "
+    "êtes là pour aider'): the calm-down request comes before the warning, not after it",
+)
+def test_the_calm_down_request_is_not_repeated_right_after_the_warning() -> None:
+    warned = Conversation(offensive_remarks=2, mood="furious").apply(
+        {"type": "agent_followed", "rule": "issue-warning"}
+    )
+    assert "ask-to-calm-down" not in warned.advise().rule_ids
