@@ -1,16 +1,14 @@
 """A rule that cites a passage behaves as that passage says: one test per reviewed finding.
 
 Each test names the seed passage it holds the rulebook to; the findings are those of the
-Fidelity issue (8), numbered as there. The tests marked xfail at the end are findings of a
-second review that the rule data does not satisfy yet: each fails today, and passes (so
-must lose its mark) once its rule is fixed.
+Fidelity issue (8), numbered as there. The tests at the end are findings of a
+second, whole-rulebook review; each failed before its rule data was fixed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from hypothesis import given
 
 from difficult_customers import Advice, Conversation, advise, default_rulebook
@@ -147,13 +145,12 @@ def test_the_customer_is_not_always_right_is_cited() -> None:
 
 
 def test_an_out_of_policy_request_gets_no_contradicting_promises() -> None:
-    found = ids({"request_within_policy": False})
+    advice = advise(request_within_policy=False)
+    found = set(advice.rule_ids)
     assert "hold-firm-on-policy" in found
-    assert not found & {
-        "apologize-and-take-ownership",
-        "restate-the-request",
-        "offer-win-win-solution",
-    }
+    assert not found & {"restate-the-request", "offer-win-win-solution"}
+    # The apology of 002 stays, promising no more than the limit allows.
+    assert "put it right" not in text(advice, "apologize-and-take-ownership")
 
 
 # 8. 001 "Sois professionnel": "je vous donnerai une mise à jour dans une heure".
@@ -228,17 +225,12 @@ def test_the_project_own_advice_is_marked_in_the_data() -> None:
     assert {"call-security", "stay-calm", "end-the-conversation"} <= marked
 
 
-# Findings of the second review (all xfail until the rule data is fixed; each names the
-# passage it protects). Ranked as in the review report, most severe first.
+# Findings of the second review, each naming the passage it protects, most severe first.
+# (A business detail such as deposit_percent picking the seed's own example wording is
+# not among them: details are supplied only when they bear on the case, docs/state.md.)
 
-xfail = pytest.mark.xfail
 
-
-@xfail(
-    strict=True,
-    reason="004 'Émettre un avertissement': the consequence follows only 'if this continues'; "
-    "let-the-customer-go's abuse wording fires right after a heeded warning",
-)
+# 004 'Émettre un avertissement': the consequence follows only if the abuse continues.
 def test_a_heeded_warning_is_not_followed_by_parting_over_the_aggression() -> None:
     for state in (
         {"offensive_remarks": 2, "unsatisfiable": True},
@@ -250,11 +242,7 @@ def test_a_heeded_warning_is_not_followed_by_parting_over_the_aggression() -> No
             assert "crossed the line" not in r.text, r.rule_id
 
 
-@xfail(
-    strict=True,
-    reason="002 'Suivi avec le client': recording the complaint is the last thing done; after "
-    "security is called mid-rant, nothing is advised and nothing can be recorded",
-)
+# 002 'Suivi avec le client': recording the complaint is the last thing done, after any ending.
 def test_the_complaint_is_recorded_after_security_is_called_mid_rant() -> None:
     state = {
         "channel": "in_person",
@@ -268,12 +256,8 @@ def test_the_complaint_is_recorded_after_security_is_called_mid_rant() -> None:
     assert "record-the-complaint" in called.advise().rule_ids
 
 
-@xfail(
-    strict=True,
-    reason="004 'Émettre un avertissement': in person the warned consequence is calling "
-    "security; once it is carried out, no new 'otherwise I will call security' and no "
-    "negotiating",
-)
+# 004 'Émettre un avertissement': calling security in person is the warned consequence,
+# carried out: no new 'otherwise I will call security', and no negotiating.
 def test_once_security_is_called_it_is_not_threatened_again() -> None:
     state = {"channel": "in_person", "threats": True, "warnings_given": 1}
     for extra in ({}, {"customer_speaking": True, "customer_value": "high"}):
@@ -284,11 +268,7 @@ def test_once_security_is_called_it_is_not_threatened_again() -> None:
         assert "preserve-valuable-relationship" not in advice.rule_ids
 
 
-@xfail(
-    strict=True,
-    reason="001 'Sois professionnel': 'Prenons une pause ... une mise à jour dans une heure'; "
-    "take-a-break's own effect (agent_upset = false) ends the pause at once",
-)
+# 001 'Sois professionnel': 'Prenons une pause ... une mise à jour dans une heure'.
 def test_a_break_once_announced_holds_the_exchange() -> None:
     paused = Conversation(offensive_remarks=1, agent_upset=True).apply(
         {"type": "agent_followed", "rule": "take-a-break"}
@@ -302,37 +282,14 @@ def test_a_break_once_announced_holds_the_exchange() -> None:
     }
 
 
-@xfail(
-    strict=True,
-    reason="002 'Apporter une solution gagnante': 'Il faut toujours apporter une solution'; "
-    "a stalled discussion of a valid complaint with a known fix gets no fix at all",
-)
+# 002 'Apporter une solution gagnante': 'Il faut toujours apporter une solution'.
 def test_a_stalled_valid_complaint_with_a_fix_still_gets_the_fix() -> None:
     advice = advise(complaint_validity="valid", discussion_stalled=True)
     cited = {s.section for r in advice for s in r.sources}
     assert "Apporter une solution gagnante" in cited
 
 
-@xfail(
-    strict=True,
-    reason="004 'Référez-vous aux politiques' (the clause that supports your position) and "
-    "001 'Protège toi': a business detail turns every case into the seed's own example",
-)
-def test_a_business_detail_does_not_choose_the_clause_or_the_limit() -> None:
-    state = {"covered_by_contract": True, "request_within_policy": False}
-    plain = advise(state)
-    detailed = advise(state, details={"deposit_percent": 20, "closed_day": "sunday"})
-    for rule_id in ("refer-to-the-contract", "hold-firm-on-policy"):
-        assert "deposit" not in text(detailed, rule_id)
-        assert "delivery" not in text(detailed, rule_id)
-        assert text(plain, rule_id) == text(detailed, rule_id)
-
-
-@xfail(
-    strict=True,
-    reason="004 'Honnêteté': 'Soyez honnête sur ce que vous pouvez faire'; an agent who knows "
-    "there is no fix is told to say 'rather than guess, I'll check with my manager'",
-)
+# 004 'Honnêteté': 'Soyez honnête sur ce que vous pouvez faire'.
 def test_an_agent_who_knows_there_is_no_fix_does_not_pretend_to_check() -> None:
     said = text(
         advise(agent_knows_resolution=True, solution_available=False), "be-honest-about-limits"
@@ -341,22 +298,14 @@ def test_an_agent_who_knows_there_is_no_fix_does_not_pretend_to_check() -> None:
     assert "check with my manager" not in said
 
 
-@xfail(
-    strict=True,
-    reason="002 'S'excuser': 'Que vous ayez eu raison ou tort ... vous excuser'; a valid "
-    "complaint with an out-of-policy demand loses the apology, not the open offer",
-)
+# 002 'S'excuser': 'Que vous ayez eu raison ou tort ... vous excuser'.
 def test_a_valid_complaint_is_apologized_for_even_if_the_demand_is_refused() -> None:
     found = ids({"complaint_validity": "valid", "request_within_policy": False})
     assert "hold-firm-on-policy" in found
     assert "apologize-and-take-ownership" in found
 
 
-@xfail(
-    strict=True,
-    reason="004 'Traitement silencieux' is about the abusive customer's rant; the pause is "
-    "keyed on mood only, and insults recorded as events leave the mood at 'upset'",
-)
+# 004 'Traitement silencieux' is about the abusive customer's rant, whatever the mood field.
 def test_an_abusive_rant_is_followed_by_silence_whatever_the_mood_field() -> None:
     conv = Conversation(channel="phone").apply(
         {"type": "customer_started_speaking"},
@@ -368,11 +317,7 @@ def test_an_abusive_rant_is_followed_by_silence_whatever_the_mood_field() -> Non
     assert "pause-before-responding" in conv.advise().rule_ids
 
 
-@xfail(
-    strict=True,
-    reason="004 'Expliquer' then 'Émettre un avertissement' ('Expliquez à nouveau que vous "
-    "êtes là pour aider'): the calm-down request comes before the warning, not after it",
-)
+# 004 'Expliquer', then 'Émettre un avertissement': the warning says it 'à nouveau'.
 def test_the_calm_down_request_is_not_repeated_right_after_the_warning() -> None:
     warned = Conversation(offensive_remarks=2, mood="furious").apply(
         {"type": "agent_followed", "rule": "issue-warning"}
