@@ -33,7 +33,7 @@ from .errors import DifficultCustomersError, RulebookError
 from .rules import Kind, Phase, Rulebook, _one_line, default_rulebook, load_rulebook
 from .rules import _load as _load_pack
 from .sources import verify_sources
-from .state import ConversationState
+from .state import ConversationState, loads_state
 
 __all__ = ["main"]
 
@@ -62,7 +62,7 @@ def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
             raise ValueError(f"{option} expects name=value, got {pair!r}")
         try:
             # true, 3 and "x" read as JSON; anything else is taken as a plain string.
-            values[name.strip()] = json.loads(raw.strip())
+            values[name.strip()] = loads_state(raw.strip())
         except (json.JSONDecodeError, RecursionError):
             values[name.strip()] = raw.strip()
     return values
@@ -78,7 +78,7 @@ def _read_state(source: str | None, sets: Sequence[str]) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ValueError(f"cannot read {source}: not UTF-8 text") from None
         try:
-            data = json.loads(text)
+            data = loads_state(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source} is not valid JSON: {exc}") from None
         except RecursionError:
