@@ -168,9 +168,10 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        text = (
-            f"unsupported locale {self.locale!r}; supported locales: {', '.join(self.supported)}"
-        )
+        shown = repr(self.locale)
+        if len(shown) > 80:  # a padded or hostile string: say how long, do not repeat it
+            shown = f"{shown[:40]}... ({len(shown)} characters)"
+        text = f"unsupported locale {shown}; supported locales: {', '.join(self.supported)}"
         if self.missing:
             rule_id, message = self.missing[0]
             rules = sorted({rule for rule, _ in self.missing})
