@@ -1051,3 +1051,37 @@ def test_a_contradictory_state_is_refused_with_the_fields_named(cli) -> None:
     assert "abuse_after_warning" in run.err
     assert "offensive_remarks" in run.err
     assert "Value error" not in run.err
+
+
+# --- issue 7, item 5: the built-in sources ship with the package ---------------------------
+
+
+def test_check_with_builtin_verifies_quotes_against_the_packaged_sources(
+    cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "misquote.toml"
+    path.write_text(
+        pack_toml(
+            document="000_7657c944a5bc606c.txt",
+            section="Faites preuve de bon sens",
+            quote="Restez calme et criez plus fort que le client.",
+        ),
+        encoding="utf-8",
+    )
+    run = cli(["check", str(path), "--with-builtin"])
+    assert run.status == 1
+    assert "offer-a-coffee: quote not found verbatim in 000_7657c944a5bc606c.txt" in run.err
+
+
+def test_check_with_builtin_accepts_a_true_quote_of_a_builtin_source(cli, tmp_path: Path) -> None:
+    path = tmp_path / "quote.toml"
+    path.write_text(
+        pack_toml(
+            document="000_7657c944a5bc606c.txt",
+            section="Faites preuve de bon sens",
+            quote="Restez calme, respirez profondément",
+        ),
+        encoding="utf-8",
+    )
+    run = cli(["check", str(path), "--with-builtin"])
+    assert run.status == 0, run.err
