@@ -439,3 +439,12 @@ def test_a_huge_number_says_what_the_field_expects(field: str, expected: str) ->
     assert error["loc"] == (field,)
     assert "200 digits" in error["msg"]
     assert expected in error["msg"]
+
+
+def test_counts_are_bounded() -> None:
+    from difficult_customers.state import MAX_COUNT
+
+    assert ConversationState(offensive_remarks=MAX_COUNT).offensive_remarks == MAX_COUNT
+    with pytest.raises(StateValidationError) as info:
+        ConversationState(warnings_given=MAX_COUNT + 1)
+    assert info.value.errors()[0]["loc"] == ("warnings_given",)
