@@ -225,6 +225,11 @@ class TestNoUnvalidatedState:
     def test_deprecated_copy_is_validated(self) -> None:
         with pytest.warns(DeprecationWarning, match="model_copy"), pytest.raises(ValidationError):
             ConversationState().copy(update={"offensive_remarks": -5})
+        with (
+            pytest.warns(DeprecationWarning, match="model_copy"),
+            pytest.raises(TypeError, match="every field"),
+        ):
+            ConversationState().copy(exclude={"mood"})
 
     def test_no_advice_for_a_bad_copy(self) -> None:
         with pytest.raises(ValidationError):

@@ -421,11 +421,24 @@ class ConversationState(BaseModel):
             return self
         return self.model_validate({**self.__dict__, **update})
 
-    def copy(self, *, update: Mapping[str, Any] | None = None, **_: Any) -> Self:
-        """Deprecated pydantic v1 spelling of :meth:`model_copy`; validates the same way."""
+    def copy(
+        self,
+        *,
+        include: Any = None,
+        exclude: Any = None,
+        update: Mapping[str, Any] | None = None,
+        deep: bool = False,
+    ) -> Self:
+        """Deprecated pydantic v1 spelling of :meth:`model_copy`; validates the same way.
+
+        Raises:
+            TypeError: ``include`` or ``exclude`` is given; a state always has every field.
+        """
         warnings.warn(
             "ConversationState.copy is deprecated; use model_copy", DeprecationWarning, 2
         )
+        if include is not None or exclude is not None:
+            raise TypeError("a state has every field: copy(include=, exclude=) is not supported")
         return self.model_copy(update=update)
 
     if not TYPE_CHECKING:  # the plugin types model_construct from the fields, as __init__
