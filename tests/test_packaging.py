@@ -44,4 +44,4 @@ def test_the_wheel_ships_the_catalogs_and_the_sources() -> None:
         "sources": "difficult_customers/sources",
     }
     sdist = _pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]  # type: ignore[index]
-    assert "sources" in sdist["include"]
+    assert {"sources", "locales", "SECURITY.md"} <= set(sdist["include"])
