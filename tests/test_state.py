@@ -383,6 +383,12 @@ class TestStateErrors:
         with pytest.raises(StateValidationError, match="mood"):
             build()
 
+    @pytest.mark.parametrize("data", [{1: 2}, {None: True}, {(1, 2): 3}, {"mood": "calm", 4: 4}])
+    def test_keys_that_are_not_strings(self, data: dict[object, object]) -> None:
+        with pytest.raises(StateValidationError) as info:
+            advise(data)  # type: ignore[arg-type]
+        assert info.value.errors()[0]["type"] == "invalid_key"
+
     def test_a_misspelled_field_gets_a_suggestion(self) -> None:
         with pytest.raises(ValidationError) as info:
             ConversationState.model_validate({"warnings_givne": 1})

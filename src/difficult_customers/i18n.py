@@ -226,6 +226,8 @@ def negotiate_locale(requested: str | Locale, supported: tuple[str, ...]) -> Loc
 
 def _tag(text: str) -> str:
     """``" pl-PL.UTF-8 "`` as ``pl_PL``: the part of a locale string that picks a locale."""
+    if text.isalpha():  # "en", "fr", "C": the usual spelling, with nothing to cut off
+        return "en" if text in {"C", "POSIX"} else str(text)
     tag = str(text).strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
     # The C/POSIX locale of a bare environment means "no localization": English.
     return "en" if tag in {"C", "POSIX"} else tag

@@ -293,30 +293,6 @@ class ConversationState(BaseModel):
         "what is left to do after an ending is advised. Default: false.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _prepare(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        # A state file may say which schema it follows, as editors expect; it is no field.
-        try:
-            # One C-level pass for the usual case: plain ASCII field names, no "$schema".
-            if "$schema" not in data and "".join(data).isascii():
-                return data
-        except TypeError:  # a key that is not a string: pydantic reports it
-            pass
-        schema = data.get("$schema", _ABSENT)
-        if schema is not _ABSENT and not isinstance(schema, str):
-            raise _error("$schema", "schema_type", "$schema must be a string (a URI)", schema)
-        # A key that is not valid Unicode (a lone surrogate from JSON "\ud800") cannot be
-        # reported by pydantic, which would give an error without a location: it is
-        # reported under its escaped spelling, which is no field either.
-        return {
-            (key if not isinstance(key, str) or _is_text(key) else _escaped(key)): value
-            for key, value in data.items()
-            if key != "$schema"
-        }
-
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.abuse_after_warning:
@@ -349,8 +325,18 @@ class ConversationState(BaseModel):
         def __init__(self, /, **data: Any) -> None:
             try:
                 super().__init__(**data)
+                return
+            except ValidationError as exc:
+                retry = _retry(data, exc)
+            try:
+                super().__init__(**retry)
             except ValidationError as exc:
                 raise _state_error(exc) from None
+
+        # Marked as pydantic's own __init__ (as RootModel's is): otherwise pydantic routes
+        # every model_validate() through it as keyword arguments, which is slower and fails
+        # with a TypeError, not a validation error, on a mapping with non-string keys.
+        __init__.__pydantic_base_init__ = True
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -375,6 +361,10 @@ class ConversationState(BaseModel):
         try:
             return super().model_validate(obj, **options)
         except ValidationError as exc:
+            retry = _retry(obj, exc)
+        try:
+            return super().model_validate(retry, **options)
+        except ValidationError as exc:
             raise _state_error(exc) from None
 
     @classmethod
@@ -388,10 +378,8 @@ class ConversationState(BaseModel):
         try:
             return super().model_validate_json(json_data, **options)
         except ValidationError as exc:
-            if not any(error["type"] == "json_invalid" for error in exc.errors()):
-                raise _state_error(exc) from None
-            # pydantic's parser rejects an out-of-range number without naming its field;
-            # the standard parser with bounded numbers can say where it is.
+            # Read again with the standard parser, which keeps a number pydantic's parser
+            # rejects without naming its field (and a "$schema" key) for model_validate.
             try:
                 data = loads_state(json_data)
             except (ValueError, RecursionError):
@@ -462,10 +450,34 @@ class ConversationState(BaseModel):
         return super().model_construct(None, **values)
 
 
-_ABSENT = object()
+def _retry(data: object, exc: ValidationError) -> Mapping[Any, Any]:
+    """What to validate again after ``exc``, or raise ``exc`` as a StateValidationError.
+
+    Handled here rather than in a before-validator, so that valid states (nearly all of
+    them) pay nothing: a state file may say which schema it follows in a top-level
+    ``"$schema"`` string, as editors expect, which is no field; and a key that is not valid
+    Unicode (a lone surrogate from JSON ``"\\ud800"``) makes pydantic report an error without
+    a location, so it is validated again under its escaped spelling, which is no field either.
+    """
+    if isinstance(data, Mapping):
+        odd = {key for key in data if isinstance(key, str) and not _is_text(key)}
+        if "$schema" in data or odd:
+            schema = data.get("$schema", "")
+            if not isinstance(schema, str):
+                raise _state_error(
+                    _error("$schema", "schema_type", "$schema must be a string (a URI)", schema)
+                )
+            return {
+                (_escaped(key) if key in odd else key): value
+                for key, value in data.items()
+                if key != "$schema"
+            }
+    raise _state_error(exc) from None
 
 
 def _is_text(key: str) -> bool:
+    if key.isascii():
+        return True
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:
