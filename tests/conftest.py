@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from difficult_customers.sources import builtin_sources_dir
+
 # Timing-based deadlines make property tests flaky on a loaded 2-core CI machine; speed is
 # measured in benchmarks/, never in tests.
 settings.register_profile("default", deadline=None)
@@ -26,9 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def seeds_dir() -> Path:
-    """The seed articles: ``$DIFFICULT_CUSTOMERS_SEEDS``, else ``../shared/seeds``."""
+    """The seed articles: ``$DIFFICULT_CUSTOMERS_SEEDS``, else the project's own ``sources/``
+    (inside the installed package, else at the repository's top)."""
     configured = os.environ.get("DIFFICULT_CUSTOMERS_SEEDS")
-    return Path(configured) if configured else REPO.parent / "shared" / "seeds"
+    return Path(configured) if configured else builtin_sources_dir()
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +39,7 @@ def seeds() -> Path:
     path = seeds_dir()
     if not path.is_dir():
         pytest.fail(
-            f"seed articles not found at {path}: clone the repository with shared/ beside it "
-            "or set DIFFICULT_CUSTOMERS_SEEDS"
+            f"seed articles not found at {path}: they ship in sources/ (or set "
+            "DIFFICULT_CUSTOMERS_SEEDS)"
         )
     return path

@@ -47,8 +47,12 @@ def state_fields() -> st.SearchStrategy[dict[str, Any]]:
 
 
 def _consistent(fields: dict[str, Any]) -> dict[str, Any]:
-    # Abuse "after a warning" needs a warning: the model refuses the contradiction.
-    if fields.get("warnings_given") == 0:
+    # Abuse "after a warning" needs a warning and some abuse: the model refuses the
+    # contradiction.
+    abused = (
+        fields.get("offensive_remarks") or fields.get("personal_attacks") or fields.get("threats")
+    )
+    if fields.get("warnings_given") == 0 or not abused:
         return {**fields, "abuse_after_warning": False}
     return fields
 

@@ -445,7 +445,8 @@ def test_schema(cli) -> None:
     schema = run.json()
     assert isinstance(schema, dict)
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == set(ConversationState.model_fields)
+    # "$schema" lets a state file name the schema it follows; it is not a field.
+    assert set(schema["properties"]) - {"$schema"} == set(ConversationState.model_fields)
     assert schema == ConversationState.model_json_schema()
 
 
@@ -1000,3 +1001,87 @@ def test_check_a_seed_that_is_not_utf8(cli, pack: Path, seeds_folder: Path) -> N
     assert_one_line_error(run)
     assert "latin1.txt" in run.err
     assert "not UTF-8" in run.err
+
+
+# --- issue 7, state part of item 15 and item 14 ------------------------------------------
+
+
+def test_a_huge_number_in_a_state_file_names_the_field(cli, tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"offensive_remarks": ' + "9" * 5000 + "}", encoding="utf-8")
+    run = cli(["advise", str(path)])
+    assert run.status == 2
+    assert "offensive_remarks" in run.err
+    assert "5000 digits" in run.err
+    assert len(run.err) < 500
+
+
+def test_a_huge_number_in_set_names_the_field(cli) -> None:
+    run = cli(["advise", "--set", "warnings_given=" + "1" * 5000])
+    assert run.status == 2
+    assert "warnings_given" in run.err
+    assert "5000 digits" in run.err
+
+
+def test_a_misspelled_state_field_gets_a_suggestion(cli) -> None:
+    run = cli(["advise", "-"], stdin='{"offensive_remark": 1}')
+    assert run.status == 2
+    assert "did you mean 'offensive_remarks'?" in run.err
+
+
+def test_a_state_key_that_is_not_unicode_has_a_location(cli) -> None:
+    run = cli(["advise", "-"], stdin='{"\\ud800": 1}')
+    assert run.status == 2
+    assert "\\ud800" in run.err
+    assert "state:" not in run.err.replace("invalid state:", "")
+
+
+def test_a_state_file_may_name_its_schema(cli, tmp_path: Path) -> None:
+    schema = cli(["schema"]).json()
+    assert isinstance(schema, dict)
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"$schema": schema["$id"], "mood": "furious"}), encoding="utf-8")
+    run = cli(["advise", str(path), "--format", "json"])
+    assert run.status == 0, run.err
+
+
+def test_a_contradictory_state_is_refused_with_the_fields_named(cli) -> None:
+    run = cli(["advise", "--set", "warnings_given=1", "--set", "abuse_after_warning=true"])
+    assert run.status == 2
+    assert "abuse_after_warning" in run.err
+    assert "offensive_remarks" in run.err
+    assert "Value error" not in run.err
+
+
+# --- issue 7, item 5: the built-in sources ship with the package ---------------------------
+
+
+def test_check_with_builtin_verifies_quotes_against_the_packaged_sources(
+    cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "misquote.toml"
+    path.write_text(
+        pack_toml(
+            document="000_7657c944a5bc606c.txt",
+            section="Faites preuve de bon sens",
+            quote="Restez calme et criez plus fort que le client.",
+        ),
+        encoding="utf-8",
+    )
+    run = cli(["check", str(path), "--with-builtin"])
+    assert run.status == 1
+    assert "offer-a-coffee: quote not found verbatim in 000_7657c944a5bc606c.txt" in run.err
+
+
+def test_check_with_builtin_accepts_a_true_quote_of_a_builtin_source(cli, tmp_path: Path) -> None:
+    path = tmp_path / "quote.toml"
+    path.write_text(
+        pack_toml(
+            document="000_7657c944a5bc606c.txt",
+            section="Faites preuve de bon sens",
+            quote="Restez calme, respirez profondément",
+        ),
+        encoding="utf-8",
+    )
+    run = cli(["check", str(path), "--with-builtin"])
+    assert run.status == 0, run.err

@@ -296,3 +296,38 @@ def test_variant_context() -> None:
     assert variant_context("show-empathy", "feminine") == "show-empathy|feminine"
     with pytest.raises(ValueError, match="pan"):
         variant_context("show-empathy", "pan")
+
+
+# --- issue 7, item 23: the negotiation cache is bounded ---------------------------------
+
+
+def test_an_absurdly_long_locale_is_refused_before_caching() -> None:
+    from difficult_customers import i18n
+
+    before = i18n._negotiate_text.cache_info().currsize
+    padded = "fr" + " " * 2_000_000
+    with pytest.raises(UnsupportedLocaleError) as info:
+        negotiate_locale(padded, SUPPORTED)
+    assert i18n._negotiate_text.cache_info().currsize == before
+    assert len(str(info.value)) < 300, "the message does not repeat the whole input"
+    assert info.value.locale is padded
+
+
+def test_padded_spellings_share_one_cache_entry() -> None:
+    from difficult_customers import i18n
+
+    negotiate_locale("pl_PL", SUPPORTED)
+    before = i18n._negotiate_text.cache_info().currsize
+    for padding in range(1, 25):
+        spelled = " " * padding + "pl-PL" + " " * padding
+        assert str(negotiate_locale(spelled, SUPPORTED)) == "pl_PL"
+        assert str(negotiate_locale("pl_PL.UTF-8" + " " * padding, SUPPORTED)) == "pl_PL"
+    assert i18n._negotiate_text.cache_info().currsize == before
+
+
+def test_the_longest_accepted_locale() -> None:
+    from difficult_customers.i18n import MAX_LOCALE_LENGTH
+
+    assert negotiate_locale("fr_FR.UTF-8".ljust(MAX_LOCALE_LENGTH), SUPPORTED).language == "fr"
+    with pytest.raises(UnsupportedLocaleError):
+        negotiate_locale("fr_FR.UTF-8".ljust(MAX_LOCALE_LENGTH + 1), SUPPORTED)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
+import multiprocessing
 import os
+import pickle
 import re
 import signal
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,7 @@ from pydantic import ValidationError
 
 from difficult_customers import (
     ConditionTypeError,
+    ConversationState,
     Kind,
     Phase,
     Rule,
@@ -867,3 +874,116 @@ def test_the_locale_error_says_which_messages_are_untranslated(tmp_path: Path) -
     assert "rule 'offer-a-coffee'" in text
     assert "'Offer a coffee'" in text
     assert info.value.missing[:1] == (("offer-a-coffee", "Offer a coffee"),)
+
+
+# --- issue 7, items 23 and 24: concurrency, read-only catalogs, pickling -----------------
+
+
+def _loaded_book_ids(book: Rulebook, states: list[dict[str, object]]) -> list[tuple[str, ...]]:
+    """Run in a worker process: the advice for each state, as rule ids."""
+    return [advise(state, rulebook=book).rule_ids for state in states]
+
+
+class TestSharing:
+    def test_concurrent_first_use_loads_the_default_rulebook_once(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        rules_module = importlib.import_module("difficult_customers.rules")
+        loads: list[int] = []
+        real_read = rules_module._read_rules
+        barrier = threading.Barrier(16)
+
+        def slow_read(path: Path) -> object:
+            loads.append(1)
+            time.sleep(0.05)  # widen the window in which other threads would load too
+            return real_read(path)
+
+        monkeypatch.setattr(rules_module, "_read_rules", slow_read)
+        monkeypatch.setattr(rules_module, "_DEFAULT", None)
+        books: list[Rulebook] = []
+
+        def first_use() -> None:
+            barrier.wait()
+            books.append(default_rulebook())
+
+        threads = [threading.Thread(target=first_use) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(books) == 16
+        assert len({id(book) for book in books}) == 1
+        assert len(loads) == 1
+
+    def test_catalogs_are_read_only(self) -> None:
+        book = default_rulebook()
+        with pytest.raises(TypeError):
+            book.catalogs["fr"] = {}  # type: ignore[index]
+        with pytest.raises(TypeError):
+            book.catalogs["fr"][("stay-calm", "x")] = "y"  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            book.catalogs = {}  # type: ignore[misc]
+
+    def test_catalogs_are_copied_from_the_caller(self) -> None:
+        base = default_rulebook()
+        french = dict(base.catalogs["fr"])
+        catalogs = {"fr": french}
+        book = Rulebook(base.rules, catalogs=catalogs, name="copy")
+        assert book.locales == ("en", "fr")
+        french.clear()
+        catalogs["pl"] = dict(base.catalogs["pl"])
+        assert book.catalogs["fr"] == base.catalogs["fr"]
+        assert "pl" not in book.catalogs
+        assert advise(rulebook=book, locale="fr").rule_ids == advise(locale="fr").rule_ids
+
+
+class TestPickling:
+    def test_the_default_rulebook_pickles_to_itself(self) -> None:
+        book = default_rulebook()
+        assert pickle.loads(pickle.dumps(book)) is book
+        assert copy.deepcopy(book) is book
+
+    def test_a_pack_round_trips(self, tmp_path: Path) -> None:
+        book = load_rulebook(write(tmp_path, MINIMAL_RULE))
+        advise(rulebook=book)  # fill the caches: they are rebuilt, not pickled
+        clone = pickle.loads(pickle.dumps(book))
+        assert clone is not book
+        assert clone.ids == book.ids
+        assert clone.name == book.name
+        assert dict(clone.catalogs) == dict(book.catalogs)
+        assert clone.locales == book.locales
+        assert list(clone.rules) == list(book.rules)
+        state = {"channel": "in_person", "mood": "angry"}
+        assert advise(state, rulebook=clone) == advise(state, rulebook=book)
+
+    def test_a_rule_and_its_condition_round_trip(self) -> None:
+        rule = default_rulebook()["issue-warning"]
+        clone = pickle.loads(pickle.dumps(rule))
+        assert clone == rule
+        assert clone.when.python == rule.when.python
+        assert clone.when.evaluate({**ConversationState().__dict__, "threats": True}) == (
+            rule.when.evaluate({**ConversationState().__dict__, "threats": True})
+        )
+
+    def test_a_condition_over_another_schema_round_trips(self) -> None:
+        from difficult_customers.conditions import FieldType, parse_condition
+
+        condition = parse_condition(
+            "vip and level >= 2", {"vip": FieldType("bool"), "level": FieldType("int")}
+        )
+        clone = pickle.loads(pickle.dumps(condition))
+        assert clone == condition
+        assert clone.evaluate({"vip": True, "level": 3})
+        assert not clone.evaluate({"vip": True, "level": 1})
+
+    def test_a_rulebook_works_in_worker_processes(self, tmp_path: Path) -> None:
+        book = load_rulebook(write(tmp_path, MINIMAL_RULE))
+        states: list[dict[str, object]] = [
+            {"channel": "in_person", "mood": "angry"},
+            {"mood": "furious", "customer_speaking": True},
+        ]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            (result,) = pool.map(_loaded_book_ids, [book], [states])
+        assert result == _loaded_book_ids(book, states)
+        assert "offer-a-coffee" in result[0]

@@ -94,3 +94,37 @@ def test_seed_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (tmp_path / "long.txt").write_text("x" * 11, encoding="utf-8")
     with pytest.raises(RulebookError, match="larger than 10 bytes"):
         verify_sources(default_rulebook(), tmp_path)
+
+
+# --- issue 7, item 5: the sources are part of the project ---------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_sources_are_found_without_shared() -> None:
+    from difficult_customers.sources import builtin_sources_dir
+
+    folder = builtin_sources_dir()
+    assert sorted(path.name for path in folder.glob("*.txt")) == sorted(
+        {source.document for rule in default_rulebook() for source in rule.sources}
+    )
+    assert verify_sources(default_rulebook(), folder) == []
+
+
+def test_the_repository_keeps_the_sources_under_their_names() -> None:
+    from difficult_customers.sources import builtin_sources_dir
+
+    kept = REPO / "sources"
+    assert kept.is_dir()
+    installed = builtin_sources_dir()
+    for path in sorted(kept.glob("*.txt")):
+        assert (installed / path.name).read_bytes() == path.read_bytes()
+
+
+def test_the_sources_equal_the_shared_seeds_when_present() -> None:
+    shared = REPO.parent / "shared" / "seeds"
+    if not shared.is_dir():
+        pytest.skip("no ../shared/seeds beside this clone to compare with")
+    kept = {path.name: path.read_bytes() for path in (REPO / "sources").glob("*.txt")}
+    seeds = {path.name: path.read_bytes() for path in shared.glob("*.txt")}
+    assert kept == seeds

@@ -27,6 +27,26 @@ details = {"callback_in": "PT1H", "form_of_address": "feminine"}
 spoken = [r.text for r in dc.advise(state, locale="pl", details=details)]
 assert any("z Panią za godzinę" in text for text in spoken), spoken
 print("wheel OK:", advice[0].title, "|", advice[0].text)
+
+# The seed articles ship in the wheel: every quote is verified from the installed package.
+from difficult_customers.sources import builtin_sources_dir, uncited_sections, verify_sources
+
+sources = builtin_sources_dir()
+assert root not in sources.resolve().parents, f"sources read from the checkout: {sources}"
+assert len(list(sources.glob("*.txt"))) == 5, sorted(sources.iterdir())
+assert verify_sources(dc.default_rulebook(), sources) == []
+assert uncited_sections(dc.default_rulebook(), sources) == []
+print("wheel sources OK:", sources)
 PY
 "$work/venv/bin/difficult-customers" advise --set mood='"furious"' --locale pl-PL --format json >/dev/null
+# check --with-builtin verifies quotes against the packaged sources: a misquote must fail.
+sed -e 's/^quote = .*/quote = "Restez calme et criez plus fort que le client."/' \
+  -e 's/^document = .*/document = "000_7657c944a5bc606c.txt"/' \
+  -e 's/^section = .*/section = "Faites preuve de bon sens"/' \
+  "$root/tools/wheel_check_pack.toml" > "$work/misquote.toml"
+"$work/venv/bin/difficult-customers" check "$root/tools/wheel_check_pack.toml" --with-builtin >/dev/null
+if "$work/venv/bin/difficult-customers" check "$work/misquote.toml" --with-builtin 2>/dev/null; then
+  echo "check --with-builtin accepted a misquote of a built-in source" >&2
+  exit 1
+fi
 echo "wheel CLI OK"

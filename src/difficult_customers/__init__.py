@@ -22,6 +22,7 @@ from .errors import (
     ConversationEndedError,
     DifficultCustomersError,
     RulebookError,
+    StateValidationError,
     UnknownRuleError,
     UnsupportedLocaleError,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "Rulebook",
     "RulebookError",
     "Source",
+    "StateValidationError",
     "Turn",
     "UnknownRuleError",
     "UnsupportedLocaleError",

@@ -32,8 +32,8 @@ from .engine import Explanation, advise, explain
 from .errors import DifficultCustomersError, RulebookError
 from .rules import Kind, Phase, Rulebook, _one_line, default_rulebook, load_rulebook
 from .rules import _load as _load_pack
-from .sources import verify_sources
-from .state import ConversationState
+from .sources import builtin_sources_dir, verify_sources
+from .state import ConversationState, loads_state
 
 __all__ = ["main"]
 
@@ -62,7 +62,7 @@ def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
             raise ValueError(f"{option} expects name=value, got {pair!r}")
         try:
             # true, 3 and "x" read as JSON; anything else is taken as a plain string.
-            values[name.strip()] = json.loads(raw.strip())
+            values[name.strip()] = loads_state(raw.strip())
         except (json.JSONDecodeError, RecursionError):
             values[name.strip()] = raw.strip()
     return values
@@ -78,7 +78,7 @@ def _read_state(source: str | None, sets: Sequence[str]) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ValueError(f"cannot read {source}: not UTF-8 text") from None
         try:
-            data = json.loads(text)
+            data = loads_state(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source} is not valid JSON: {exc}") from None
         except RecursionError:
@@ -236,7 +236,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise
     # Only the pack's own rules: the built-in ones cite the built-in seeds, not --seeds.
     pack_rules = [book[rule_id] for rule_id in merge.pack_ids]
-    problems = verify_sources(pack_rules, Path(args.seeds)) if args.seeds else []
+    if args.seeds:
+        problems = verify_sources(pack_rules, Path(args.seeds))
+    else:
+        # The built-in sources ship with the package, so the pack's quotes of them are
+        # always checked; its own documents need --seeds.
+        problems = verify_sources(pack_rules, builtin_sources_dir(), only_known=True)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -836,6 +836,12 @@ class Condition:
     def __repr__(self) -> str:
         return f"Condition({self.source!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its text (and a custom schema as a plain dict: the read-only mapping is
+        # not picklable), checked again on the other side.
+        schema = None if self._schema is None else dict(self._schema)
+        return (parse_condition, (self.source, schema))
+
 
 def parse_condition(text: str, schema: Mapping[str, FieldType] | None = None) -> Condition:
     """Parse and validate a precondition against ``schema`` (by default :func:`state_schema`).

@@ -8,16 +8,21 @@ The hierarchy::
     │       ├── ConditionSyntaxError   not parseable, or uses a construct outside the whitelist
     │       └── ConditionTypeError     unknown field, wrong type, value outside an enum
     ├── ConversationEndedError         an event came after the end of the conversation
+    ├── StateValidationError           a conversation state is invalid (also pydantic's
+    │                                  ValidationError, hence a ValueError)
     ├── UnknownRuleError               no rule has this id (also a KeyError)
     └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
 
-A bad conversation state is reported by pydantic's own ``ValidationError``, which already
-names the field and what is allowed; wrapping it would only hide that detail.
+A bad conversation state raises :class:`StateValidationError`, which *is* a
+``pydantic.ValidationError`` (same ``errors()``, field locations and messages), so code that
+catches either one keeps working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from pydantic import ValidationError
 
 __all__ = [
     "ConditionError",
@@ -26,6 +31,7 @@ __all__ = [
     "ConversationEndedError",
     "DifficultCustomersError",
     "RulebookError",
+    "StateValidationError",
     "UnknownRuleError",
     "UnsupportedLocaleError",
 ]
@@ -123,6 +129,19 @@ class ConditionTypeError(ConditionError):
     """The condition names an unknown field or compares a field with a value of the wrong type."""
 
 
+class StateValidationError(ValidationError, DifficultCustomersError):
+    """A conversation state is invalid: a ``pydantic.ValidationError`` that is also ours.
+
+    ``errors()`` names each wrong field in ``loc`` and says what is allowed; an unknown field
+    gets the closest real one as a suggestion. Raised by every way of building a
+    :class:`~difficult_customers.ConversationState` (constructor, ``model_validate``,
+    ``model_validate_json``, ``model_copy(update=...)``, ``model_construct``) and so by
+    ``advise()`` and ``explain()``.
+
+    .. versionadded:: 0.2
+    """
+
+
 class UnsupportedLocaleError(DifficultCustomersError, LookupError):
     """No catalog matches the requested locale.
 
@@ -149,9 +168,10 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        text = (
-            f"unsupported locale {self.locale!r}; supported locales: {', '.join(self.supported)}"
-        )
+        shown = repr(self.locale)
+        if len(shown) > 80:  # a padded or hostile string: say how long, do not repeat it
+            shown = f"{shown[:40]}... ({len(shown)} characters)"
+        text = f"unsupported locale {shown}; supported locales: {', '.join(self.supported)}"
         if self.missing:
             rule_id, message = self.missing[0]
             rules = sorted({rule for rule, _ in self.missing})

@@ -33,6 +33,7 @@ __all__ = [
     "DURATION_CONTEXT",
     "DURATION_MESSAGES",
     "MAX_CATALOG_BYTES",
+    "MAX_LOCALE_LENGTH",
     "SPOKEN_CHANNELS",
     "UI_MESSAGES",
     "SafeFormatter",
@@ -50,6 +51,9 @@ Catalog = dict[tuple[str, str], str]
 
 #: Largest catalog (.po file) read, in bytes; the built-in ones are under 50 kB.
 MAX_CATALOG_BYTES = 4 * 1024 * 1024
+#: Longest locale string accepted, padding included; real ones ("ca_ES_VALENCIA.UTF-8@euro")
+#: stay under 30 characters. Longer text is refused before it reaches the negotiation cache.
+MAX_LOCALE_LENGTH = 64
 
 
 def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
@@ -210,25 +214,39 @@ def negotiate_locale(requested: str | Locale, supported: tuple[str, ...]) -> Loc
         UnsupportedLocaleError: the language has no catalog, or the text is not a locale.
     """
     if isinstance(requested, str):
-        return _negotiate_text(requested, supported)
+        if len(requested) > MAX_LOCALE_LENGTH:
+            raise UnsupportedLocaleError(requested, supported)
+        try:
+            return _negotiate_text(_tag(requested), supported)
+        except UnsupportedLocaleError:
+            # Named as the caller spelled it, not as normalized for the cache.
+            raise UnsupportedLocaleError(requested, supported) from None
     return _negotiate(requested, supported)
+
+
+def _tag(text: str) -> str:
+    """``" pl-PL.UTF-8 "`` as ``pl_PL``: the part of a locale string that picks a locale."""
+    if text.isalpha():  # "en", "fr", "C": the usual spelling, with nothing to cut off
+        return "en" if text in {"C", "POSIX"} else str(text)
+    tag = str(text).strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
+    # The C/POSIX locale of a bare environment means "no localization": English.
+    return "en" if tag in {"C", "POSIX"} else tag
 
 
 @functools.lru_cache(maxsize=256)
-def _negotiate_text(requested: str, supported: tuple[str, ...]) -> Locale:
+def _negotiate_text(tag: str, supported: tuple[str, ...]) -> Locale:
     # Parsing a locale costs a few microseconds; callers ask for the same few every turn.
-    return _negotiate(requested, supported)
+    # Keyed on the normalized, length-bounded tag, so padded spellings share one entry and
+    # the cache holds at most 256 short strings.
+    return _negotiate(tag, supported)
 
 
 def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
     if isinstance(requested, Locale):
         locale = requested
     elif isinstance(requested, str):
-        tag = requested.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_")
-        # The C/POSIX locale of a bare environment means "no localization": English.
-        tag = "en" if tag in {"C", "POSIX"} else tag
         try:
-            locale = Locale.parse(tag)
+            locale = Locale.parse(_tag(requested))
         except (ValueError, TypeError, UnknownLocaleError):
             raise UnsupportedLocaleError(requested, supported) from None
     else:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 import string
+import threading
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -481,7 +482,7 @@ class Rulebook:
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("__weakref__", "_by_id", "_cache", "catalogs", "name", "rules")
+    __slots__ = ("__weakref__", "_by_id", "_cache", "_catalogs", "name", "rules")
 
     def __init__(
         self,
@@ -511,11 +512,35 @@ class Rulebook:
         _check_overrides(by_id, name)
         self.rules: tuple[Rule, ...] = ordered
         self.name = name
-        self.catalogs: Mapping[str, Mapping[tuple[str, str], str]] = dict(catalogs or {})
+        # Copied and read-only: locales and rendered texts are cached from them, so a
+        # catalog changed afterwards would make the cache lie.
+        self._catalogs: Mapping[str, Mapping[tuple[str, str], str]] = MappingProxyType(
+            {
+                locale: MappingProxyType(dict(catalog))
+                for locale, catalog in (catalogs or {}).items()
+            }
+        )
         self._by_id = by_id
         # Derived artefacts (compiled evaluator, rendered texts) are stored here by the engine
         # and i18n modules, so that they are built once per rulebook.
         self._cache: dict[str, Any] = {}
+
+    @property
+    def catalogs(self) -> Mapping[str, Mapping[tuple[str, str], str]]:
+        """``{language: {(rule id or @context, English message): translation}}``, read-only.
+
+        .. versionchanged:: 0.2 read-only mappings (copies of what was passed in).
+        """
+        return self._catalogs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling (for multiprocessing) carries the rules and catalogs only; the compiled
+        # evaluator and rendered texts are rebuilt on first use. The built-in rulebook
+        # unpickles as the receiving process's own, loaded once there.
+        if self is _DEFAULT:
+            return (default_rulebook, ())
+        catalogs = {locale: dict(catalog) for locale, catalog in self._catalogs.items()}
+        return (_rebuilt, (self.rules, catalogs, self.name))
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -608,6 +633,12 @@ class Rulebook:
             for r in self.rules
         ]
         return "\n".join(lines)
+
+
+def _rebuilt(
+    rules: tuple[Rule, ...], catalogs: Mapping[str, Mapping[tuple[str, str], str]], name: str
+) -> Rulebook:
+    return Rulebook(rules, catalogs=catalogs, name=name)
 
 
 _E = TypeVar("_E", Kind, Phase)
@@ -852,16 +883,32 @@ def _build_rule(entry: object, file: str, index: int) -> Rule:
         raise RulebookError(f"{where}{message}", file=file, rule=label, field=field) from None
 
 
-@functools.cache
+_DEFAULT: Rulebook | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_rulebook() -> Rulebook:
-    """The built-in rulebook, loaded and validated once.
+    """The built-in rulebook, loaded and validated once, also under concurrent first use.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 threads that ask at once share one load.
     """
-    from .i18n import load_catalogs  # i18n imports this module; import late to avoid a cycle
+    global _DEFAULT
+    book = _DEFAULT
+    if book is None:
+        # functools.cache would let every thread that arrives before the first load ends
+        # load its own copy: 16 threads gave up to 16 rulebooks, each with its own caches.
+        with _DEFAULT_LOCK:
+            book = _DEFAULT
+            if book is None:
+                from .i18n import load_catalogs  # i18n imports this module: import late
 
-    name, rules = _read_rules(BUILTIN_RULEBOOK)
-    return Rulebook(rules, catalogs=load_catalogs(builtin_locales_dir(), DOMAIN), name=name)
+                name, rules = _read_rules(BUILTIN_RULEBOOK)
+                book = Rulebook(
+                    rules, catalogs=load_catalogs(builtin_locales_dir(), DOMAIN), name=name
+                )
+                _DEFAULT = book
+    return book
 
 
 def builtin_locales_dir() -> Path:

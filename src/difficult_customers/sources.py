@@ -13,6 +13,7 @@ from .rules import Rule
 __all__ = [
     "HEADING_MAX_LENGTH",
     "MAX_SEED_BYTES",
+    "builtin_sources_dir",
     "read_sections",
     "uncited_sections",
     "verify_sources",
@@ -58,6 +59,18 @@ def read_sections(text: str) -> dict[str | None, str]:
     return {heading: "\n".join(lines) for heading, lines in sections.items()}
 
 
+def builtin_sources_dir() -> Path:
+    """Where the seed articles the built-in rules cite are: inside the installed wheel, or
+    the repository's ``sources/`` folder.
+
+    .. versionadded:: 0.2
+    """
+    packaged = Path(__file__).with_name("sources")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "sources"
+
+
 def _load(seeds_dir: Path) -> dict[str, dict[str | None, str]]:
     return {path.name: read_sections(_read_seed(path)) for path in sorted(seeds_dir.glob("*.txt"))}
 
@@ -78,12 +91,22 @@ def _read_seed(path: Path) -> str:
         ) from None
 
 
-def verify_sources(rules: Iterable[Rule], seeds_dir: Path) -> list[str]:
+def verify_sources(
+    rules: Iterable[Rule], seeds_dir: Path, *, only_known: bool = False
+) -> list[str]:
     """Problems with the rules' citations: unknown document or section, quote not verbatim.
+
+    Args:
+        rules: the rules to check.
+        seeds_dir: a folder of seed texts, by file name.
+        only_known: skip citations of documents that are not in ``seeds_dir`` (for checking
+            a pack against the built-in sources when it also cites its own documents).
 
     Raises:
         RulebookError: a seed file (``*.txt`` in ``seeds_dir``) cannot be read: not a
             regular file, larger than :data:`MAX_SEED_BYTES`, or not UTF-8; it is named.
+
+    .. versionchanged:: 0.2 ``only_known``.
     """
     seeds = _load(seeds_dir)
     problems = []
@@ -91,6 +114,8 @@ def verify_sources(rules: Iterable[Rule], seeds_dir: Path) -> list[str]:
         for source in rule.sources:
             sections = seeds.get(source.document)
             if sections is None:
+                if only_known:
+                    continue
                 problems.append(f"{rule.id}: unknown document {source.document!r}")
                 continue
             body = sections.get(source.section)
