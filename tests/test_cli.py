@@ -1170,6 +1170,43 @@ def test_several_packs_stack_in_order(cli, pack: Path, tmp_path: Path) -> None:
     assert "offer-a-coffee" in reversed_order.err
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        pytest.param("--tag", "nosuchtag", ["unknown tag 'nosuchtag'", "ending"], id="tag"),
+        pytest.param("--tag", "endings", ["did you mean 'ending'?"], id="tag-typo"),
+        pytest.param(
+            "--reads",
+            "offensive_remark",
+            ["unknown field 'offensive_remark'", "did you mean 'offensive_remarks'?"],
+            id="reads",
+        ),
+        pytest.param(
+            "--document",
+            "004",
+            ["unknown document '004'", "did you mean '004_5f4e5305fe903518.txt'?"],
+            id="document-prefix",
+        ),
+    ],
+)
+def test_rules_refuse_unknown_filter_values(
+    cli, option: str, value: str, expected: list[str]
+) -> None:
+    run = cli(["rules", option, value])
+    assert_one_line_error(run)
+    for part in expected:
+        assert part in run.err
+
+
+def test_rules_filter_on_a_pack_tag(cli, tmp_path: Path) -> None:
+    path = tmp_path / "tagged.toml"
+    path.write_text(pack_toml().replace('kind = "do"', 'kind = "do"\ntags = ["coffee"]'), "utf-8")
+    run = cli(["rules", "--pack", str(path), "--tag", "coffee"])
+    assert run.status == 0, run.err
+    assert run.out.split()[0] == "offer-a-coffee"
+    assert cli(["rules", "--tag", "coffee"]).status == 2  # not a tag of the built-ins
+
+
 # --- issue 7: hostile input never gives a traceback, and stays bounded ----------------------
 
 HOSTILE_CHARACTERS = ["\x1b", "\x07", "\x00", "\u202e", "\u2066", "\x9b", "\x7f", "\u2028"]

@@ -11,6 +11,7 @@ The hierarchy::
     ├── StateValidationError           a conversation state is invalid (also pydantic's
     │                                  ValidationError, hence a ValueError)
     ├── UnknownRuleError               no rule has this id (also a KeyError)
+    ├── UnknownFilterValueError        a rule filter names no known value (also a ValueError)
     └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
 
 A bad conversation state raises :class:`StateValidationError`, which *is* a
@@ -32,6 +33,7 @@ __all__ = [
     "DifficultCustomersError",
     "RulebookError",
     "StateValidationError",
+    "UnknownFilterValueError",
     "UnknownRuleError",
     "UnsupportedLocaleError",
 ]
@@ -225,3 +227,35 @@ class UnknownRuleError(DifficultCustomersError, KeyError):
     def __str__(self) -> str:
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
         return f"no rule with id {self.rule_id!r}{hint}"
+
+
+class UnknownFilterValueError(DifficultCustomersError, ValueError):
+    """A rule filter was given a value no rule could match: a misspelled tag, field or seed.
+
+    Attributes:
+        criterion: what was filtered on: "kind", "phase", "tag", "field" or "document".
+        value: the value given.
+        known: the values that exist, in order.
+        suggestion: the closest known value, if any is close.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        criterion: str,
+        value: object,
+        known: Iterable[str],
+        *,
+        suggestion: str | None = None,
+    ) -> None:
+        self.criterion = criterion
+        self.value = value
+        self.known = tuple(known)
+        self.suggestion = suggestion
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
+        expected = ", ".join(self.known) or "none in this rulebook"
+        return f"unknown {self.criterion} {self.value!r}{hint}; expected one of: {expected}"

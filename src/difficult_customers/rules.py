@@ -33,8 +33,8 @@ from ._files import read_regular_file
 from ._text import control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
-from .errors import ConditionError, RulebookError, UnknownRuleError
-from .state import Channel
+from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
+from .state import Channel, ConversationState
 
 __all__ = [
     "MAX_OVERRIDES",
@@ -605,12 +605,25 @@ class Rulebook:
         Args:
             kind: "do" or "avoid".
             phase: a :class:`Phase` name.
-            tag: a tag such as "empathy" or "ending".
+            tag: a tag such as "empathy" or "ending", used by some rule of this rulebook.
             reads: a state field the precondition reads, such as "threats".
-            document: a seed file the rule cites.
+            document: a seed file some rule of this rulebook cites.
+
+        Raises:
+            UnknownFilterValueError: a value matches nothing that exists (a misspelled tag,
+                state field or document), with the closest known value; also a
+                ``ValueError``.
+
+        .. versionchanged:: 0.1
+           Unknown tags, fields and documents are refused instead of selecting nothing.
         """
         kind = _member(Kind, kind, "kind")
         phase = _member(Phase, phase, "phase")
+        # A misspelled value would select nothing and look like a real answer: refuse it.
+        _known(tag, sorted({t for rule in self.rules for t in rule.tags}), "tag")
+        _known(reads, list(ConversationState.model_fields), "field")
+        documents = {source.document for rule in self.rules for source in rule.sources}
+        _known(document, sorted(documents), "document")
         return tuple(
             rule
             for rule in self.rules
@@ -650,8 +663,25 @@ def _member(enum: type[_E], value: _E | str | None, name: str) -> _E | None:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ValueError(f"unknown {name} {value!r}; expected one of: {allowed}") from None
+        allowed = [member.value for member in enum]
+        raise UnknownFilterValueError(
+            name, value, allowed, suggestion=_closest(value, allowed)
+        ) from None
+
+
+def _known(value: object, known: list[str], name: str) -> None:
+    if value is not None and value not in known:
+        raise UnknownFilterValueError(name, value, known, suggestion=_closest(value, known))
+
+
+def _closest(value: object, known: list[str]) -> str | None:
+    text = str(value)
+    # "004" for "004_5f4e5305fe903518.txt": a unique prefix is the likeliest meaning.
+    starting = [name for name in known if text and name.startswith(text)]
+    if len(starting) == 1:
+        return starting[0]
+    close = difflib.get_close_matches(text, known, n=1)
+    return close[0] if close else None
 
 
 def _one_line(text: str) -> str:
