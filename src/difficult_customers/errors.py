@@ -68,6 +68,10 @@ class RulebookError(DifficultCustomersError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        prefix = ", ".join(self._where())
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def _where(self) -> list[str]:
         where = []
         if self.file is not None:
             where.append(self.file)
@@ -75,8 +79,7 @@ class RulebookError(DifficultCustomersError):
             where.append(f"rule {self.rule!r}")
         if self.field is not None:
             where.append(f"field {self.field!r}")
-        prefix = ", ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return where
 
     def located(
         self, *, file: str | None = None, rule: str | None = None, field: str | None = None
@@ -112,6 +115,13 @@ class ConditionError(RulebookError):
         self.span = span
         self.suggestion = suggestion
         super().__init__(message, file=file, rule=rule, field="when")
+
+    def _where(self) -> list[str]:
+        # Outside a rule (parse_condition called directly), "field 'when'" would name a key
+        # the caller never wrote.
+        if self.file is None and self.rule is None:
+            return []
+        return super()._where()
 
     def __str__(self) -> str:
         text = super().__str__()
