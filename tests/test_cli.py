@@ -1397,3 +1397,17 @@ def test_python_booleans_get_a_hint(cli, value: str) -> None:
     assert "resolved" in run.err
     expected = "false" if value == "False" else "true"
     assert f"write {expected}" in run.err
+
+
+def test_sources_option_cites_the_seeds_in_text(cli) -> None:
+    plain = cli(["advise", "--set", "mood=angry"])
+    cited = cli(["advise", "--set", "mood=angry", "--sources"])
+    assert cited.status == 0, cited.err
+    advice = cli(["advise", "--set", "mood=angry", "--format", "json"]).json()
+    documents = {s["document"] for a in advice["actions"] for s in a["sources"]}
+    assert documents
+    for document in documents:
+        assert document not in plain.out
+        assert document in cited.out
+    markdown = cli(["advise", "--set", "mood=angry", "--format", "markdown"]).out
+    assert "\n[^1]: " in markdown

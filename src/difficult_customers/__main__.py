@@ -252,7 +252,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         _print(advice.to_markdown(), end="")
     else:
-        _print(advice.to_text())
+        _print(advice.to_text(sources=args.sources))
     return 0
 
 
@@ -477,6 +477,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     advise_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
     advise_cmd.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    advise_cmd.add_argument(
+        "--sources",
+        action="store_true",
+        help="in text, also cite each recommendation's seed passages (markdown and json "
+        "always do)",
+    )
     advise_cmd.set_defaults(run=_cmd_advise)
 
     explain_cmd = sub.add_parser("explain", help="why each rule did or did not fire")

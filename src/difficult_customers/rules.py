@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from ._files import read_regular_file
+from ._markup import escape_html, escape_markdown
 from ._text import control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
@@ -458,6 +459,24 @@ class Rule(BaseModel):
                 return phrasing
         raise AssertionError("unreachable: validation guarantees a fallback")  # pragma: no cover
 
+    def _repr_html_(self) -> str:
+        # Everything but the id, kind and phase (validated patterns and enums) is pack text.
+        esc = escape_html
+        phrasings = "".join(f"<li>{esc(p.text)}</li>" for p in self.phrasing)
+        sources = "".join(
+            f"<li><cite>{esc(s.document)}</cite> § {esc(s.section or '(opening)')}: "
+            f"<q>{esc(s.quote)}</q></li>"
+            for s in self.sources
+        )
+        return (
+            f"<p><code>{self.id}</code> ({self.kind.value}, {self.phase.value}):"
+            f" <b>{esc(self.title)}</b></p><dl>"
+            f"<dt>when</dt><dd><code>{esc(_one_line(self.when.source))}</code></dd>"
+            f"<dt>phrasing</dt><dd><ul>{phrasings}</ul></dd>"
+            f"<dt>rationale</dt><dd>{esc(self.rationale)}</dd>"
+            f"<dt>sources</dt><dd><ul>{sources}</ul></dd></dl>"
+        )
+
     def messages(self) -> Iterator[str]:
         """Every English source message of the rule (title, phrasing, rationale)."""
         yield self.title
@@ -635,17 +654,31 @@ class Rulebook:
         )
 
     def _repr_markdown_(self) -> str:
+        # Pack text is escaped: a name or condition comment must not become markup.
         lines = [
-            f"**{self.name}**: {len(self.rules)} rules",
+            f"**{escape_markdown(self.name)}**: {len(self.rules)} rules",
             "",
             "| id | kind | phase | when |",
             "|---|---|---|---|",
         ]
         lines += [
-            f"| `{r.id}` | {r.kind.value} | {r.phase.value} | `{_one_line(r.when.source)}` |"
+            f"| `{r.id}` | {r.kind.value} | {r.phase.value} | {escape_markdown(r.when.source)} |"
             for r in self.rules
         ]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{r.id}</code></td><td>{r.kind.value}</td><td>{r.phase.value}</td>"
+            f"<td><code>{escape_html(_one_line(r.when.source))}</code></td>"
+            f"<td>{escape_html(r.title)}</td></tr>"
+            for r in self.rules
+        )
+        return (
+            f"<p><b>{escape_html(self.name)}</b>: {len(self.rules)} rules</p><table>"
+            "<tr><th>id</th><th>kind</th><th>phase</th><th>when</th><th>title</th></tr>"
+            f"{rows}</table>"
+        )
 
 
 def _rebuilt(
