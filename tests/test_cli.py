@@ -1411,3 +1411,43 @@ def test_sources_option_cites_the_seeds_in_text(cli) -> None:
         assert document in cited.out
     markdown = cli(["advise", "--set", "mood=angry", "--format", "markdown"]).out
     assert "\n[^1]: " in markdown
+
+
+def test_converse_with_dev_zero_on_stdin_is_bounded() -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with open("/dev/zero", "rb") as zero:
+        result = _run_process(["converse", "-"], stdin=zero)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1
+    assert "line 1: longer than" in result.stderr
+
+
+def test_converse_reads_a_huge_file_in_bounded_memory(tmp_path: Path) -> None:
+    # A sparse 8 GiB file (no disk used) after one good event: refused without being read
+    # whole into memory.
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b'{"type": "customer_insulted"}\n')
+        handle.truncate(8 * 2**30)
+    result = _run_process(["converse", str(path), "--last"], stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1
+    assert "larger than" in result.stderr or "longer than" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_converse_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    result = _run_process(["converse", str(fifo)], stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr
+
+
+def test_converse_escapes_hostile_event_text(cli, tmp_path: Path) -> None:
+    path = tmp_path / "hostile.jsonl"
+    path.write_text('{"type": "agent_followed", "rule": "x\\u001b]52;c;aGk=\\u0007"}\n', "utf-8")
+    run = cli(["converse", str(path)])
+    assert_one_line_error(run)
+    assert_no_raw_control(run.err)
