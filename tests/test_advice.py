@@ -270,3 +270,75 @@ def test_empty_advice_says_there_is_nothing_to_advise(locale: str) -> None:
     do_heading = dict(empty.labels)["do"]
     for shown in (empty.to_text(), empty.to_markdown(), empty._repr_html_()):
         assert do_heading not in html.unescape(shown)
+
+
+def _hostile_rule(rule_id: str, kind: str, phase: str, when: str, section: str) -> Rule:
+    return Rule.model_validate(
+        {
+            "id": rule_id,
+            "kind": kind,
+            "phase": phase,
+            "when": when,
+            "title": f"{rule_id} {HOSTILE}",
+            "rationale": f"Because {HOSTILE}",
+            "phrasing": [{"text": f"Say {HOSTILE}"}],
+            "sources": [{"document": "x<b>.txt", "section": section, "quote": HOSTILE}],
+        }
+    )
+
+
+@pytest.fixture
+def every_group() -> Advice:
+    """Advice with an attitude, a move, a pending move and a thing to avoid, all hostile."""
+    book = Rulebook(
+        [
+            _hostile_rule("attitude", "do", "composure", 'mood == "angry"', "<i>A</i>"),
+            _hostile_rule("move", "do", "listen", "customer_speaking", "<i>B</i>"),
+            _hostile_rule("later", "do", "resolve", "not customer_speaking", "<i>C</i>"),
+            _hostile_rule("never", "avoid", "resolve", 'mood == "angry"', "<i>D</i>"),
+        ]
+    )
+    advice = advise(mood="angry", customer_speaking=True, rulebook=book)
+    assert [[r.rule_id for r in group] for group in _groups(advice)] == [
+        ["attitude"],
+        ["move"],
+        ["later"],
+        ["never"],
+    ]
+    return advice
+
+
+def _groups(advice: Advice) -> list[tuple[Recommendation, ...]]:
+    return [advice.attitudes, advice.actions, advice.pending, advice.avoid]
+
+
+HEADINGS = ("attitudes", "do", "pending", "avoid")
+
+
+def test_every_group_is_rendered_in_order_with_its_sources(every_group: Advice) -> None:
+    labels = dict(every_group.labels)
+    text = every_group.to_text(sources=True)
+    markdown = every_group.to_markdown()
+    shown_html = html.unescape(every_group._repr_html_())
+    for shown in (text, _plain(markdown), shown_html):
+        positions = [shown.index(labels[key]) for key in HEADINGS]
+        assert positions == sorted(positions), shown
+    # Each recommendation, in every group, is followed by its own source.
+    for section in ("<i>A</i>", "<i>B</i>", "<i>C</i>", "<i>D</i>"):
+        assert f"§ {section}:" in text
+        assert f"§ {section}:" in _plain(markdown)
+        assert f"§ {section}:" in shown_html
+    assert text.count(labels["sources"]) == 4
+    assert re.findall(r"^\[\^(\d)\]: ", markdown, flags=re.MULTILINE) == ["1", "2", "3", "4"]
+    # The moves now and the pending ones are one numbered list; the others are bullets.
+    assert " 1. [" in text
+    assert " 2. [" in text
+    assert '<ol start="2">' in every_group._repr_html_()
+
+
+def test_every_group_is_escaped(every_group: Advice) -> None:
+    _assert_escaped_markdown(every_group.to_markdown())
+    shown = every_group._repr_html_()
+    assert "<img" not in shown
+    assert "<i>A</i>" not in shown
+    assert shown.count("&lt;img") == 4 * 4  # title, text, rationale and quote of each
