@@ -1451,3 +1451,22 @@ def test_converse_escapes_hostile_event_text(cli, tmp_path: Path) -> None:
     run = cli(["converse", str(path)])
     assert_one_line_error(run)
     assert_no_raw_control(run.err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["advise", "--locale", "x" * 100_000], id="locale"),
+        pytest.param(["explain", "--rule", "x" * 100_000], id="rule"),
+        pytest.param(["rules", "--tag", "x" * 100_000], id="tag"),
+        pytest.param(["rules", "--phase", "x" * 100_000], id="argparse-choice"),
+        pytest.param(["advise", "--set", "mood=" + "x" * 100_000], id="set-value"),
+        pytest.param(["advise", "/nonexistent/" + "x" * 100_000], id="path"),
+    ],
+)
+def test_huge_arguments_give_a_short_error_line(cli, argv: list[str]) -> None:
+    from difficult_customers.__main__ import MAX_ERROR_LINE
+
+    run = cli(argv)
+    assert_one_line_error(run)
+    assert len(run.err) < MAX_ERROR_LINE + 100

@@ -46,7 +46,7 @@ from .rules import _load as _load_pack
 from .sources import builtin_sources_dir, verify_sources
 from .state import ConversationState, loads_state
 
-__all__ = ["MAX_ERRORS_SHOWN", "MAX_STATE_BYTES", "main"]
+__all__ = ["MAX_ERRORS_SHOWN", "MAX_ERROR_LINE", "MAX_STATE_BYTES", "main"]
 
 EXIT_USAGE = 2
 
@@ -58,6 +58,9 @@ A real state is well under 2 kB; the limit keeps time and memory bounded for any
 
 MAX_ERRORS_SHOWN = 3
 """How many validation errors one error line spells out; the rest are counted."""
+
+MAX_ERROR_LINE = 2_000
+"""The longest error line printed, in characters; what the input would add beyond is cut."""
 
 _MAX_PART_CHARS = 200
 """The longest location or message echoed from the input, in characters."""
@@ -107,7 +110,7 @@ def _shorten(text: str) -> str:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other input error, instead of argparse's usage dump.
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {_escape(message)}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_escape(message)[:MAX_ERROR_LINE]}\n")
 
 
 _TRUE_WORDS = frozenset({"true", "yes", "y", "on"})
@@ -575,7 +578,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str) -> int:
     # One line, even when the input itself (a file name, a JSON key) holds a line break, and
     # no terminal escape or bidi override from the input reaches the terminal.
-    print(f"difficult-customers: {_escape(message)}", file=sys.stderr)
+    line = _escape(message)
+    if len(line) > MAX_ERROR_LINE:
+        # A 100,000-character locale or path echoed back would bury the message itself.
+        line = f"{line[:MAX_ERROR_LINE]}... ({len(line) - MAX_ERROR_LINE:,} more characters)"
+    print(f"difficult-customers: {line}", file=sys.stderr)
     return EXIT_USAGE
 
 
