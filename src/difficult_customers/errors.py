@@ -248,7 +248,7 @@ class UnknownFilterValueError(DifficultCustomersError, ValueError):
         known: the values that exist, in order.
         suggestion: the closest known value, if any is close.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 0.2
     """
 
     def __init__(

@@ -633,7 +633,7 @@ class Rulebook:
                 state field or document), with the closest known value; also a
                 ``ValueError``.
 
-        .. versionchanged:: 0.1
+        .. versionchanged:: 0.2
            Unknown tags, fields and documents are refused instead of selecting nothing.
         """
         kind = _member(Kind, kind, "kind")
