@@ -342,3 +342,23 @@ def test_every_group_is_escaped(every_group: Advice) -> None:
     assert "<img" not in shown
     assert "<i>A</i>" not in shown
     assert shown.count("&lt;img") == 4 * 4  # title, text, rationale and quote of each
+
+
+def test_markdown_keeps_french_non_breaking_spaces() -> None:
+    advice = advise(locale="fr", mood="angry", offensive_remarks=2)
+    markdown = advice.to_markdown()
+    assert "\u00a0:" in advice.to_text()
+    assert markdown.count("\u00a0") >= advice.to_text().count("\u00a0")
+    assert " :" not in markdown.replace("\u00a0:", "")
+
+
+def test_markdown_puts_each_field_on_one_line() -> None:
+    from difficult_customers._markup import escape_markdown
+
+    assert escape_markdown("first\n# second\r\nthird\u2028fourth") == (
+        "first # second third fourth"
+    )
+    assert escape_markdown("# heading") == "\\# heading"
+    assert escape_markdown("one\n\n  two") == "one two"
+    assert escape_markdown("12. not a list") == "12\\. not a list"
+    assert escape_markdown("a\u00a0: b  c") == "a\u00a0: b  c"

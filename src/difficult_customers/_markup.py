@@ -15,13 +15,15 @@ __all__ = ["escape_html", "escape_markdown"]
 # Backslash escapes for the characters that start inline Markdown (emphasis, code, links,
 # tables, strikethrough, notebook math); "<", ">" and "&" become entities below.
 _INLINE = re.compile(r"([\\`*_\[\]|~$])")
+_LINE_BREAK = re.compile(r"[ \t]*(?:(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])[ \t]*)+")
 # What would open a block (heading, list, quote, setext underline) at the start of a line.
 _BLOCK = re.compile(r"^([#+\-=]|\d+(?=[.)]))")
 
 
 def escape_markdown(text: str) -> str:
     """``text`` as literal Markdown on one line: no markup, no raw HTML, no line breaks."""
-    one_line = " ".join(text.split())
+    # Only line breaks are folded: other spaces (French U+00A0 before ":") are kept.
+    one_line = _LINE_BREAK.sub(" ", text.strip())
     escaped = _INLINE.sub(r"\\\1", one_line)
     escaped = _BLOCK.sub(lambda match: _escape_block(match.group()), escaped, count=1)
     return html.escape(escaped, quote=False)
