@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from difficult_customers import ConversationState, default_rulebook
 from difficult_customers.__main__ import main
@@ -1470,3 +1472,45 @@ def test_huge_arguments_give_a_short_error_line(cli, argv: list[str]) -> None:
     run = cli(argv)
     assert_one_line_error(run)
     assert len(run.err) < MAX_ERROR_LINE + 100
+
+
+def _run_quietly(argv: list[str], stdin: bytes) -> Run:
+    """``main(argv)`` with stdin, outside pytest fixtures (for hypothesis)."""
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = _Stdin(stdin, terminal=False)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(argv)
+    finally:
+        sys.stdin = saved
+    return Run(status, out.getvalue(), err.getvalue())
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+_STATE_LIKE = st.dictionaries(
+    st.sampled_from([*ConversationState.model_fields, "moood", "\x1b", "\u202e"]) | st.text(),
+    _JSON,
+    max_size=6,
+)
+
+
+@given(data=st.binary(max_size=300) | _STATE_LIKE.map(lambda d: json.dumps(d).encode()))
+@settings(max_examples=150)
+def test_any_stdin_gives_advice_or_one_escaped_error_line(data: bytes) -> None:
+    run = _run_quietly(["advise"], data)
+    if run.status == 0:
+        assert run.err == ""
+        assert run.out
+    else:
+        assert run.status == 2
+        assert run.out == ""
+        assert run.err.count("\n") == 1
+        assert run.err.startswith("difficult-customers: ")
+    assert_no_raw_control(run.out.replace("\n", "") + run.err[:-1])
