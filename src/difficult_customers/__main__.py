@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -178,27 +177,15 @@ def _read_stdin() -> bytes:
 
 
 def _read_file(source: str) -> bytes:
-    # O_NONBLOCK: opening a FIFO that no one writes to would otherwise block forever, before
-    # there is any chance to look at what the path is.
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    # Regular files only, opened without blocking on a FIFO, as rule packs are.
     try:
-        descriptor = os.open(source, flags)
+        return read_regular_file(source, MAX_STATE_BYTES)
     except OSError as exc:
         raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a NUL byte in the path
-        raise ValueError(f"cannot read {source}: {exc}") from None
-    info = os.fstat(descriptor)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_STATE_BYTES:
-        os.close(descriptor)
-        if stat.S_ISREG(info.st_mode):
+    except ValueError as exc:  # too large, not a regular file, or a NUL byte in the path
+        if os.path.isfile(source):  # size is the one reason to refuse a regular file
             _too_large(source)
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, FIFO or socket"
-        raise ValueError(f"cannot read {source}: not a regular file ({kind})")
-    with os.fdopen(descriptor, "rb") as handle:
-        try:
-            return handle.read(MAX_STATE_BYTES + 1)
-        except OSError as exc:
-            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot read {source}: {exc}") from None
 
 
 def _too_large(name: str) -> NoReturn:
