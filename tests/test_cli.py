@@ -1514,3 +1514,18 @@ def test_any_stdin_gives_advice_or_one_escaped_error_line(data: bytes) -> None:
         assert run.err.count("\n") == 1
         assert run.err.startswith("difficult-customers: ")
     assert_no_raw_control(run.out.replace("\n", "") + run.err[:-1])
+
+
+def test_security_md_states_the_cli_limits_the_code_enforces() -> None:
+    from difficult_customers import __main__ as cli_module
+
+    security = (Path(__file__).resolve().parents[1] / "SECURITY.md").read_text("utf-8")
+    section = security.split("## Command line", 1)[1]
+    rows = {
+        line.rsplit("|", 2)[1].strip(" `"): line
+        for line in section.splitlines()
+        if line.startswith("|") and "`__main__." in line
+    }
+    assert f"{cli_module.MAX_STATE_BYTES:,} bytes" in rows["__main__.MAX_STATE_BYTES"]
+    assert f"| {cli_module.MAX_ERRORS_SHOWN}, then" in rows["__main__.MAX_ERRORS_SHOWN"]
+    assert f"| {cli_module.MAX_ERROR_LINE:,} characters" in rows["__main__.MAX_ERROR_LINE"]
