@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from difficult_customers import ConversationState, default_rulebook
 from difficult_customers.__main__ import main
@@ -39,6 +41,17 @@ class Run:
         return json.loads(self.out)
 
 
+class _Stdin(io.TextIOWrapper):
+    """Standard input with a byte buffer, like the real one, that may pose as a terminal."""
+
+    def __init__(self, data: str | bytes, terminal: bool) -> None:
+        super().__init__(io.BytesIO(data.encode() if isinstance(data, str) else data), "utf-8")
+        self._terminal = terminal
+
+    def isatty(self) -> bool:
+        return self._terminal
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     """Run ``main(argv)``, optionally with stdin, and return its status and output.
@@ -46,10 +59,10 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     argparse reports usage errors by raising SystemExit; that status is returned too.
     """
 
-    def run(argv: Sequence[str], stdin: str | None = None) -> Run:
+    def run(argv: Sequence[str], stdin: str | bytes | None = None) -> Run:
         capsys.readouterr()  # drop anything earlier
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        # Without stdin, the command runs as if typed at a terminal: nothing is piped in.
+        monkeypatch.setattr(sys, "stdin", _Stdin(b"" if stdin is None else stdin, stdin is None))
         try:
             status = main(list(argv))
         except SystemExit as exc:
@@ -801,6 +814,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
         env=_env(),
         timeout=60,
         check=False,
+        stdin=subprocess.DEVNULL,  # nothing piped in, whatever stdin the test run has
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -824,6 +838,7 @@ def test_console_script(tmp_path: Path) -> None:
         env=_env(),
         timeout=60,
         check=False,
+        stdin=subprocess.DEVNULL,  # nothing piped in, whatever stdin the test run has
     )
     assert result.returncode == 0, result.stderr
     assert "[listen] Let the customer finish" in result.stdout
@@ -836,6 +851,7 @@ def test_console_script(tmp_path: Path) -> None:
         env=_env(),
         timeout=60,
         check=False,
+        stdin=subprocess.DEVNULL,  # nothing piped in, whatever stdin the test run has
     )
     assert bad.returncode == 2
     assert bad.stdout == ""
@@ -1085,3 +1101,431 @@ def test_check_with_builtin_accepts_a_true_quote_of_a_builtin_source(cli, tmp_pa
     )
     run = cli(["check", str(path), "--with-builtin"])
     assert run.status == 0, run.err
+
+
+# --- issue 7: piped input, several packs, filters -------------------------------------------
+
+
+def test_piped_stdin_is_read_without_dash(cli) -> None:
+    run = cli(["advise", "--format", "json"], stdin='{"mood": "furious"}')
+    assert run.status == 0, run.err
+    assert run.json()["state"]["mood"] == "furious"
+    explained = cli(["explain", "--rule", "stay-calm"], stdin='{"mood": "furious"}')
+    assert explained.out == "stay-calm: fired\n"
+
+
+def test_set_applies_over_piped_stdin(cli) -> None:
+    run = cli(["advise", "--set", "channel=chat", "--format", "json"], stdin='{"mood": "angry"}')
+    assert (run.json()["state"]["mood"], run.json()["state"]["channel"]) == ("angry", "chat")
+
+
+def test_empty_piped_stdin_is_no_state(cli) -> None:
+    # Started from cron or CI with stdin on /dev/null: nothing was given, so the defaults.
+    run = cli(["advise", "--set", "mood=angry", "--format", "json"], stdin="")
+    assert run.status == 0, run.err
+    assert run.json()["state"] == ConversationState(mood="angry").model_dump(mode="json")
+
+
+def test_dash_with_empty_stdin_is_refused(cli) -> None:
+    run = cli(["advise", "-"], stdin="")
+    assert_one_line_error(run)
+    assert "stdin" in run.err
+
+
+def test_help_says_stdin_is_read(cli) -> None:
+    run = cli(["advise", "--help"])
+    assert run.status == 0
+    assert "not a terminal" in " ".join(run.out.split())
+
+
+def second_pack_toml() -> str:
+    # Builds on the first pack: it silences the first pack's rule, which it can only name
+    # when it is loaded over it.
+    return (
+        pack_toml()
+        .replace('name = "test-pack"', 'name = "second-pack"')
+        .replace('id = "offer-a-coffee"', 'id = "offer-a-tea"\noverrides = ["offer-a-coffee"]')
+        .replace("Offer a coffee", "Offer a tea")
+        .replace("Would you like a coffee", "Would you like a tea")
+    )
+
+
+def test_several_packs_stack_in_order(cli, pack: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second.toml"
+    second.write_text(second_pack_toml(), encoding="utf-8")
+    state = ["--set", "channel=in_person", "--set", "mood=angry"]
+    run = cli(["advise", "--pack", str(pack), "--pack", str(second), *state, "--format", "json"])
+    assert run.status == 0, run.err
+    ids = [action["rule_id"] for action in run.json()["actions"]]
+    assert "offer-a-tea" in ids
+    assert "offer-a-coffee" not in ids  # present, but overridden by the second pack
+    explained = cli(
+        ["explain", "--pack", str(pack), "--pack", str(second), *state, "--rule", "offer-a-coffee"]
+    )
+    assert explained.out == "offer-a-coffee: overridden by offer-a-tea\n"
+    listed = cli(["rules", "--pack", str(pack), "--pack", str(second), "--phase", "de_escalate"])
+    assert "offer-a-coffee" in listed.out
+    assert "offer-a-tea" in listed.out
+    # In the other order, the second pack is loaded first and names a rule not there yet.
+    reversed_order = cli(["advise", "--pack", str(second), "--pack", str(pack)])
+    assert_one_line_error(reversed_order)
+    assert "offer-a-coffee" in reversed_order.err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        pytest.param("--tag", "nosuchtag", ["unknown tag 'nosuchtag'", "ending"], id="tag"),
+        pytest.param("--tag", "endings", ["did you mean 'ending'?"], id="tag-typo"),
+        pytest.param(
+            "--reads",
+            "offensive_remark",
+            ["unknown field 'offensive_remark'", "did you mean 'offensive_remarks'?"],
+            id="reads",
+        ),
+        pytest.param(
+            "--document",
+            "004",
+            ["unknown document '004'", "did you mean '004_5f4e5305fe903518.txt'?"],
+            id="document-prefix",
+        ),
+    ],
+)
+def test_rules_refuse_unknown_filter_values(
+    cli, option: str, value: str, expected: list[str]
+) -> None:
+    run = cli(["rules", option, value])
+    assert_one_line_error(run)
+    for part in expected:
+        assert part in run.err
+
+
+def test_rules_filter_on_a_pack_tag(cli, tmp_path: Path) -> None:
+    path = tmp_path / "tagged.toml"
+    path.write_text(pack_toml().replace('kind = "do"', 'kind = "do"\ntags = ["coffee"]'), "utf-8")
+    run = cli(["rules", "--pack", str(path), "--tag", "coffee"])
+    assert run.status == 0, run.err
+    assert run.out.split()[0] == "offer-a-coffee"
+    assert cli(["rules", "--tag", "coffee"]).status == 2  # not a tag of the built-ins
+
+
+# --- issue 7: hostile input never gives a traceback, and stays bounded ----------------------
+
+HOSTILE_CHARACTERS = ["\x1b", "\x07", "\x00", "\u202e", "\u2066", "\x9b", "\x7f", "\u2028"]
+
+
+def assert_no_raw_control(text: str) -> None:
+    for character in HOSTILE_CHARACTERS:
+        assert character not in text, f"{character!r} printed raw in {text!r}"
+    assert "\x1b" not in text
+
+
+@pytest.mark.parametrize("character", HOSTILE_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_control_characters_in_state_are_escaped_in_errors(
+    cli, tmp_path: Path, character: str, where: str
+) -> None:
+    hostile = f"x{character}]52;c;aGk={character}y"
+    state = {hostile: 1} if where == "key" else {"mood": hostile}
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(state), encoding="utf-8")
+    run = cli(["advise", str(path)])
+    assert_one_line_error(run)
+    assert_no_raw_control(run.err)
+    if where == "key":  # values are not echoed; keys are, as the unknown field's name
+        assert f"\\x{ord(character):02x}" in run.err or f"\\u{ord(character):04x}" in run.err
+
+
+def test_control_characters_in_set_and_file_names_are_escaped(cli, tmp_path: Path) -> None:
+    assert_no_raw_control(cli(["advise", "--set", "a\x1b[2Jb=1"]).err)
+    assert_no_raw_control(cli(["advise", str(tmp_path / "a\x1b]0;pwned\x07.json")]).err)
+    assert_no_raw_control(cli(["advise", "--detail", "business_name=\x1b[31mRed"]).err)
+
+
+def test_lone_surrogate_key_is_one_line(cli, tmp_path: Path) -> None:
+    path = tmp_path / "surrogate.json"
+    path.write_text('{"\\ud800": 1, "mood": "\\udfff"}', encoding="utf-8")
+    run = cli(["advise", str(path)])
+    assert_one_line_error(run)
+    assert "\\ud800" in run.err  # escaped, never raw
+
+
+def test_pack_text_with_escapes_never_reaches_the_terminal_raw(cli, tmp_path: Path) -> None:
+    path = tmp_path / "escapes.toml"
+    toml = pack_toml(when='channel == "in_person"  # \\u001b]52;c;aGk=\\u0007')
+    toml = toml.replace("Offer a coffee", "Offer \\u001b[2J\\u202ea coffee")
+    path.write_text(toml, encoding="utf-8")
+    state = ["--set", "channel=in_person", "--set", "mood=angry"]
+    for argv in (
+        ["advise", "--pack", str(path), *state],
+        ["advise", "--pack", str(path), *state, "--format", "markdown"],
+        ["advise", "--pack", str(path), *state, "--format", "json"],
+        ["rules", "--pack", str(path)],
+        ["explain", "--pack", str(path), "--set", "channel=email"],
+        ["check", str(path)],
+    ):
+        run = cli(argv)
+        # Refused at load (one escaped line) or printed with the controls escaped.
+        assert run.status in (0, 2), run
+        assert_no_raw_control(run.out + run.err)
+
+
+def _limit_memory() -> None:
+    # A reader that does not stop at the size limit dies here instead of exhausting memory.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+
+def _run_process(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    # In a child process, with a timeout and bounded memory, so that a regression shows as a
+    # failure rather than a hung or swapping test run.
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "difficult_customers", *argv],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=_env(),
+        timeout=60,
+        check=False,
+        preexec_fn=_limit_memory if sys.platform != "win32" else None,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("command", ["advise", "explain"])
+def test_dev_zero_is_refused_before_reading(command: str) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    result = _run_process([command, "/dev/zero"], stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1
+    assert "/dev/zero" in result.stderr
+    assert "not a regular file" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "state.fifo"
+    os.mkfifo(fifo)
+    # No writer ever opens the FIFO: opening it for reading the usual way would block forever.
+    result = _run_process(["advise", str(fifo)], stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "not a regular file" in result.stderr
+
+
+def test_dev_zero_on_stdin_is_bounded(tmp_path: Path) -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with open("/dev/zero", "rb") as zero:
+        result = _run_process(["advise"], stdin=zero)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "larger than" in result.stderr
+
+
+def test_state_over_the_size_limit_is_refused(cli, tmp_path: Path) -> None:
+    from difficult_customers.__main__ import MAX_STATE_BYTES
+
+    # About 30 MB and 2 million keys: refused by size, without parsing it.
+    path = tmp_path / "huge.json"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("{")
+        handle.write(",".join(f'"k{i}":1' for i in range(2_000_000)))
+        handle.write("}")
+    assert path.stat().st_size > MAX_STATE_BYTES
+    run = cli(["advise", str(path)])
+    assert_one_line_error(run)
+    assert f"larger than {MAX_STATE_BYTES:,} bytes" in run.err
+    piped = cli(["advise"], stdin=b"{" + b" " * MAX_STATE_BYTES + b"}")
+    assert_one_line_error(piped)
+    assert "stdin" in piped.err
+
+
+def test_many_errors_are_capped_on_one_line(cli, tmp_path: Path) -> None:
+    from difficult_customers.__main__ import MAX_ERRORS_SHOWN
+
+    count = 50_000
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({f"unknown_{i}": 1 for i in range(count)}), encoding="utf-8")
+    run = cli(["advise", str(path)])
+    assert_one_line_error(run)
+    assert f"and {count - MAX_ERRORS_SHOWN:,} more" in run.err
+    assert len(run.err) < 2_000
+
+
+def test_long_keys_are_shortened_in_the_error_line(cli) -> None:
+    run = cli(["advise", "-"], stdin=json.dumps({"k" * 100_000: 1}))
+    assert_one_line_error(run)
+    assert len(run.err) < 2_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("[" * 100_000, id="array"),
+        pytest.param('{"mood": ' + "[" * 100_000, id="in-a-value"),
+        pytest.param('{"a":' * 100_000, id="objects"),
+    ],
+)
+def test_deep_nesting_in_a_file_is_one_line(cli, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(text, encoding="utf-8")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        run = cli(["advise", str(path)])
+    finally:
+        sys.setrecursionlimit(limit)
+    assert_one_line_error(run)
+
+
+# --- issue 7: error wording -----------------------------------------------------------------
+
+
+def test_state_level_errors_are_not_prefixed_twice(cli) -> None:
+    run = cli(["advise", "--set", "abuse_after_warning=true"])
+    assert_one_line_error(run)
+    assert "Value error" not in run.err
+    assert "invalid state: state:" not in run.err
+    assert "invalid state: abuse_after_warning" in run.err
+
+
+@pytest.mark.parametrize("value", ["True", "False", "TRUE", "yes"])
+def test_python_booleans_get_a_hint(cli, value: str) -> None:
+    run = cli(["advise", "--set", f"resolved={value}"])
+    assert_one_line_error(run)
+    assert "resolved" in run.err
+    expected = "false" if value == "False" else "true"
+    assert f"write {expected}" in run.err
+
+
+def test_sources_option_cites_the_seeds_in_text(cli) -> None:
+    plain = cli(["advise", "--set", "mood=angry"])
+    cited = cli(["advise", "--set", "mood=angry", "--sources"])
+    assert cited.status == 0, cited.err
+    advice = cli(["advise", "--set", "mood=angry", "--format", "json"]).json()
+    documents = {s["document"] for a in advice["actions"] for s in a["sources"]}
+    assert documents
+    for document in documents:
+        assert document not in plain.out
+        assert document in cited.out
+    markdown = cli(["advise", "--set", "mood=angry", "--format", "markdown"]).out
+    assert "\n[^1]: " in markdown
+
+
+def test_converse_with_dev_zero_on_stdin_is_bounded() -> None:
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with open("/dev/zero", "rb") as zero:
+        result = _run_process(["converse", "-"], stdin=zero)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1
+    assert "line 1: longer than" in result.stderr
+
+
+def test_converse_reads_a_huge_file_in_bounded_memory(tmp_path: Path) -> None:
+    # A sparse 8 GiB file (no disk used) after one good event: refused without being read
+    # whole into memory.
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b'{"type": "customer_insulted"}\n')
+        handle.truncate(8 * 2**30)
+    result = _run_process(["converse", str(path), "--last"], stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1
+    assert "larger than" in result.stderr or "longer than" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_converse_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    result = _run_process(["converse", str(fifo)], stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr
+
+
+def test_converse_escapes_hostile_event_text(cli, tmp_path: Path) -> None:
+    path = tmp_path / "hostile.jsonl"
+    path.write_text('{"type": "agent_followed", "rule": "x\\u001b]52;c;aGk=\\u0007"}\n', "utf-8")
+    run = cli(["converse", str(path)])
+    assert_one_line_error(run)
+    assert_no_raw_control(run.err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["advise", "--locale", "x" * 100_000], id="locale"),
+        pytest.param(["explain", "--rule", "x" * 100_000], id="rule"),
+        pytest.param(["rules", "--tag", "x" * 100_000], id="tag"),
+        pytest.param(["rules", "--phase", "x" * 100_000], id="argparse-choice"),
+        pytest.param(["advise", "--set", "mood=" + "x" * 100_000], id="set-value"),
+        pytest.param(["advise", "/nonexistent/" + "x" * 100_000], id="path"),
+    ],
+)
+def test_huge_arguments_give_a_short_error_line(cli, argv: list[str]) -> None:
+    from difficult_customers.__main__ import MAX_ERROR_LINE
+
+    run = cli(argv)
+    assert_one_line_error(run)
+    assert len(run.err) < MAX_ERROR_LINE + 100
+
+
+def _run_quietly(argv: list[str], stdin: bytes) -> Run:
+    """``main(argv)`` with stdin, outside pytest fixtures (for hypothesis)."""
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = _Stdin(stdin, terminal=False)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(argv)
+    finally:
+        sys.stdin = saved
+    return Run(status, out.getvalue(), err.getvalue())
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+_STATE_LIKE = st.dictionaries(
+    st.sampled_from([*ConversationState.model_fields, "moood", "\x1b", "\u202e"]) | st.text(),
+    _JSON,
+    max_size=6,
+)
+
+
+@given(data=st.binary(max_size=300) | _STATE_LIKE.map(lambda d: json.dumps(d).encode()))
+@settings(max_examples=150)
+def test_any_stdin_gives_advice_or_one_escaped_error_line(data: bytes) -> None:
+    run = _run_quietly(["advise"], data)
+    if run.status == 0:
+        assert run.err == ""
+        assert run.out
+    else:
+        assert run.status == 2
+        assert run.out == ""
+        assert run.err.count("\n") == 1
+        assert run.err.startswith("difficult-customers: ")
+    assert_no_raw_control(run.out.replace("\n", "") + run.err[:-1])
+
+
+def test_security_md_states_the_cli_limits_the_code_enforces() -> None:
+    from difficult_customers import __main__ as cli_module
+
+    security = (Path(__file__).resolve().parents[1] / "SECURITY.md").read_text("utf-8")
+    section = security.split("## Command line", 1)[1]
+    rows = {
+        line.rsplit("|", 2)[1].strip(" `"): line
+        for line in section.splitlines()
+        if line.startswith("|") and "`__main__." in line
+    }
+    assert f"{cli_module.MAX_STATE_BYTES:,} bytes" in rows["__main__.MAX_STATE_BYTES"]
+    assert f"| {cli_module.MAX_ERRORS_SHOWN}, then" in rows["__main__.MAX_ERRORS_SHOWN"]
+    assert f"| {cli_module.MAX_ERROR_LINE:,} characters" in rows["__main__.MAX_ERROR_LINE"]

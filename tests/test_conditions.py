@@ -642,3 +642,25 @@ def test_retained_conditions_stay_small() -> None:
     assert len(kept) == len(texts)
     # The source and its compiled form, with room to spare; a syntax tree alone is ~30 kB.
     assert retained / len(texts) < 4_000
+
+
+# --- issue 7, item 15: wording ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ['mood == "angri"', "threats and and resolved", "(threats"])
+def test_an_error_outside_a_rule_names_no_field(text: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(text)
+    assert caught.value.field == "when"  # kept for callers that locate it later
+    assert "field 'when'" not in str(caught.value)
+    caught.value.located(rule="stay-calm")
+    assert str(caught.value).startswith("rule 'stay-calm', field 'when': ")
+
+
+@pytest.mark.parametrize(
+    "text", ["threats and and resolved", "threats resolved", "mood = 'angry'", "threats and"]
+)
+def test_syntax_errors_say_invalid_syntax_once(text: str) -> None:
+    with pytest.raises(ConditionSyntaxError) as caught:
+        parse_condition(text)
+    assert str(caught.value).count("invalid syntax") == 1, str(caught.value)

@@ -23,11 +23,13 @@ from pydantic import ValidationError
 from difficult_customers import (
     ConditionTypeError,
     ConversationState,
+    DifficultCustomersError,
     Kind,
     Phase,
     Rule,
     Rulebook,
     RulebookError,
+    UnknownFilterValueError,
     UnknownRuleError,
     UnsupportedLocaleError,
     advise,
@@ -121,6 +123,37 @@ class TestBuiltinRulebook:
     def test_filter_rejects_unknown_values(self) -> None:
         with pytest.raises(ValueError, match="phase"):
             default_rulebook().filter(phase="panic")
+
+    @pytest.mark.parametrize(
+        ("criteria", "criterion", "suggestion"),
+        [
+            pytest.param({"tag": "nosuchtag"}, "tag", None, id="tag"),
+            pytest.param({"tag": "endings"}, "tag", "ending", id="tag-typo"),
+            pytest.param({"reads": "offensive_remark"}, "field", "offensive_remarks", id="reads"),
+            pytest.param({"document": "004"}, "document", "004_5f4e5305fe903518.txt", id="doc"),
+            pytest.param({"phase": "de-escalate"}, "phase", "de_escalate", id="phase"),
+            pytest.param({"kind": "dont"}, "kind", "do", id="kind"),
+        ],
+    )
+    def test_filter_refuses_values_that_match_nothing(
+        self, criteria: dict[str, str], criterion: str, suggestion: str | None
+    ) -> None:
+        for select in (default_rulebook().filter, rules):
+            with pytest.raises(UnknownFilterValueError) as info:
+                select(**criteria)  # type: ignore[operator]
+            error = info.value
+            assert isinstance(error, ValueError)
+            assert isinstance(error, DifficultCustomersError)
+            assert (error.criterion, error.suggestion) == (criterion, suggestion)
+            assert error.value == next(iter(criteria.values()))
+            assert error.known
+            assert str(error).startswith(f"unknown {criterion} {error.value!r}")
+
+    def test_filter_on_a_known_field_no_rule_reads_is_empty(self) -> None:
+        book = Rulebook([])
+        assert book.filter(reads="threats") == ()
+        with pytest.raises(UnknownFilterValueError, match="none in this rulebook"):
+            book.filter(tag="ending")
 
     def test_markdown_display(self) -> None:
         shown = default_rulebook()._repr_markdown_()

@@ -23,6 +23,7 @@ from .errors import (
     DifficultCustomersError,
     RulebookError,
     StateValidationError,
+    UnknownFilterValueError,
     UnknownRuleError,
     UnsupportedLocaleError,
 )
@@ -66,7 +67,12 @@ def rules(
     reads: str | None = None,
     document: str | None = None,
 ) -> tuple[Rule, ...]:
-    """The built-in rules, in advice order, optionally filtered (see :meth:`Rulebook.filter`)."""
+    """The built-in rules, in advice order, optionally filtered (see :meth:`Rulebook.filter`).
+
+    Raises:
+        UnknownFilterValueError: a value matches nothing that exists, such as a misspelled
+            tag or field (the closest known value is suggested).
+    """
     return default_rulebook().filter(
         kind=kind, phase=phase, tag=tag, reads=reads, document=document
     )
@@ -112,6 +118,7 @@ __all__ = [
     "Source",
     "StateValidationError",
     "Turn",
+    "UnknownFilterValueError",
     "UnknownRuleError",
     "UnsupportedLocaleError",
     "Weekday",

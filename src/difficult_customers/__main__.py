@@ -1,14 +1,23 @@
 """The command line: ``difficult-customers`` or ``python -m difficult_customers``.
 
     difficult-customers advise [STATE.json|-] [--set field=value ...] [--detail name=value ...]
-                               [--locale fr] [--format text|json|markdown]
-    difficult-customers explain [STATE.json|-] [--set ...] [--rule ID]
-    difficult-customers rules [--kind do|avoid] [--phase P] [--tag T] [--reads FIELD] [--format]
-    difficult-customers converse [EVENTS.jsonl|-] [--set ...] [--locale fr] [--format ...] [--last]
+                               [--pack PACK.toml ...] [--locale fr]
+                               [--format text|json|markdown] [--sources]
+    difficult-customers explain [STATE.json|-] [--set ...] [--pack ...] [--rule ID]
+    difficult-customers rules [--kind do|avoid] [--phase P] [--tag T] [--reads FIELD]
+                              [--document SEED] [--pack ...] [--format]
+    difficult-customers converse [EVENTS.jsonl|-] [--set ...] [--pack ...] [--locale fr]
+                                 [--format ...] [--last]
     difficult-customers schema
-    difficult-customers check PACK.toml [--seeds DIR]
+    difficult-customers check PACK.toml [--seeds DIR] [--with-builtin]
 
-Bad input is reported on stderr in one line, with exit status 2.
+Without STATE, the state is read from standard input when it is not a terminal (empty input
+means no state); ``-`` reads it from standard input in any case. Only regular files and
+standard input are read, at most :data:`MAX_STATE_BYTES` bytes.
+
+Bad input is reported on stderr in one line, with exit status 2. Everything printed that
+comes from the caller or a rule pack has its control characters (terminal escapes, bidi
+overrides) escaped, so a hostile state or pack cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -35,22 +45,97 @@ from .rules import _load as _load_pack
 from .sources import builtin_sources_dir, verify_sources
 from .state import ConversationState, loads_state
 
-__all__ = ["main"]
+__all__ = ["MAX_ERRORS_SHOWN", "MAX_ERROR_LINE", "MAX_STATE_BYTES", "main"]
 
 EXIT_USAGE = 2
+
+MAX_STATE_BYTES = 1_048_576
+"""The most a state file or standard input may hold, in bytes (1 MiB).
+
+A real state is well under 2 kB; the limit keeps time and memory bounded for any input.
+"""
+
+MAX_ERRORS_SHOWN = 3
+"""How many validation errors one error line spells out; the rest are counted."""
+
+MAX_ERROR_LINE = 2_000
+"""The longest error line printed, in characters; what the input would add beyond is cut."""
+
+_MAX_PART_CHARS = 200
+"""The longest location or message echoed from the input, in characters."""
+
+# C0 and C1 controls, DEL, bidi embeddings, overrides, isolates and marks, line and paragraph
+# separators, and lone surrogates (which cannot even be encoded for output).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(text: str, *, keep: str = "") -> str:
+    """``text`` with every unsafe character written as a visible escape such as ``\\x1b``."""
+
+    def visible(match: re.Match[str]) -> str:
+        character = match.group()
+        if character in keep:
+            return character
+        code = ord(character)
+        named = _NAMED_ESCAPES.get(character)
+        return named or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return _UNSAFE.sub(visible, text)
+
+
+def _escape_json(text: str) -> str:
+    # json.dumps escapes C0 controls inside strings, so a raw one is its own layout (the
+    # indentation's line breaks); the rest become \uXXXX, still valid JSON since they can
+    # only occur inside strings.
+    def visible(match: re.Match[str]) -> str:
+        character = match.group()
+        return character if character < " " else f"\\u{ord(character):04x}"
+
+    return _UNSAFE.sub(visible, text)
+
+
+def _print(text: str, *, end: str = "\n") -> None:
+    # Line breaks and tabs are the rendering's own layout; every other control is escaped.
+    print(_escape(text, keep="\n\t"), end=end)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_PART_CHARS else text[: _MAX_PART_CHARS - 3] + "..."
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other input error, instead of argparse's usage dump.
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_escape(message)[:MAX_ERROR_LINE]}\n")
+
+
+_TRUE_WORDS = frozenset({"true", "yes", "y", "on"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "off"})
+
+
+def _describe(item: Mapping[str, Any]) -> str:
+    location = _shorten(".".join(str(part) for part in item["loc"]))
+    # A model-level check has an empty location and pydantic's "Value error, " prefix: the
+    # message alone already says which fields it is about.
+    message = _shorten(str(item["msg"]).removeprefix("Value error, "))
+    given = item.get("input")
+    if item["type"] == "bool_type" and isinstance(given, str):
+        word = given.strip().lower()
+        if word in _TRUE_WORDS | _FALSE_WORDS:
+            written = "true" if word in _TRUE_WORDS else "false"
+            message += f" (a boolean is written true or false: write {written})"
+    return f"{location}: {message}" if location else message
 
 
 def _one_line_validation(error: ValidationError, what: str) -> str:
-    parts = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or what
-        parts.append(f"{location}: {item['msg']}")
+    # A 2-million-key state has 2 million errors: name the first few, count the rest.
+    items = error.errors(include_url=False)
+    parts = [_describe(item) for item in items[:MAX_ERRORS_SHOWN]]
+    if len(items) > MAX_ERRORS_SHOWN:
+        parts.append(f"... and {len(items) - MAX_ERRORS_SHOWN:,} more")
     return f"invalid {what}: " + "; ".join(parts)
 
 
@@ -68,45 +153,101 @@ def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
     return values
 
 
-def _read_state(source: str | None, sets: Sequence[str]) -> dict[str, Any]:
+def _stdin_is_piped() -> bool:
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        return False
+    try:
+        return not stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _read_stdin() -> bytes:
+    stream = sys.stdin
+    if stream is None:
+        raise ValueError("cannot read stdin: there is no standard input")
+    buffer = getattr(stream, "buffer", None)
+    # One byte more than allowed tells an oversized input from one exactly at the limit.
+    if buffer is not None:
+        data: bytes = buffer.read(MAX_STATE_BYTES + 1)
+    else:
+        data = stream.read(MAX_STATE_BYTES + 1).encode("utf-8", "surrogateescape")
+    return data
+
+
+def _read_file(source: str) -> bytes:
+    # Regular files only, opened without blocking on a FIFO, as rule packs are.
+    try:
+        return read_regular_file(source, MAX_STATE_BYTES)
+    except OSError as exc:
+        raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # too large, not a regular file, or a NUL byte in the path
+        if os.path.isfile(source):  # size is the one reason to refuse a regular file
+            _too_large(source)
+        raise ValueError(f"cannot read {source}: {exc}") from None
+
+
+def _too_large(name: str) -> NoReturn:
+    raise ValueError(f"{name} is larger than {MAX_STATE_BYTES:,} bytes, the most a state may hold")
+
+
+def _read_state(source: str | None, sets: Sequence[str], *, piped: bool = False) -> dict[str, Any]:
+    """The state given as a file (or ``-``) and ``--set``; with ``piped``, and no file,
+    from stdin when it is not a terminal."""
     data: Any = {}
+    implicit = piped and source is None and _stdin_is_piped()
+    if implicit:
+        source = "-"
     if source is not None:
+        name = "stdin" if source == "-" else source
+        raw = _read_stdin() if source == "-" else _read_file(source)
+        if len(raw) > MAX_STATE_BYTES:
+            _too_large(name)
         try:
-            text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError(f"cannot read {source}: not UTF-8 text") from None
+            raise ValueError(f"cannot read {name}: not UTF-8 text") from None
+        if implicit and not text.strip():
+            # Nothing was piped in (stdin on /dev/null, as under cron or CI): no state given.
+            return _assignments(sets, "--set")
+        if not text.strip():
+            raise ValueError(f"{name} is empty: expected a JSON object of state fields")
         try:
             data = loads_state(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{source} is not valid JSON: {exc}") from None
+            raise ValueError(f"{name} is not valid JSON: {exc}") from None
         except RecursionError:
-            raise ValueError(f"{source} is nested too deeply to be a state") from None
+            raise ValueError(f"{name} is nested too deeply to be a state") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{source} must hold a JSON object of state fields")
+            raise ValueError(f"{name} must hold a JSON object of state fields")
     return {**data, **_assignments(sets, "--set")}
 
 
-def _rulebook(pack: str | None) -> Rulebook:
-    return default_rulebook() if pack is None else load_rulebook(pack)
+def _rulebook(packs: Sequence[str] | None) -> Rulebook:
+    # Each pack is loaded over the previous ones, so a later pack may replace or override
+    # the rules of an earlier one.
+    book = default_rulebook()
+    for pack in packs or ():
+        book = load_rulebook(pack, base=book)
+    return book
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
-    state = _read_state(args.state, args.set)
+    state = _read_state(args.state, args.set, piped=True)
     details = Details.model_validate(_assignments(args.detail, "--detail"))
     advice = advise(state, locale=args.locale, details=details, rulebook=_rulebook(args.pack))
     if args.format == "json":
-        print(advice.to_json())
+        print(_escape_json(advice.to_json()))
     elif args.format == "markdown":
-        print(advice.to_markdown(), end="")
+        _print(advice.to_markdown(), end="")
     else:
-        print(advice.to_text())
+        _print(advice.to_text(sources=args.sources))
     return 0
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    state = _read_state(args.state, args.set)
+    state = _read_state(args.state, args.set, piped=True)
     book = _rulebook(args.pack)
     if args.rule is not None:
         explanations: tuple[Explanation, ...] = (explain(state, args.rule, rulebook=book),)
@@ -114,10 +255,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         explanations = explain(state, rulebook=book)
     if args.format == "json":
         payload = [e.to_dict() for e in explanations]
-        print(json.dumps(payload if args.rule is None else payload[0], indent=2))
+        print(_escape_json(json.dumps(payload if args.rule is None else payload[0], indent=2)))
     else:
         for explanation in explanations:
-            print(explanation)
+            _print(str(explanation))
     return 0
 
 
@@ -126,12 +267,12 @@ def _cmd_rules(args: argparse.Namespace) -> int:
         kind=args.kind, phase=args.phase, tag=args.tag, reads=args.reads, document=args.document
     )
     if args.format == "json":
-        print(
-            json.dumps([r.model_dump(mode="json") for r in selected], ensure_ascii=False, indent=2)
-        )
+        dumped = [r.model_dump(mode="json") for r in selected]
+        print(_escape_json(json.dumps(dumped, ensure_ascii=False, indent=2)))
     else:
         for rule in selected:
-            when = _one_line(rule.when.source)
+            # One line per rule, even if a pack's condition holds a line break.
+            when = _escape(_one_line(rule.when.source))
             print(f"{rule.id:34} {rule.kind.value:5} {rule.phase.value:12} {when}")
     return 0
 
@@ -211,11 +352,11 @@ def _print_turn(style: str, turn: int, kind: str, advice: Advice) -> None:
     if style == "json":
         # JSON Lines: one object per event, ready for another program.
         record = {"turn": turn, "event": kind, "advice": advice.to_dict()}
-        print(json.dumps(record, ensure_ascii=False))
+        print(_escape_json(json.dumps(record, ensure_ascii=False)))
     elif style == "markdown":
-        print(f"## {turn}. {kind}\n\n{advice.to_markdown()}")
+        _print(f"## {turn}. {kind}\n\n{advice.to_markdown()}")
     else:
-        print(f"== {turn}. {kind}\n{advice.to_text()}\n")
+        _print(f"== {turn}. {kind}\n{advice.to_text()}\n")
     sys.stdout.flush()
 
 
@@ -243,25 +384,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
         # always checked; its own documents need --seeds.
         problems = verify_sources(pack_rules, builtin_sources_dir(), only_known=True)
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(_escape(str(problem)), file=sys.stderr)
     if problems:
         return 1
-    print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
+    _print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
     if merge.replaced:
-        print(f"  replaces built-in rule(s): {', '.join(merge.replaced)}")
+        _print(f"  replaces built-in rule(s): {', '.join(merge.replaced)}")
     if merge.disabled:
-        print(f"  disables built-in rule(s): {', '.join(merge.disabled)}")
+        _print(f"  disables built-in rule(s): {', '.join(merge.disabled)}")
     for locale in sorted(set(book.catalogs) - set(book.locales)):
         missing = book.missing(locale)
         rule_id, message = missing[0]
         summary = (
             f"{len(missing)} message(s) untranslated, such as {message!r} of rule {rule_id!r}"
         )
-        print(f"  {locale}: {summary}")
+        _print(f"  {locale}: {summary}")
         if locale in merge.lost_locales:
             print(
                 f"difficult-customers: warning: the pack loses locale {locale} of the rules it "
-                f"builds on: {summary}",
+                f"builds on: {_escape(summary)}",
                 file=sys.stderr,
             )
     return 0
@@ -290,9 +431,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def pack_option(command: argparse.ArgumentParser, purpose: str) -> None:
+        command.add_argument(
+            "--pack",
+            action="append",
+            metavar="PACK.toml",
+            help=f"a rule pack {purpose}; repeat to stack packs, each over the previous",
+        )
+
     def state_options(command: argparse.ArgumentParser) -> None:
         command.add_argument(
-            "state", nargs="?", help="a JSON file of state fields, or - for stdin"
+            "state",
+            nargs="?",
+            help="a JSON file of state fields, or - for stdin; without it, the state is read "
+            f"from stdin when stdin is not a terminal (at most {MAX_STATE_BYTES:,} bytes)",
         )
         command.add_argument(
             "--set",
@@ -301,7 +453,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="FIELD=VALUE",
             help="set a state field (value read as JSON when it parses, else as text)",
         )
-        command.add_argument("--pack", help="a rule pack (TOML) to use on top of the built-ins")
+        pack_option(command, "to use on top of the built-ins")
 
     advise_cmd = sub.add_parser("advise", help="print advice for a conversation state")
     state_options(advise_cmd)
@@ -315,6 +467,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     advise_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
     advise_cmd.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    advise_cmd.add_argument(
+        "--sources",
+        action="store_true",
+        help="in text, also cite each recommendation's seed passages (markdown and json "
+        "always do)",
+    )
     advise_cmd.set_defaults(run=_cmd_advise)
 
     explain_cmd = sub.add_parser("explain", help="why each rule did or did not fire")
@@ -330,7 +488,7 @@ def _parser() -> argparse.ArgumentParser:
     rules_cmd.add_argument("--reads", metavar="FIELD", help="rules whose condition reads FIELD")
     rules_cmd.add_argument("--document", metavar="SEED", help="rules citing this seed file")
     rules_cmd.add_argument("--format", choices=("text", "json"), default="text")
-    rules_cmd.add_argument("--pack", help="a rule pack (TOML) to list with the built-ins")
+    pack_option(rules_cmd, "to list with the built-ins")
     rules_cmd.set_defaults(run=_cmd_rules)
 
     converse_cmd = sub.add_parser(
@@ -354,7 +512,7 @@ def _parser() -> argparse.ArgumentParser:
     converse_cmd.add_argument(
         "--detail", action="append", default=[], metavar="NAME=VALUE", help="as for advise"
     )
-    converse_cmd.add_argument("--pack", help="a rule pack (TOML) to use on top of the built-ins")
+    pack_option(converse_cmd, "to use on top of the built-ins")
     converse_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
     converse_cmd.add_argument(
         "--format",
@@ -405,9 +563,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    # One line, even when the input itself (a file name, a JSON key) holds a line break.
-    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
-    print(f"difficult-customers: {one_line}", file=sys.stderr)
+    # One line, even when the input itself (a file name, a JSON key) holds a line break, and
+    # no terminal escape or bidi override from the input reaches the terminal.
+    line = _escape(message)
+    if len(line) > MAX_ERROR_LINE:
+        # A 100,000-character locale or path echoed back would bury the message itself.
+        line = f"{line[:MAX_ERROR_LINE]}... ({len(line) - MAX_ERROR_LINE:,} more characters)"
+    print(f"difficult-customers: {line}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict
 
+from ._markup import escape_html, escape_markdown
 from .rules import Kind, Phase, Source
 from .state import ConversationState
 
@@ -138,8 +138,19 @@ class Advice:
         ]
         return [(key, recs) for key, recs in sections if recs]
 
-    def to_text(self) -> str:
-        """A plain-text rendering, as printed by the command line."""
+    def _cite(self, source: Source) -> tuple[str, str, str]:
+        """A source's document, section (or the opening paragraph's label) and quote."""
+        return source.document, source.section or self._label("opening"), source.quote
+
+    def to_text(self, *, sources: bool = False) -> str:
+        """A plain-text rendering, as printed by the command line.
+
+        Args:
+            sources: also cite each recommendation's sources (document, section, quote).
+
+        .. versionchanged:: 0.2
+           ``sources``; advice with nothing in it says so instead of printing a bare heading.
+        """
         lines: list[str] = []
         number = 0
         for key, recs in self._sections():
@@ -147,56 +158,95 @@ class Advice:
                 lines.append("")
             lines.append(self._label(key))
             for rec in recs:
-                if key in ("do", "pending"):
+                if key in _NUMBERED:
                     number += 1
                     lines.append(f"{number:2}. [{self._label(rec.phase.value)}] {rec.title}")
                     lines.append(f"    {rec.text}")
                     lines.append(f"    {self._label('why')} {rec.rationale}")
                 else:
                     lines.append(f"  - {rec.title} — {rec.text}")
-        return "\n".join(lines)
+                if sources:
+                    lines.append(f"    {self._label('sources')}")
+                    lines += [
+                        f'      {document} § {section}: "{quote}"'
+                        for document, section, quote in map(self._cite, rec.sources)
+                    ]
+        return "\n".join(lines) if lines else self._label("nothing")
 
     def to_markdown(self) -> str:
-        """A Markdown rendering, with each recommendation's sources as footnote-style lines."""
+        """A Markdown rendering, with each recommendation's sources as numbered footnotes.
+
+        Every piece of text is escaped, so that rule-pack or caller text (a title, the
+        business name) shows as written and never becomes markup or raw HTML.
+
+        .. versionchanged:: 0.2
+           Sources as footnotes (document, section, quote); text escaped; advice with
+           nothing in it says so.
+        """
+        md = escape_markdown
+        cited: list[Source] = []
+
+        def notes(rec: Recommendation) -> str:
+            # One footnote per distinct source, numbered in reading order.
+            for source in rec.sources:
+                if source not in cited:
+                    cited.append(source)
+            return "".join(f"[^{cited.index(source) + 1}]" for source in rec.sources)
+
         lines: list[str] = []
         number = 0
         for key, recs in self._sections():
             if lines:
                 lines.append("")
-            lines += [f"### {self._label(key)}", ""]
+            lines += [f"### {md(self._label(key))}", ""]
             for rec in recs:
-                if key in ("do", "pending"):
+                if key in _NUMBERED:
                     number += 1
-                    lines.append(f"{number}. **{rec.title}** _({self._label(rec.phase.value)})_  ")
-                    lines.append(f"   {rec.text}  ")
-                    lines.append(f"   _{self._label('why')} {rec.rationale}_")
+                    phase = md(self._label(rec.phase.value))
+                    lines.append(f"{number}. **{md(rec.title)}** _({phase})_  ")
+                    lines.append(f"   {md(rec.text)}  ")
+                    lines.append(f"   _{md(self._label('why'))} {md(rec.rationale)}_{notes(rec)}")
                 else:
-                    lines.append(f"- **{rec.title}** — {rec.text}")
+                    lines.append(f"- **{md(rec.title)}** — {md(rec.text)}{notes(rec)}")
+        if not lines:
+            return md(self._label("nothing")) + "\n"
+        lines.append("")
+        for index, source in enumerate(cited, 1):
+            document, section, quote = (md(part) for part in self._cite(source))
+            lines.append(f'[^{index}]: {document} § {section}: "{quote}"')
         return "\n".join(lines) + "\n"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
     def _repr_html_(self) -> str:
+        esc = escape_html
+
         def item(rec: Recommendation) -> str:
             cites = "; ".join(
-                html.escape(f"{s.document} § {s.section or '(opening)'}") for s in rec.sources
+                f"<cite>{esc(document)}</cite> § {esc(section)}: <q>{esc(quote)}</q>"
+                for document, section, quote in map(self._cite, rec.sources)
             )
             return (
-                f"<li><b>{html.escape(rec.title)}</b> <i>({html.escape(rec.rule_id)})</i>"
-                f"<br>{html.escape(rec.text)}<br><small>{html.escape(rec.rationale)}"
-                f" — {cites}</small></li>"
+                f'<li title="{esc(rec.rule_id)}"><b>{esc(rec.title)}</b>'
+                f" <i>({esc(self._label(rec.phase.value))})</i><br>{esc(rec.text)}"
+                f"<br><small>{esc(self._label('why'))} {esc(rec.rationale)}</small>"
+                f"<br><small>{esc(self._label('sources'))} {cites}</small></li>"
             )
 
         parts = []
         number = 1
         for key, recs in self._sections():
-            parts.append(f"<h4>{html.escape(self._label(key))}</h4>")
-            if key in ("do", "pending"):
+            parts.append(f"<h4>{esc(self._label(key))}</h4>")
+            if key in _NUMBERED:
                 parts.append(f'<ol start="{number}">')
                 number += len(recs)
             else:
                 parts.append("<ul>")
             parts += [item(rec) for rec in recs]
-            parts.append("</ol>" if key in ("do", "pending") else "</ul>")
-        return "".join(parts)
+            parts.append("</ol>" if key in _NUMBERED else "</ul>")
+        return "".join(parts) or f"<p>{esc(self._label('nothing'))}</p>"
+
+
+_NUMBERED = frozenset({"do", "pending"})
+"""Groups numbered as one list: the moves now, then those once the customer has finished."""

@@ -358,7 +358,9 @@ def _parse(text: object) -> tuple[ast.Expression, _Source]:
 
 def _from_syntax_error(error: SyntaxError, source: _Source) -> ConditionSyntaxError:
     """Python's report, with its position moved back into the unwrapped text."""
-    message = "invalid syntax: " + " ".join(str(error.msg).split())
+    reason = " ".join(str(error.msg).split())
+    # Python's own message often starts with "invalid syntax" already: say it once.
+    message = reason if reason.startswith("invalid syntax") else f"invalid syntax: {reason}"
     span = None
     lineno = error.lineno or 0
     if 2 <= lineno < 2 + len(source.lines):

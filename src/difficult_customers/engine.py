@@ -230,10 +230,9 @@ class _Renderer:
         text = self.translate(rule.id, phrasing.text)
         if form is not None:
             text = self.catalog.get((variant_context(rule.id, form), phrasing.text), text)
-        if phrasing.requires:
-            text = FORMATTER.format(
-                text, **{name: self.values[name] for name in phrasing.requires}
-            )
+        # Every phrasing is a format string, with or without placeholders, so "{{" renders
+        # as "{" whichever phrasing the details select.
+        text = FORMATTER.format(text, **{name: self.values[name] for name in phrasing.requires})
         recommendation = Recommendation(
             rule_id=rule.id,
             kind=rule.kind,

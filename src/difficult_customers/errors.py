@@ -11,6 +11,7 @@ The hierarchy::
     ├── StateValidationError           a conversation state is invalid (also pydantic's
     │                                  ValidationError, hence a ValueError)
     ├── UnknownRuleError               no rule has this id (also a KeyError)
+    ├── UnknownFilterValueError        a rule filter names no known value (also a ValueError)
     └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
 
 A bad conversation state raises :class:`StateValidationError`, which *is* a
@@ -32,6 +33,7 @@ __all__ = [
     "DifficultCustomersError",
     "RulebookError",
     "StateValidationError",
+    "UnknownFilterValueError",
     "UnknownRuleError",
     "UnsupportedLocaleError",
 ]
@@ -66,6 +68,10 @@ class RulebookError(DifficultCustomersError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        prefix = ", ".join(self._where())
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def _where(self) -> list[str]:
         where = []
         if self.file is not None:
             where.append(self.file)
@@ -73,8 +79,7 @@ class RulebookError(DifficultCustomersError):
             where.append(f"rule {self.rule!r}")
         if self.field is not None:
             where.append(f"field {self.field!r}")
-        prefix = ", ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return where
 
     def located(
         self, *, file: str | None = None, rule: str | None = None, field: str | None = None
@@ -110,6 +115,13 @@ class ConditionError(RulebookError):
         self.span = span
         self.suggestion = suggestion
         super().__init__(message, file=file, rule=rule, field="when")
+
+    def _where(self) -> list[str]:
+        # Outside a rule (parse_condition called directly), "field 'when'" would name a key
+        # the caller never wrote.
+        if self.file is None and self.rule is None:
+            return []
+        return super()._where()
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -225,3 +237,35 @@ class UnknownRuleError(DifficultCustomersError, KeyError):
     def __str__(self) -> str:
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
         return f"no rule with id {self.rule_id!r}{hint}"
+
+
+class UnknownFilterValueError(DifficultCustomersError, ValueError):
+    """A rule filter was given a value no rule could match: a misspelled tag, field or seed.
+
+    Attributes:
+        criterion: what was filtered on: "kind", "phase", "tag", "field" or "document".
+        value: the value given.
+        known: the values that exist, in order.
+        suggestion: the closest known value, if any is close.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        criterion: str,
+        value: object,
+        known: Iterable[str],
+        *,
+        suggestion: str | None = None,
+    ) -> None:
+        self.criterion = criterion
+        self.value = value
+        self.known = tuple(known)
+        self.suggestion = suggestion
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
+        expected = ", ".join(self.known) or "none in this rulebook"
+        return f"unknown {self.criterion} {self.value!r}{hint}; expected one of: {expected}"

@@ -30,11 +30,12 @@ from pydantic import (
 )
 
 from ._files import read_regular_file
+from ._markup import escape_html, escape_markdown
 from ._text import control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
-from .errors import ConditionError, RulebookError, UnknownRuleError
-from .state import Channel
+from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
+from .state import Channel, ConversationState
 
 __all__ = [
     "MAX_OVERRIDES",
@@ -458,6 +459,24 @@ class Rule(BaseModel):
                 return phrasing
         raise AssertionError("unreachable: validation guarantees a fallback")  # pragma: no cover
 
+    def _repr_html_(self) -> str:
+        # Everything but the id, kind and phase (validated patterns and enums) is pack text.
+        esc = escape_html
+        phrasings = "".join(f"<li>{esc(p.text)}</li>" for p in self.phrasing)
+        sources = "".join(
+            f"<li><cite>{esc(s.document)}</cite> § {esc(s.section or '(opening)')}: "
+            f"<q>{esc(s.quote)}</q></li>"
+            for s in self.sources
+        )
+        return (
+            f"<p><code>{self.id}</code> ({self.kind.value}, {self.phase.value}):"
+            f" <b>{esc(self.title)}</b></p><dl>"
+            f"<dt>when</dt><dd><code>{esc(_one_line(self.when.source))}</code></dd>"
+            f"<dt>phrasing</dt><dd><ul>{phrasings}</ul></dd>"
+            f"<dt>rationale</dt><dd>{esc(self.rationale)}</dd>"
+            f"<dt>sources</dt><dd><ul>{sources}</ul></dd></dl>"
+        )
+
     def messages(self) -> Iterator[str]:
         """Every English source message of the rule (title, phrasing, rationale)."""
         yield self.title
@@ -605,12 +624,25 @@ class Rulebook:
         Args:
             kind: "do" or "avoid".
             phase: a :class:`Phase` name.
-            tag: a tag such as "empathy" or "ending".
+            tag: a tag such as "empathy" or "ending", used by some rule of this rulebook.
             reads: a state field the precondition reads, such as "threats".
-            document: a seed file the rule cites.
+            document: a seed file some rule of this rulebook cites.
+
+        Raises:
+            UnknownFilterValueError: a value matches nothing that exists (a misspelled tag,
+                state field or document), with the closest known value; also a
+                ``ValueError``.
+
+        .. versionchanged:: 0.2
+           Unknown tags, fields and documents are refused instead of selecting nothing.
         """
         kind = _member(Kind, kind, "kind")
         phase = _member(Phase, phase, "phase")
+        # A misspelled value would select nothing and look like a real answer: refuse it.
+        _known(tag, sorted({t for rule in self.rules for t in rule.tags}), "tag")
+        _known(reads, list(ConversationState.model_fields), "field")
+        documents = {source.document for rule in self.rules for source in rule.sources}
+        _known(document, sorted(documents), "document")
         return tuple(
             rule
             for rule in self.rules
@@ -622,17 +654,31 @@ class Rulebook:
         )
 
     def _repr_markdown_(self) -> str:
+        # Pack text is escaped: a name or condition comment must not become markup.
         lines = [
-            f"**{self.name}**: {len(self.rules)} rules",
+            f"**{escape_markdown(self.name)}**: {len(self.rules)} rules",
             "",
             "| id | kind | phase | when |",
             "|---|---|---|---|",
         ]
         lines += [
-            f"| `{r.id}` | {r.kind.value} | {r.phase.value} | `{_one_line(r.when.source)}` |"
+            f"| `{r.id}` | {r.kind.value} | {r.phase.value} | {escape_markdown(r.when.source)} |"
             for r in self.rules
         ]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{r.id}</code></td><td>{r.kind.value}</td><td>{r.phase.value}</td>"
+            f"<td><code>{escape_html(_one_line(r.when.source))}</code></td>"
+            f"<td>{escape_html(r.title)}</td></tr>"
+            for r in self.rules
+        )
+        return (
+            f"<p><b>{escape_html(self.name)}</b>: {len(self.rules)} rules</p><table>"
+            "<tr><th>id</th><th>kind</th><th>phase</th><th>when</th><th>title</th></tr>"
+            f"{rows}</table>"
+        )
 
 
 def _rebuilt(
@@ -650,8 +696,25 @@ def _member(enum: type[_E], value: _E | str | None, name: str) -> _E | None:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ValueError(f"unknown {name} {value!r}; expected one of: {allowed}") from None
+        allowed = [member.value for member in enum]
+        raise UnknownFilterValueError(
+            name, value, allowed, suggestion=_closest(value, allowed)
+        ) from None
+
+
+def _known(value: object, known: list[str], name: str) -> None:
+    if value is not None and value not in known:
+        raise UnknownFilterValueError(name, value, known, suggestion=_closest(value, known))
+
+
+def _closest(value: object, known: list[str]) -> str | None:
+    text = str(value)
+    # "004" for "004_5f4e5305fe903518.txt": a unique prefix is the likeliest meaning.
+    starting = [name for name in known if text and name.startswith(text)]
+    if len(starting) == 1:
+        return starting[0]
+    close = difflib.get_close_matches(text, known, n=1)
+    return close[0] if close else None
 
 
 def _one_line(text: str) -> str:

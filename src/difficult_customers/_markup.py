@@ -1,0 +1,39 @@
+"""Escaping caller and rule-pack text for the Markdown and HTML renderings.
+
+Titles, phrasings, rationales, sources, pack names and the business name come from callers
+and rule packs, so a rendering must show them as text and never let them become markup: a
+``<img onerror=...>`` in a business name must not run in a notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = ["escape_html", "escape_markdown"]
+
+# Backslash escapes for the characters that start inline Markdown (emphasis, code, links,
+# tables, strikethrough, notebook math); "<", ">" and "&" become entities below.
+_INLINE = re.compile(r"([\\`*_\[\]|~$])")
+_LINE_BREAK = re.compile(r"[ \t]*(?:(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])[ \t]*)+")
+# What would open a block (heading, list, quote, setext underline) at the start of a line.
+_BLOCK = re.compile(r"^([#+\-=]|\d+(?=[.)]))")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as literal Markdown on one line: no markup, no raw HTML, no line breaks."""
+    # Only line breaks are folded: other spaces (French U+00A0 before ":") are kept.
+    one_line = _LINE_BREAK.sub(" ", text.strip())
+    escaped = _INLINE.sub(r"\\\1", one_line)
+    escaped = _BLOCK.sub(lambda match: _escape_block(match.group()), escaped, count=1)
+    return html.escape(escaped, quote=False)
+
+
+def _escape_block(start: str) -> str:
+    # "12." is escaped as "12\." (CommonMark escapes the delimiter, not the digits).
+    return start + "\\" if start[0].isdigit() else "\\" + start
+
+
+def escape_html(text: str) -> str:
+    """``text`` as literal HTML, safe in element content and in quoted attributes."""
+    return html.escape(text, quote=True)
