@@ -44,6 +44,13 @@ POT = LOCALES / f"{DOMAIN}.pot"
 LANGUAGES = ("en", "fr", "pl")
 
 
+# What a UI message that is not a heading is, for translators.
+_UI_NOTES = {
+    "opening": "Stands for a section title, in a list of sources: the untitled opening paragraph.",
+    "nothing": "A whole sentence, shown instead of the advice when there is nothing to advise.",
+}
+
+
 def template() -> Catalog:
     catalog = Catalog(
         domain=DOMAIN,
@@ -82,7 +89,8 @@ def template() -> Catalog:
             locations=where,
         )
     for key, context, message in UI_MESSAGES:
-        catalog.add(message, context=context, auto_comments=[f"Heading ({key})."])
+        note = _UI_NOTES.get(key, f"Heading ({key}).")
+        catalog.add(message, context=context, auto_comments=[note])
     for unit, _, singular, plural in DURATION_MESSAGES:
         catalog.add(
             (singular, plural),

@@ -286,8 +286,10 @@ MAX_EVENT_LOG_BYTES = 50_000_000
 def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
     """Numbered, non-blank lines of an event log, read as they come (a live pipe works)."""
     if source is None or source == "-":
-        if source is None and sys.stdin.isatty():
+        if source is None and not _stdin_is_piped():
             raise ValueError("converse needs events: give EVENTS.jsonl, or - to read stdin")
+        if sys.stdin is None:
+            raise ValueError("converse: there is no standard input to read events from")
         stream: Iterable[str] = _bounded_lines(sys.stdin)
         name = "stdin"
     else:
