@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/difficult-customers advise examples/states/mid_rant_phone.json --locale en
 	$(BIN)/python examples/advise_examples.py --locale fr --only repeated_insults_after_warning
+	$(BIN)/difficult-customers converse examples/conversations/escalation_phone.jsonl --locale pl --last
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
