@@ -323,3 +323,12 @@ def test_the_calm_down_request_is_not_repeated_right_after_the_warning() -> None
         {"type": "agent_followed", "rule": "issue-warning"}
     )
     assert "ask-to-calm-down" not in warned.advise().rule_ids
+
+
+# 002 "Suivi avec le client": the history records what happened; an ended conversation was
+# not resolved, so it is recorded as it ended.
+def test_an_ended_conversation_is_recorded_as_it_ended() -> None:
+    ended = advise(ended=True)
+    assert "how the conversation ended" in text(ended, "record-the-complaint")
+    resolved = advise(resolved=True)
+    assert "how it was resolved" in text(resolved, "record-the-complaint")
