@@ -7,7 +7,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
@@ -30,7 +30,7 @@ from .i18n import (
 from .rules import Kind, Rule, Rulebook, default_rulebook
 from .state import ConversationState
 
-__all__ = ["Explanation", "advise", "advise_many", "explain"]
+__all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
 
 Evaluator = Callable[[Mapping[str, Any]], list[int]]
 StateInput = ConversationState | Mapping[str, Any] | None
@@ -263,6 +263,284 @@ class _Renderer:
         return labels
 
 
+# --- the fast path --------------------------------------------------------------------------
+# advise() is called on every turn of a live conversation, so its cost is mostly overhead:
+# which rules fire is one generated function over bitmasks, and everything that depends only
+# on (which rules are kept, which are pending, the channel, the locale, the details) is built
+# once and looked up. _advise_reference above is the specification; tests/test_fast.py
+# checks that both give equal advice over random states, locales, details and rule packs.
+
+MaskEvaluator = Callable[[Mapping[str, Any]], int]
+
+#: Most entries each fast-path cache holds (per rulebook, and per locale and details for the
+#: rendered groups). A full cache is emptied and refilled: memory stays bounded however many
+#: distinct states a process sees, at the cost of re-rendering after a flush.
+MAX_FAST_CACHE = 4096
+#: Most (locale, details) combinations whose rendering the fast path keeps per rulebook.
+MAX_FAST_VOICES = 64
+
+_new = object.__new__
+# Advice is a frozen dataclass with slots: its slot descriptors set a field directly, which
+# is what the generated __init__ does too, minus the call overhead of seven object.__setattr__.
+_set_actions = Advice.__dict__["actions"].__set__
+_set_avoid = Advice.__dict__["avoid"].__set__
+_set_locale = Advice.__dict__["locale"].__set__
+_set_state = Advice.__dict__["state"].__set__
+_set_labels = Advice.__dict__["labels"].__set__
+_set_attitudes = Advice.__dict__["attitudes"].__set__
+_set_pending = Advice.__dict__["pending"].__set__
+
+
+def _compile_mask(
+    name: str, conditions: list[tuple[int, str]], fields: list[str], fixed: str = ""
+) -> str:
+    """Source of a function setting bit ``i`` of its result for each ``(i, python)`` that holds."""
+    lines = [f"def {name}(values):"]
+    lines += [f"    {field} = values[{field!r}]" for field in fields]
+    if fixed:
+        lines.append(f"    {fixed}")
+    lines.append("    fired = 0")
+    for bit, python in conditions:
+        lines.append(f"    if {python}:")
+        lines.append(f"        fired |= {1 << bit}")
+    lines.append("    return fired")
+    return "\n".join(lines)
+
+
+def _compile_masks(rulebook: Rulebook) -> tuple[MaskEvaluator, MaskEvaluator, MaskEvaluator]:
+    """The rulebook as three generated functions over the state's values, returning bitmasks.
+
+    ``fired``: bit ``i`` for rule ``i`` whose condition holds; ``quiet``: the same for the
+    rules that read ``customer_speaking``, as if the customer had finished; ``phrasings``: one
+    bit per phrasing ``when``, in rule then phrasing order. As in :func:`_compile`, only
+    validated conditions reach this point, through their Python form generated from the
+    whitelisted tree.
+    """
+    rules = rulebook.rules
+    fields = sorted({name for rule in rules for name in rule.when.fields})
+    speaking = [
+        (i, rule.when.python)
+        for i, rule in enumerate(rules)
+        if "customer_speaking" in rule.when.fields
+    ]
+    speaking_fields = sorted(
+        {n for r in rules if "customer_speaking" in r.when.fields for n in r.when.fields}
+        - {"customer_speaking"}
+    )
+    whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
+    phrasings = [when.python for when in whens]
+    phrasing_fields = sorted({name for when in whens for name in when.fields})
+    source = "\n".join(
+        [
+            _compile_mask("fired", [(i, r.when.python) for i, r in enumerate(rules)], fields),
+            _compile_mask("quiet", speaking, speaking_fields, "customer_speaking = False"),
+            _compile_mask("phrasings", list(enumerate(phrasings)), phrasing_fields),
+        ]
+    )
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    code = compile(source, f"<rulebook {rulebook.name} (masks)>", "exec")
+    exec(code, namespace)  # generated from validated ASTs only; see the docstring
+    return namespace["fired"], namespace["quiet"], namespace["phrasings"]
+
+
+def _bits(mask: int) -> list[int]:
+    """The indices of the set bits, lowest first (advice order)."""
+    indices = []
+    while mask:
+        low = mask & -mask
+        indices.append(low.bit_length() - 1)
+        mask ^= low
+    return indices
+
+
+def _mask(indices: Iterable[int]) -> int:
+    mask = 0
+    for index in indices:
+        mask |= 1 << index
+    return mask
+
+
+Groups = tuple[
+    tuple[Recommendation, ...],
+    tuple[Recommendation, ...],
+    tuple[Recommendation, ...],
+    tuple[Recommendation, ...],
+]
+"""The attitudes, actions, things to avoid and pending moves of one advice."""
+
+
+class _Voice:
+    """One locale and details of one rulebook: its renderer, labels and rendered groups."""
+
+    __slots__ = ("details", "groups", "labels", "renderer", "tag")
+
+    def __init__(
+        self, book: Rulebook, plan: _Plan, locale: Locale, details: Details | None
+    ) -> None:
+        self.renderer = _Renderer(book, plan, locale, details)
+        self.tag = self.renderer.tag
+        self.labels = self.renderer.labels()
+        self.details = details
+        self.groups: dict[tuple[int, ...], Groups] = {}
+
+
+class _Fast:
+    """The fast path's view of one rulebook: masks, generated evaluators and bounded caches."""
+
+    __slots__ = (
+        "after_ending",
+        "book",
+        "done_masks",
+        "fired",
+        "moves",
+        "overriders",
+        "phrasings",
+        "plan",
+        "quiet",
+        "resolved",
+        "situational",
+        "speaking",
+        "voices",
+    )
+
+    def __init__(self, book: Rulebook) -> None:
+        plan = _plan(book)
+        rules = plan.rules
+        self.book = book
+        self.plan = plan
+        self.fired, self.quiet, self.phrasings = _compile_masks(book)
+        self.speaking = _mask(
+            i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
+        )
+        self.after_ending = _mask(plan.after_ending)
+        self.situational = _mask(plan.situational)
+        self.moves = _mask(
+            i for i, r in enumerate(rules) if r.kind is Kind.DO and i not in plan.attitudes
+        )
+        # In the order of _decide: each overrider after every rule that could override it.
+        self.overriders = tuple((1 << i, _mask(plan.overrides[i])) for i in plan.overriders)
+        self.resolved: dict[int, int] = {}
+        self.done_masks: dict[tuple[str, ...], int] = {}
+        self.voices: dict[object, _Voice] = {}
+
+    def kept(self, fired: int) -> int:
+        """The fired rules that no kept, fired rule overrides (see :func:`_decide`)."""
+        kept = self.resolved.get(fired)
+        if kept is None:
+            overridden = 0
+            for bit, targets in self.overriders:
+                if fired & bit and not overridden & bit:
+                    overridden |= targets & fired
+            kept = fired & ~overridden
+            if len(self.resolved) >= MAX_FAST_CACHE:
+                self.resolved.clear()
+            self.resolved[fired] = kept
+        return kept
+
+    def done(self, state: ConversationState) -> int:
+        """:func:`_done` as a mask (raising the same error for an unknown rule id)."""
+        ids = state.done
+        mask = self.done_masks.get(ids)
+        if mask is None:
+            mask = _mask(_done(self.plan, state))
+            if len(self.done_masks) >= MAX_FAST_CACHE:
+                self.done_masks.clear()
+            self.done_masks[ids] = mask
+        return mask
+
+    def voice(self, locale: str | Locale, details: Details | None) -> _Voice:
+        """The voice for a locale as the caller wrote it, negotiating it on first use.
+
+        A voice with details is kept while the caller's :class:`Details` object is: the key
+        holds the object itself, compared by identity, since equal details may still be
+        written differently (``20`` and ``20.0`` percent).
+        """
+        key: object = locale if details is None else (locale, id(details))
+        try:
+            voice = self.voices.get(key)
+        except TypeError:  # not a locale at all: negotiation says so
+            voice = None
+        if voice is None or voice.details is not details:
+            negotiated = negotiate_rulebook_locale(locale, self.book)
+            voice = _Voice(self.book, self.plan, negotiated, details)
+            if isinstance(locale, str | Locale):
+                if len(self.voices) >= MAX_FAST_VOICES:
+                    self.voices.clear()
+                self.voices[key] = voice
+        return voice
+
+    def groups(self, voice: _Voice, key: tuple[int, ...], state: ConversationState) -> Groups:
+        """The rendered groups for kept and pending rules, rendered as the reference does."""
+        kept, pending = key[0], key[1]
+        render = voice.renderer.render
+        attitudes: list[Recommendation] = []
+        actions: list[Recommendation] = []
+        avoid: list[Recommendation] = []
+        for index in _bits(kept):
+            recommendation = render(index, state)
+            if recommendation.kind is Kind.AVOID:
+                avoid.append(recommendation)
+            elif index in self.plan.attitudes:
+                attitudes.append(recommendation)
+            else:
+                actions.append(recommendation)
+        groups = (
+            tuple(attitudes),
+            tuple(actions),
+            tuple(avoid),
+            tuple(render(index, state) for index in _bits(pending)),
+        )
+        if len(voice.groups) >= MAX_FAST_CACHE:
+            voice.groups.clear()
+        voice.groups[key] = groups
+        return groups
+
+
+def _fast(book: Rulebook) -> _Fast:
+    try:
+        fast: _Fast = book._cache["fast"]
+    except KeyError:
+        fast = book._cache["fast"] = _Fast(book)
+    return fast
+
+
+def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice:
+    """:func:`_advise_reference` with bitmasks and caches: equal advice, a fraction of the cost."""
+    values = state.__dict__
+    fired = fast.fired(values)
+    ended = values["ended"]
+    if ended:
+        fired &= fast.after_ending
+    kept = fast.kept(fired)
+    done = fast.done(state) if values["done"] else 0
+    kept &= ~done
+    pending = 0
+    if values["customer_speaking"] and not ended:
+        later = fast.kept((fired & ~fast.speaking) | fast.quiet(values)) & ~done
+        pending = later & ~kept & fast.moves
+    channel = values["channel"]
+    key: tuple[Any, ...]
+    if (kept | pending) & fast.situational:
+        key = (kept, pending, channel, fast.phrasings(values))
+    else:
+        key = (kept, pending, channel)
+    groups = voice.groups.get(key)
+    if groups is None:
+        groups = fast.groups(voice, key, state)
+    advice: Advice = _new(Advice)
+    _set_attitudes(advice, groups[0])
+    _set_actions(advice, groups[1])
+    _set_avoid(advice, groups[2])
+    _set_pending(advice, groups[3])
+    _set_locale(advice, voice.tag)
+    _set_state(advice, state)
+    _set_labels(advice, voice.labels)
+    return advice
+
+
+_validate_state = ConversationState.model_validate
+
+
 def advise(
     state: StateInput = None,
     /,
@@ -292,10 +570,37 @@ def advise(
 
     .. versionadded:: 0.1
     """
+    book = default_rulebook() if rulebook is None else _rulebook(rulebook)
+    # The common cases first, in the same order of checks (and so of errors) as the
+    # reference: rulebook, state, locale, details.
+    if fields:
+        valid_state = _coerce_state(state, fields)
+    elif type(state) is ConversationState:
+        valid_state = state
+    elif type(state) is dict:
+        valid_state = _validate_state(state)
+    else:
+        valid_state = _coerce_state(state, fields)
+    if details is None or isinstance(details, Details):
+        return _advise_fast(_fast(book), _fast(book).voice(locale, details), valid_state)
+    negotiated = negotiate_rulebook_locale(locale, book)
+    return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
+
+
+def _reference(
+    state: StateInput = None,
+    /,
+    *,
+    locale: str | Locale = "en",
+    details: DetailsInput = None,
+    rulebook: Rulebook | None = None,
+    **fields: Any,
+) -> Advice:
+    """:func:`advise` by the reference path alone, for tests and benchmarks."""
     book = _rulebook(rulebook)
     valid_state = _coerce_state(state, fields)
     negotiated = negotiate_rulebook_locale(locale, book)
-    return _advise(book, valid_state, negotiated, _coerce_details(details))
+    return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
 
 
 def _done(plan: _Plan, state: ConversationState) -> frozenset[int]:
@@ -326,9 +631,14 @@ def decided_ids(book: Rulebook, state: ConversationState) -> frozenset[str]:
     return frozenset(plan.rules[i].id for i in _kept(plan, state.__dict__, _done(plan, state)))
 
 
-def _advise(
+def _advise_reference(
     book: Rulebook, state: ConversationState, locale: Locale, details: Details | None
 ) -> Advice:
+    """The straightforward advice: what the fast path (:func:`_advise_fast`) must equal.
+
+    Kept as the specification the fast path is tested against (tests/test_fast.py), and used
+    where the fast path would gain nothing (details given as a mapping, on every call anew).
+    """
     plan = _plan(book)
     renderer = _Renderer(book, plan, locale, details)
     done = _done(plan, state)
@@ -384,18 +694,46 @@ def advise_many(
 
     .. versionadded:: 0.1
     """
+    return list(iter_advice(states, locale=locale, details=details, rulebook=rulebook))
+
+
+def iter_advice(
+    states: Iterable[StateInput],
+    *,
+    locale: str | Locale = "en",
+    details: DetailsInput = None,
+    rulebook: Rulebook | None = None,
+) -> Iterator[Advice]:
+    """:func:`advise_many` one advice at a time, for a stream of states too long to keep.
+
+    The locale, details and rulebook are checked at once, when it is called; each state is
+    validated as it is reached.
+
+    Raises:
+        pydantic.ValidationError: while iterating, for an invalid state, with a note naming
+            its position (``in states[3]``).
+        UnsupportedLocaleError: no catalog for the locale (when called).
+
+    .. versionadded:: 0.2
+    """
     book = _rulebook(rulebook)
+    fast = _fast(book)
     negotiated = negotiate_rulebook_locale(locale, book)
-    valid_details = _coerce_details(details)
-    results = []
+    voice = fast.voice(negotiated, _coerce_details(details))
+    return _iter_advice(fast, voice, states)
+
+
+def _iter_advice(fast: _Fast, voice: _Voice, states: Iterable[StateInput]) -> Iterator[Advice]:
     for position, state in enumerate(states):
-        try:
-            valid_state = _coerce_state(state, {})
-        except ValidationError as exc:
-            exc.add_note(f"in states[{position}]")
-            raise
-        results.append(_advise(book, valid_state, negotiated, valid_details))
-    return results
+        if type(state) is ConversationState:
+            valid_state = state
+        else:
+            try:
+                valid_state = _coerce_state(state, {})
+            except ValidationError as exc:
+                exc.add_note(f"in states[{position}]")
+                raise
+        yield _advise_fast(fast, voice, valid_state)
 
 
 Status = Literal["fired", "overridden", "not_fired", "done", "ended"]

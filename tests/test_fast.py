@@ -1,0 +1,227 @@
+"""The fast path of advise() gives exactly the advice of the reference path.
+
+``engine._advise_reference`` is the straightforward code (evaluate, override, filter, render
+each rule); ``advise()``, ``advise_many()`` and ``iter_advice()`` go through bitmasks and
+caches. Equal means equal ``to_dict()`` (state, locale, every group and every text), equal
+``rule_ids`` and equal headings, over random states, every locale, with and without details
+(forms of address included), and over random rulebooks.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from difficult_customers import (
+    Advice,
+    ConversationState,
+    Details,
+    FormOfAddress,
+    Rulebook,
+    UnknownRuleError,
+    UnsupportedLocaleError,
+    Weekday,
+    advise,
+    advise_many,
+    default_rulebook,
+    engine,
+    parse_condition,
+)
+from difficult_customers.engine import _reference, iter_advice
+from strategies import conditions, state_fields, states
+
+BOOK = default_rulebook()
+LOCALES = ("en", "fr", "pl", "fr_FR", "pl-PL", "en_GB")
+
+
+def details() -> st.SearchStrategy[Details | None]:
+    """No details, or any combination of them, each form of address included."""
+    given_details = st.builds(
+        Details,
+        business_name=st.none() | st.sampled_from(["Atelier Durand", "Sklep Kowalski"]),
+        callback_in=st.none() | st.sampled_from([timedelta(hours=1), timedelta(minutes=90)]),
+        deposit_percent=st.none() | st.sampled_from([Decimal(20), Decimal("12.5")]),
+        closed_day=st.none() | st.sampled_from(list(Weekday)),
+        form_of_address=st.sampled_from(list(FormOfAddress)),
+    )
+    return st.none() | given_details
+
+
+def assert_same(fast: Advice, reference: Advice) -> None:
+    assert type(fast) is Advice
+    assert fast.to_dict() == reference.to_dict()
+    assert fast.rule_ids == reference.rule_ids
+    assert fast.labels == reference.labels
+    assert fast == reference
+
+
+@given(state=states(), locale=st.sampled_from(LOCALES), extra=details())
+def test_advise_on_a_model_equals_the_reference(
+    state: ConversationState, locale: str, extra: Details | None
+) -> None:
+    assert_same(
+        advise(state, locale=locale, details=extra),
+        _reference(state, locale=locale, details=extra),
+    )
+
+
+@given(fields=state_fields(), locale=st.sampled_from(LOCALES), extra=details())
+def test_advise_on_a_dict_equals_the_reference(
+    fields: dict[str, Any], locale: str, extra: Details | None
+) -> None:
+    if fields["warnings_given"] == 0:
+        fields["abuse_after_warning"] = False
+    plain = {name: getattr(value, "value", value) for name, value in fields.items()}
+    # Details as a mapping take the reference path; as a model, the fast one.
+    mapping = None if extra is None else extra.model_dump(exclude_none=True)
+    assert_same(
+        advise(plain, locale=locale, details=extra),
+        _reference(plain, locale=locale, details=mapping),
+    )
+
+
+@given(state=states(), locale=st.sampled_from(LOCALES))
+def test_keyword_fields_equal_the_reference(state: ConversationState, locale: str) -> None:
+    assert_same(
+        advise(state, locale=locale, customer_speaking=True),
+        _reference(state, locale=locale, customer_speaking=True),
+    )
+
+
+@settings(max_examples=30)
+@given(batch=st.lists(states(), max_size=8), locale=st.sampled_from(LOCALES), extra=details())
+def test_batches_equal_the_reference(
+    batch: list[ConversationState], locale: str, extra: Details | None
+) -> None:
+    expected = [_reference(state, locale=locale, details=extra) for state in batch]
+    for results in (
+        advise_many(batch, locale=locale, details=extra),
+        list(iter_advice(batch, locale=locale, details=extra)),
+        advise_many([state.model_dump() for state in batch], locale=locale, details=extra),
+    ):
+        assert len(results) == len(expected)
+        for fast, reference in zip(results, expected, strict=True):
+            assert_same(fast, reference)
+
+
+@st.composite
+def rulebooks(draw: st.DrawFn) -> Rulebook:
+    """The built-in rules with random conditions, endings and repeats; same texts, same
+    overrides (so the graph stays acyclic and the catalogs still translate everything)."""
+    rules = []
+    for rule in BOOK.rules:
+        update: dict[str, Any] = {}
+        if draw(st.booleans()):
+            update["when"] = parse_condition(draw(conditions(depth=2)))
+        if draw(st.integers(0, 4)) == 0:
+            update["after_ending"] = not rule.after_ending
+        if draw(st.integers(0, 4)) == 0:
+            update["repeats"] = draw(st.sampled_from([True, False, "each_turn"]))
+        # Wordings chosen by the state: any phrasing but the last fallback may get a `when`.
+        phrasing = list(rule.phrasing)
+        for position, entry in enumerate(phrasing[:-1]):
+            if entry.when is not None or draw(st.integers(0, 2)) == 0:
+                when = parse_condition(draw(conditions(depth=1)))
+                phrasing[position] = entry.model_copy(update={"when": when})
+        update["phrasing"] = tuple(phrasing)
+        rules.append(rule.model_copy(update=update))
+    return Rulebook(rules, catalogs=BOOK.catalogs, name="random")
+
+
+@settings(max_examples=40)
+@given(book=rulebooks(), batch=st.lists(states(), min_size=1, max_size=10), extra=details())
+def test_random_rulebooks_equal_the_reference(
+    book: Rulebook, batch: list[ConversationState], extra: Details | None
+) -> None:
+    for state in batch:
+        for locale in ("en", "pl"):
+            assert_same(
+                advise(state, locale=locale, details=extra, rulebook=book),
+                _reference(state, locale=locale, details=extra, rulebook=book),
+            )
+
+
+@settings(max_examples=30)
+@given(batch=st.lists(states(), min_size=5, max_size=20), locale=st.sampled_from(LOCALES))
+def test_flushed_caches_change_nothing(batch: list[ConversationState], locale: str) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "MAX_FAST_CACHE", 2)
+        patch.setattr(engine, "MAX_FAST_VOICES", 1)
+        for state in batch:
+            for lang in (locale, "en"):
+                assert_same(advise(state, locale=lang), _reference(state, locale=lang))
+
+
+def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_FAST_CACHE", 3)
+    monkeypatch.setattr(engine, "MAX_FAST_VOICES", 2)
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="bounded")
+    for remarks in range(5):
+        for mood in ("calm", "upset", "angry", "furious"):
+            for locale in ("en", "fr", "pl"):
+                advise(mood=mood, offensive_remarks=remarks, locale=locale, rulebook=book)
+    fast = engine._fast(book)
+    assert len(fast.resolved) <= 3
+    assert len(fast.voices) <= 2
+    assert all(len(voice.groups) <= 3 for voice in fast.voices.values())
+
+
+@pytest.mark.parametrize("channel", ["phone", "chat", "social_media"])
+def test_a_wording_chosen_by_the_state_follows_each_state(channel: str) -> None:
+    # The same rules are kept in both states; only the wording of one of them differs.
+    base = {"channel": channel, "effort_exceeds_value": True, "agent_upset": True}
+    for state in ({**base, "offensive_remarks": 1}, base, {**base, "threats": True}, base):
+        assert_same(advise(state, locale="fr"), _reference(state, locale="fr"))
+
+
+def test_equal_details_written_differently_are_not_confused() -> None:
+    # Equal (20 == 20.0) but not the same object: each is formatted as given.
+    state = ConversationState(covered_by_contract=True, complaint_validity="invalid")
+    for percent in (Decimal(20), Decimal("20.0"), Decimal(20)):
+        extra = Details(deposit_percent=percent)
+        assert_same(advise(state, details=extra), _reference(state, details=extra))
+
+
+class TestSameErrors:
+    """The fast path checks arguments in the reference's order and raises the same errors."""
+
+    def test_bad_state_before_bad_locale(self) -> None:
+        with pytest.raises(ValidationError):
+            advise({"mood": "livid"}, locale="xx")
+
+    @pytest.mark.parametrize("locale", ["xx", "de", "", 42, None, ["fr"]])
+    def test_unsupported_locales(self, locale: Any) -> None:
+        with pytest.raises(UnsupportedLocaleError) as fast:
+            advise(locale=locale)
+        with pytest.raises(UnsupportedLocaleError) as reference:
+            _reference(locale=locale)
+        assert str(fast.value) == str(reference.value)
+
+    def test_unknown_done_rule(self) -> None:
+        state = ConversationState(done=("issue-warnin",))
+        with pytest.raises(UnknownRuleError) as fast:
+            advise(state)
+        with pytest.raises(UnknownRuleError) as reference:
+            _reference(state)
+        assert str(fast.value) == str(reference.value)
+
+    def test_iter_advice_checks_the_locale_when_called(self) -> None:
+        with pytest.raises(UnsupportedLocaleError):
+            iter_advice([], locale="xx")
+
+    def test_iter_advice_names_the_bad_state(self) -> None:
+        stream = iter_advice([{}, {"mood": "livid"}])
+        next(stream)
+        with pytest.raises(ValidationError) as error:
+            next(stream)
+        assert "in states[1]" in error.value.__notes__
+
+    def test_not_a_rulebook(self) -> None:
+        with pytest.raises(TypeError, match="rulebook must be a Rulebook"):
+            advise(rulebook="builtin")  # type: ignore[arg-type]
