@@ -511,9 +511,14 @@ def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice
     ended = values["ended"]
     if ended:
         fired &= fast.after_ending
-    kept = fast.kept(fired)
-    done = fast.done(state) if values["done"] else 0
-    kept &= ~done
+    kept = fast.resolved.get(fired)
+    if kept is None:
+        kept = fast.kept(fired)
+    if values["done"]:
+        done = fast.done(state)
+        kept &= ~done
+    else:
+        done = 0
     pending = 0
     if values["customer_speaking"] and not ended:
         later = fast.kept((fired & ~fast.speaking) | fast.quiet(values)) & ~done
@@ -538,7 +543,11 @@ def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice
     return advice
 
 
-_validate_state = ConversationState.model_validate
+def _validate_state(data: dict[str, Any]) -> ConversationState:
+    # ConversationState.model_validate without its argument handling; looked up on each call,
+    # since pydantic replaces the validator when a model is rebuilt.
+    state: ConversationState = ConversationState.__pydantic_validator__.validate_python(data)
+    return state
 
 
 def advise(
@@ -581,8 +590,18 @@ def advise(
         valid_state = _validate_state(state)
     else:
         valid_state = _coerce_state(state, fields)
-    if details is None or isinstance(details, Details):
-        return _advise_fast(_fast(book), _fast(book).voice(locale, details), valid_state)
+    try:
+        fast: _Fast = book._cache["fast"]
+    except KeyError:
+        fast = _fast(book)
+    if details is None:
+        try:
+            voice = fast.voices[locale]
+        except (KeyError, TypeError):  # first use, or not a locale (negotiation says so)
+            voice = fast.voice(locale, None)
+        return _advise_fast(fast, voice, valid_state)
+    if isinstance(details, Details):
+        return _advise_fast(fast, fast.voice(locale, details), valid_state)
     negotiated = negotiate_rulebook_locale(locale, book)
     return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
 
