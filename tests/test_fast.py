@@ -9,8 +9,12 @@ caches. Equal means equal ``to_dict()`` (state, locale, every group and every te
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +38,9 @@ from difficult_customers import (
     parse_condition,
 )
 from difficult_customers.engine import _reference, iter_advice
+from difficult_customers.errors import RulebookError
+from difficult_customers.i18n import LazyCatalogs, load_catalogs
+from difficult_customers.rules import DOMAIN, builtin_locales_dir
 from strategies import conditions, state_fields, states
 
 BOOK = default_rulebook()
@@ -225,3 +232,69 @@ class TestSameErrors:
     def test_not_a_rulebook(self) -> None:
         with pytest.raises(TypeError, match="rulebook must be a Rulebook"):
             advise(rulebook="builtin")  # type: ignore[arg-type]
+
+
+class TestLazyCatalogs:
+    """A language's catalog is read when first asked for; nothing else changes."""
+
+    def fresh(self) -> Rulebook:
+        return Rulebook(
+            BOOK.rules, catalogs=LazyCatalogs(builtin_locales_dir(), DOMAIN), name="fresh"
+        )
+
+    def test_advice_in_one_language_reads_one_catalog(self) -> None:
+        book = self.fresh()
+        assert isinstance(book.catalogs, LazyCatalogs)
+        assert book.catalogs.loaded() == ()
+        assert sorted(book.catalogs) == ["en", "fr", "pl"]
+        advise(mood="angry", locale="fr_FR", rulebook=book)
+        assert book.catalogs.loaded() == ("fr",)
+        assert_same(
+            advise(mood="angry", locale="fr", rulebook=book),
+            _reference(mood="angry", locale="fr", rulebook=BOOK),
+        )
+
+    def test_locales_and_missing_are_unchanged(self) -> None:
+        book = self.fresh()
+        assert book.missing("pl") == BOOK.missing("pl") == []
+        assert book.catalogs.loaded() == ("pl",)
+        assert book.locales == BOOK.locales == ("en", "fr", "pl")
+        assert dict(book.catalogs) == load_catalogs(builtin_locales_dir(), DOMAIN)
+
+    def test_a_fresh_process_reads_only_the_catalog_it_advises_in(self) -> None:
+        code = (
+            "import difficult_customers as dc; dc.advise(mood='angry'); "
+            "print(dc.default_rulebook().catalogs.loaded())"
+        )
+        output = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert output.stdout.strip() == "('en',)"
+
+    def test_pickles_as_the_plain_catalogs(self) -> None:
+        book = self.fresh()
+        assert pickle.loads(pickle.dumps(book.catalogs)) == dict(BOOK.catalogs)
+
+    def test_a_broken_catalog_is_reported_when_its_language_is_read(self, tmp_path: Path) -> None:
+        for lang, text in (
+            ("fr", 'msgid "a"\nmsgstr "b"\n'),
+            ("pl", 'msgid "a {x}"\nmsgstr "b"\n'),
+        ):
+            folder = tmp_path / lang / "LC_MESSAGES"
+            folder.mkdir(parents=True)
+            (folder / f"{DOMAIN}.po").write_text(text, encoding="utf-8")
+        catalogs = LazyCatalogs(tmp_path, DOMAIN)
+        assert catalogs["fr"] == {("", "a"): "b"}
+        with pytest.raises(RulebookError, match="placeholders") as error:
+            catalogs["pl"]
+        assert error.value.file is not None
+        assert error.value.file.endswith(f"pl/LC_MESSAGES/{DOMAIN}.po")
+        with pytest.raises(KeyError):
+            catalogs["de"]
+
+    def test_a_folder_that_is_not_a_locale_is_reported_at_once(self, tmp_path: Path) -> None:
+        folder = tmp_path / "xx-not-a-locale" / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / f"{DOMAIN}.po").write_text("", encoding="utf-8")
+        with pytest.raises(RulebookError, match="is not a locale"):
+            LazyCatalogs(tmp_path, DOMAIN)

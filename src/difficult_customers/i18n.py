@@ -6,19 +6,15 @@ import functools
 import io
 import os
 import string
+import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import get_day_names
-from babel.messages.catalog import Catalog as BabelCatalog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import PoFileError, read_po
-from babel.numbers import format_decimal, format_percent
-from babel.support import Translations
 
 from ._files import read_regular_file
 from ._text import control_character, describe_control
@@ -27,7 +23,13 @@ from .errors import RulebookError, UnsupportedLocaleError
 from .state import Channel
 
 if TYPE_CHECKING:
+    from babel.support import Translations
+
     from .rules import Rulebook
+
+# Babel's message, date and number modules are imported where they are used: reading a
+# catalog, formatting details. Most processes need a catalog or two and no formatting, and
+# ``import difficult_customers`` stays quick (benchmarks/, "import").
 
 __all__ = [
     "DURATION_CONTEXT",
@@ -36,6 +38,7 @@ __all__ = [
     "MAX_LOCALE_LENGTH",
     "SPOKEN_CHANNELS",
     "UI_MESSAGES",
+    "LazyCatalogs",
     "SafeFormatter",
     "format_details",
     "format_duration",
@@ -72,6 +75,66 @@ def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
     for _, lang, entries in load_catalog_files(locales_dir, domain):
         catalogs.setdefault(lang, {}).update(entries)
     return catalogs
+
+
+class LazyCatalogs(Mapping[str, Mapping[tuple[str, str], str]]):
+    """:func:`load_catalogs` read one language at a time, when that language is first asked for.
+
+    The languages are known at once (from the folder names, checked as
+    :func:`load_catalog_files` checks them); a language's files are read, merged and checked
+    on first access, once, also under threads. A process advising in one language reads
+    one catalog. Pickled, it becomes the plain dictionary :func:`load_catalogs` returns.
+
+    Raises:
+        RulebookError: as :func:`load_catalogs`, for a folder when created, for a file when
+            its language is first read.
+
+    .. versionadded:: 0.2
+    """
+
+    __slots__ = ("_domain", "_files", "_loaded", "_lock")
+
+    def __init__(self, locales_dir: Path, domain: str) -> None:
+        self._domain = domain
+        self._files: dict[str, list[Path]] = {}
+        for po, lang in _catalog_paths(locales_dir, domain):
+            self._files.setdefault(lang, []).append(po)
+        self._loaded: dict[str, Mapping[tuple[str, str], str]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, lang: str) -> Mapping[tuple[str, str], str]:
+        try:
+            return self._loaded[lang]
+        except KeyError:
+            pass
+        files = self._files[lang]  # KeyError for a language without a catalog
+        with self._lock:
+            if lang not in self._loaded:
+                entries: Catalog = {}
+                for po in files:
+                    entries.update(_read_catalog(po, lang, self._domain))
+                # Read-only, as a Rulebook's catalogs are: rendered texts are cached from it.
+                self._loaded[lang] = MappingProxyType(entries)
+        return self._loaded[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __contains__(self, lang: object) -> bool:
+        return lang in self._files
+
+    def loaded(self) -> tuple[str, ...]:
+        """The languages read so far."""
+        return tuple(self._loaded)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, ({lang: dict(catalog) for lang, catalog in self.items()},))
+
+    def __repr__(self) -> str:
+        return f"<LazyCatalogs {list(self._files)}, read: {list(self._loaded)}>"
 
 
 SPOKEN_CHANNELS: frozenset[Channel] = frozenset({Channel.PHONE, Channel.IN_PERSON})
@@ -119,7 +182,14 @@ def load_catalog_files(locales_dir: Path, domain: str) -> list[tuple[Path, str, 
     Raises:
         RulebookError: as :func:`load_catalogs`, naming the file.
     """
-    found: list[tuple[Path, str, Catalog]] = []
+    return [
+        (po, lang, _read_catalog(po, lang, domain))
+        for po, lang in _catalog_paths(locales_dir, domain)
+    ]
+
+
+def _catalog_paths(locales_dir: Path, domain: str) -> Iterator[tuple[Path, str]]:
+    """Each catalog file under ``locales_dir`` with its language, in path order, unread."""
     try:
         folders = sorted(entry for entry in locales_dir.iterdir() if entry.is_dir())
     except OSError as exc:
@@ -138,11 +208,12 @@ def load_catalog_files(locales_dir: Path, domain: str) -> list[tuple[Path, str, 
                 f"catalog folder {folder.name!r} is not a locale such as fr or pl_PL",
                 file=str(po),
             ) from None
-        found.append((po, lang, _read_catalog(po, lang, domain)))
-    return found
+        yield po, lang
 
 
 def _read_catalog(po: Path, lang: str, domain: str) -> Catalog:
+    from babel.messages.pofile import PoFileError, read_po
+
     try:
         data = read_regular_file(po, MAX_CATALOG_BYTES)
     except OSError as exc:
@@ -256,15 +327,38 @@ def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
     return locale
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_tag(tag: str) -> Locale | None:
+    # Keyed on the normalized, length-bounded tag, as _negotiate_text is.
+    try:
+        return Locale.parse(tag)
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+
+
+def _parse(requested: object) -> Locale | None:
+    """The locale a caller means, or ``None`` if what they passed is not one (as
+    :func:`negotiate_locale` reads it, without checking it against supported languages)."""
+    if isinstance(requested, Locale):
+        return requested
+    if not isinstance(requested, str) or len(requested) > MAX_LOCALE_LENGTH:
+        return None
+    return _parse_tag(_tag(requested))
+
+
 def negotiate_rulebook_locale(requested: str | Locale, rulebook: Rulebook) -> Locale:
     """:func:`negotiate_locale` over a rulebook's locales, saying why a language is missing.
 
     A language whose catalog exists but misses some rule messages (say, a pack added an
-    English-only rule) is refused with those messages in the error.
+    English-only rule) is refused with those messages in the error. Only the requested
+    language's catalog is read (see :class:`LazyCatalogs`), unless the locale is refused.
 
     Raises:
         UnsupportedLocaleError: with ``missing`` set when the language is incomplete.
     """
+    parsed = _parse(requested)
+    if parsed is not None and rulebook._supports(parsed.language):
+        return parsed
     try:
         return negotiate_locale(requested, rulebook.locales)
     except UnsupportedLocaleError as error:
@@ -307,6 +401,9 @@ FORMATTER = SafeFormatter()
 
 def format_details(details: Details, locale: Locale) -> Mapping[str, str]:
     """Each supplied detail, formatted for the locale with Babel."""
+    from babel.dates import get_day_names
+    from babel.numbers import format_percent
+
     values: dict[str, str] = {}
     if details.business_name is not None:
         values["business_name"] = details.business_name
@@ -347,6 +444,8 @@ def format_duration(delta: timedelta, locale: Locale) -> str:
     Months and years are not used (30 days is not "in a month"). ``delta`` is a positive
     whole number of seconds, as :class:`Details` guarantees.
     """
+    from babel.numbers import format_decimal
+
     seconds = round(delta.total_seconds())
     for _unit, size, singular, plural in DURATION_MESSAGES:
         if seconds % size == 0:
@@ -363,6 +462,11 @@ def _plurals(language: str) -> Translations:
     Only complete entries are kept, so a missing form means English, never an empty string;
     tests and lint-catalogs make sure every form is there for fr and pl.
     """
+    from babel.messages.catalog import Catalog as BabelCatalog
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     from .rules import DOMAIN, builtin_locales_dir  # rules imports this module
 
     po = builtin_locales_dir() / language / "LC_MESSAGES" / f"{DOMAIN}.po"

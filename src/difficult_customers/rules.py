@@ -35,6 +35,7 @@ from ._text import control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
 from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
+from .i18n import LazyCatalogs
 from .state import Channel, ConversationState
 
 __all__ = [
@@ -519,7 +520,9 @@ class Rulebook:
         for rule in given:
             if not isinstance(rule, Rule):
                 raise TypeError(f"a Rulebook holds Rule objects, not {type(rule).__name__}")
-        for locale, catalog in (catalogs or {}).items():
+        # Lazy catalogs are read when a language is first asked for (and checked then).
+        lazy = isinstance(catalogs, LazyCatalogs)
+        for locale, catalog in () if lazy else (catalogs or {}).items():
             if not isinstance(catalog, Mapping):
                 raise TypeError(f"catalog for {locale!r} must be a mapping, not {catalog!r}")
         ordered = tuple(sorted(given, key=lambda rule: rule.sort_key))
@@ -532,12 +535,17 @@ class Rulebook:
         self.rules: tuple[Rule, ...] = ordered
         self.name = name
         # Copied and read-only: locales and rendered texts are cached from them, so a
-        # catalog changed afterwards would make the cache lie.
-        self._catalogs: Mapping[str, Mapping[tuple[str, str], str]] = MappingProxyType(
-            {
-                locale: MappingProxyType(dict(catalog))
-                for locale, catalog in (catalogs or {}).items()
-            }
+        # catalog changed afterwards would make the cache lie. Lazy catalogs are read-only
+        # already, and read a language only when it is first asked for.
+        self._catalogs: Mapping[str, Mapping[tuple[str, str], str]] = (
+            catalogs
+            if lazy and catalogs is not None
+            else MappingProxyType(
+                {
+                    locale: MappingProxyType(dict(catalog))
+                    for locale, catalog in (catalogs or {}).items()
+                }
+            )
         )
         self._by_id = by_id
         # Derived artefacts (compiled evaluator, rendered texts) are stored here by the engine
@@ -594,6 +602,18 @@ class Rulebook:
             cached = tuple(sorted(complete | {"en"}))
             self._cache["locales"] = cached
         return cached
+
+    def _supports(self, language: str) -> bool:
+        """``language in self.locales``, reading only that language's catalog."""
+        known: tuple[str, ...] | None = self._cache.get("locales")
+        if known is not None:
+            return language in known
+        supported: dict[str, bool] = self._cache.setdefault("supported", {})
+        answer = supported.get(language)
+        if answer is None:
+            answer = language == "en" or (language in self.catalogs and not self.missing(language))
+            supported[language] = answer
+        return answer
 
     def missing(self, locale: str) -> list[tuple[str, str]]:
         """The ``(rule id, English message)`` pairs that have no translation in a language.
@@ -964,11 +984,11 @@ def default_rulebook() -> Rulebook:
         with _DEFAULT_LOCK:
             book = _DEFAULT
             if book is None:
-                from .i18n import load_catalogs  # i18n imports this module: import late
-
                 name, rules = _read_rules(BUILTIN_RULEBOOK)
+                # Each language's catalog is read when first asked for: a process advising
+                # in English reads one catalog, not three.
                 book = Rulebook(
-                    rules, catalogs=load_catalogs(builtin_locales_dir(), DOMAIN), name=name
+                    rules, catalogs=LazyCatalogs(builtin_locales_dir(), DOMAIN), name=name
                 )
                 _DEFAULT = book
     return book
