@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import tokenize
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,8 +38,9 @@ from difficult_customers import (
     engine,
     parse_condition,
 )
+from difficult_customers.conditions import _needs_token_scan, _scan_tokens, _Source
 from difficult_customers.engine import _reference, iter_advice
-from difficult_customers.errors import RulebookError
+from difficult_customers.errors import ConditionSyntaxError, RulebookError
 from difficult_customers.i18n import LazyCatalogs, load_catalogs
 from difficult_customers.rules import DOMAIN, builtin_locales_dir
 from strategies import conditions, state_fields, states
@@ -298,3 +300,30 @@ class TestLazyCatalogs:
         (folder / f"{DOMAIN}.po").write_text("", encoding="utf-8")
         with pytest.raises(RulebookError, match="is not a locale"):
             LazyCatalogs(tmp_path, DOMAIN)
+
+
+_PIECES = st.sampled_from(
+    ["(", ")", "[", "]", "{", "}", '"', "'", "#", "\\", "\n", " ", "x", "or", '")"', "'('"]
+)
+
+
+@given(
+    text=st.one_of(
+        conditions(),
+        st.lists(_PIECES, max_size=12).map("".join),
+        st.text(alphabet="()[]{}\"'#\\\n xy", max_size=16),
+    )
+)
+def test_the_token_scan_is_skipped_only_when_it_would_find_nothing(text: str) -> None:
+    # The shortcut that spares the first advice Python's tokenizer must never change what
+    # the scan reports: comments and unmatched closing brackets.
+    source = _Source(text)
+    try:
+        _scan_tokens(source)
+    except (tokenize.TokenError, SyntaxError):
+        return  # left for ast.parse to report, with or without the scan
+    except ConditionSyntaxError:
+        assert _needs_token_scan(text)
+        return
+    if source.comments:
+        assert _needs_token_scan(text)

@@ -335,8 +335,9 @@ def _parse(text: object) -> tuple[ast.Expression, _Source]:
     source = _Source(text)
     # Before ast.parse, so that `x)` is reported at its own parenthesis rather than at the
     # wrapping one; text the tokenizer cannot read is left for ast.parse to report.
-    with contextlib.suppress(tokenize.TokenError, SyntaxError):
-        _scan_tokens(source)
+    if _needs_token_scan(text):
+        with contextlib.suppress(tokenize.TokenError, SyntaxError):
+            _scan_tokens(source)
     try:
         # Rule text like "\d" draws a DeprecationWarning at parse time; the whitelist or the
         # type check rejects such text anyway, so the warning would only be noise.
@@ -373,6 +374,34 @@ def _from_syntax_error(error: SyntaxError, source: _Source) -> ConditionSyntaxEr
         # Python stumbled on the wrapping parenthesis: the text stopped too early.
         message += " at the end of the condition"
     return ConditionSyntaxError(message, condition=source.text, span=span)
+
+
+_SIMPLE_STRING = re.compile(r"\"[^\"\\\r\n]*\"|'[^'\\\r\n]*'")
+
+
+def _needs_token_scan(text: str) -> bool:
+    """Whether :func:`_scan_tokens` could find anything: a comment, or a closing bracket that
+    closes more than the text opened.
+
+    Python's tokenizer costs a regular expression compiled on first use (milliseconds, on
+    the first advice of a process) and a pass in pure Python. Most conditions hold no ``#``
+    and only simple quoted words: with those strings removed, their brackets are counted
+    directly. Anything else (a ``#``, a backslash, a quote left over) goes to the tokenizer.
+    """
+    if "#" in text or "\\" in text:
+        return True
+    bare = _SIMPLE_STRING.sub("", text)
+    if "'" in bare or '"' in bare:
+        return True
+    depth = 0
+    for character in bare:
+        if character in _OPENERS:
+            depth += 1
+        elif character in _CLOSERS:
+            depth -= 1
+            if depth < 0:
+                return True
+    return False
 
 
 def _scan_tokens(source: _Source) -> None:
