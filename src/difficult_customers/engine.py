@@ -748,7 +748,9 @@ def _iter_advice(fast: _Fast, voice: _Voice, states: Iterable[StateInput]) -> It
             valid_state = state
         else:
             try:
-                valid_state = _coerce_state(state, {})
+                valid_state = (
+                    _validate_state(state) if type(state) is dict else _coerce_state(state, {})
+                )
             except ValidationError as exc:
                 exc.add_note(f"in states[{position}]")
                 raise
