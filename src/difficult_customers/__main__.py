@@ -3,6 +3,7 @@
     difficult-customers advise [STATE.json|-] [--set field=value ...] [--detail name=value ...]
                                [--pack PACK.toml ...] [--locale fr]
                                [--format text|json|markdown] [--sources]
+    difficult-customers advise --jsonl [STATES.jsonl|-] [--set ...] [--pack ...] [--locale fr]
     difficult-customers explain [STATE.json|-] [--set ...] [--pack ...] [--rule ID]
     difficult-customers rules [--kind do|avoid] [--phase P] [--tag T] [--reads FIELD]
                               [--document SEED] [--pack ...] [--format]
@@ -38,7 +39,7 @@ from ._files import read_regular_file
 from .advice import Advice
 from .conversation import MAX_EVENTS, Conversation
 from .details import Details
-from .engine import Explanation, advise, explain
+from .engine import Explanation, advise, explain, iter_advice
 from .errors import DifficultCustomersError, RulebookError
 from .rules import Kind, Phase, Rulebook, _one_line, default_rulebook, load_rulebook
 from .rules import _load as _load_pack
@@ -234,6 +235,8 @@ def _rulebook(packs: Sequence[str] | None) -> Rulebook:
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
+    if args.jsonl:
+        return _advise_jsonl(args)
     state = _read_state(args.state, args.set, piped=True)
     details = Details.model_validate(_assignments(args.detail, "--detail"))
     advice = advise(state, locale=args.locale, details=details, rulebook=_rulebook(args.pack))
@@ -244,6 +247,75 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     else:
         _print(advice.to_text(sources=args.sources))
     return 0
+
+
+#: Longest line of a JSON Lines batch of states ``advise --jsonl`` reads, in characters.
+MAX_STATE_LINE = 100_000
+
+
+def _advise_jsonl(args: argparse.Namespace) -> int:
+    """One state per input line, one advice (JSON) per output line, through the batch path.
+
+    Read and written as it goes, so a batch of any length runs in constant memory; the
+    first bad line stops it with an error naming the line.
+    """
+    details = Details.model_validate(_assignments(args.detail, "--detail"))
+    overrides = _assignments(args.set, "--set")
+    current = [0]
+
+    def states() -> Iterator[dict[str, Any]]:
+        for number, line in _jsonl_lines(args.state):
+            current[0] = number
+            try:
+                data = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"line {number}: not valid JSON: {exc}") from None
+            except RecursionError:
+                raise ValueError(f"line {number}: nested too deeply to be a state") from None
+            if not isinstance(data, dict):
+                raise ValueError(f"line {number}: a state is a JSON object of fields")
+            yield {**data, **overrides}
+
+    batch = iter_advice(
+        states(), locale=args.locale, details=details, rulebook=_rulebook(args.pack)
+    )
+    try:
+        for advice in batch:
+            # Escaped as every JSON this command prints: no terminal controls in the text.
+            sys.stdout.write(_escape_json(advice.to_json(indent=None)) + "\n")
+    except ValidationError as exc:
+        raise ValueError(f"line {current[0]}: {_one_line_validation(exc, 'state')}") from None
+    except DifficultCustomersError as exc:
+        raise ValueError(f"line {current[0]}: {exc}") from None
+    return 0
+
+
+def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
+    """Numbered, non-blank lines of a JSON Lines file or of stdin, read as they come."""
+    if source is None or source == "-":
+        if source is None and sys.stdin.isatty():
+            raise ValueError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
+        stream: Iterable[str] = sys.stdin
+        name = "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"cannot read {source}: not a regular file")
+        try:
+            stream = path.open(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+        name = source
+    try:
+        for number, line in enumerate(stream, 1):
+            if len(line) > MAX_STATE_LINE:
+                raise ValueError(
+                    f"{name}, line {number}: longer than {MAX_STATE_LINE:,} characters"
+                )
+            if line.strip():
+                yield number, line
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read {name}: not UTF-8 text") from None
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -474,6 +546,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="in text, also cite each recommendation's seed passages (markdown and json "
         "always do)",
+    )
+    advise_cmd.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="read many states, one JSON object per line, and write one advice (JSON) per "
+        "line, in order; --set applies to every state, --format does not apply",
     )
     advise_cmd.set_defaults(run=_cmd_advise)
 

@@ -1,0 +1,96 @@
+"""``advise --jsonl``: one state per input line, one advice per output line, in order."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from difficult_customers import Details, advise
+from difficult_customers.__main__ import MAX_STATE_LINE, main
+from test_cli import Run
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    def run(argv: list[str], stdin: str = "") -> Run:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        status = main(argv)
+        out, err = capsys.readouterr()
+        return Run(status, out, err)
+
+    return run
+
+
+STATES = [
+    {"mood": "angry", "offensive_remarks": 2},
+    {"channel": "email", "complaint_validity": "valid"},
+    {"mood": "furious", "customer_speaking": True},
+]
+
+
+def lines(states: list[dict[str, object]]) -> str:
+    return "".join(json.dumps(state) + "\n" for state in states)
+
+
+def test_one_advice_per_state_in_order(cli) -> None:
+    run = cli(["advise", "--jsonl", "-", "--locale", "pl"], lines(STATES))
+    assert run.status == 0, run.err
+    records = [json.loads(line) for line in run.out.splitlines()]
+    assert records == [advise(state, locale="pl").to_dict() for state in STATES]
+
+
+def test_a_file_blank_lines_sets_and_details(cli, tmp_path: Path) -> None:
+    path = tmp_path / "states.jsonl"
+    path.write_text(lines(STATES[:1]) + "\n  \n" + lines(STATES[1:]), encoding="utf-8")
+    options = ["--set", "channel=phone", "--locale", "fr", "--detail", "callback_in=PT1H"]
+    run = cli(["advise", "--jsonl", str(path), *options, "--detail", "form_of_address=feminine"])
+    assert run.status == 0, run.err
+    details = Details(callback_in="PT1H", form_of_address="feminine")
+    expected = [
+        advise({**state, "channel": "phone"}, locale="fr", details=details).to_dict()
+        for state in STATES
+    ]
+    assert [json.loads(line) for line in run.out.splitlines()] == expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ('{"mood": "livid"}', "line 2: invalid state: mood: Input should be"),
+        ("[1, 2]", "line 2: a state is a JSON object of fields"),
+        ('{"mood": ', "line 2: not valid JSON"),
+        ('{"done": ["no-such-rule"]}', "line 2: no rule with id 'no-such-rule'"),
+        ("[" * 50_000, "line 2: nested too deeply"),
+    ],
+)
+def test_the_first_bad_line_is_named(cli, bad: str, message: str) -> None:
+    # The good line before it has been answered; the error is one line on stderr.
+    run = cli(["advise", "--jsonl", "-"], lines(STATES[:1]) + bad + "\n" + lines(STATES[1:]))
+    assert run.status == 2
+    assert len(run.out.splitlines()) == 1
+    assert run.err.count("\n") == 1
+    assert message in run.err, run.err
+    assert "Traceback" not in run.err
+
+
+def test_a_line_too_long_is_refused(cli) -> None:
+    run = cli(["advise", "--jsonl", "-"], " " * (MAX_STATE_LINE + 1) + "\n")
+    assert run.status == 2
+    assert f"longer than {MAX_STATE_LINE:,} characters" in run.err
+
+
+def test_unsupported_locale_before_any_line(cli) -> None:
+    run = cli(["advise", "--jsonl", "-", "--locale", "de"], lines(STATES))
+    assert run.status == 2
+    assert run.out == ""
+    assert "de" in run.err
+
+
+def test_a_missing_file(cli, tmp_path: Path) -> None:
+    run = cli(["advise", "--jsonl", str(tmp_path / "nowhere.jsonl")])
+    assert run.status == 2
+    assert "not a regular file" in run.err
