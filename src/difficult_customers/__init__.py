@@ -14,7 +14,7 @@ from .advice import Advice, Recommendation
 from .conditions import Condition, Failure, parse_condition
 from .conversation import Conversation, Turn
 from .details import Details, FormOfAddress, Weekday
-from .engine import Explanation, advise, advise_many, explain
+from .engine import Explanation, advise, advise_many, explain, iter_advice
 from .errors import (
     ConditionError,
     ConditionSyntaxError,
@@ -127,6 +127,7 @@ __all__ = [
     "advise_many",
     "default_rulebook",
     "explain",
+    "iter_advice",
     "load_rulebook",
     "parse_condition",
     "parse_event",
