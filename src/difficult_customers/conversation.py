@@ -30,6 +30,7 @@ from .events import (
     CustomerThreatened,
     Event,
     Facts,
+    _Event,
     event_json,
     parse_event,
 )
@@ -310,6 +311,11 @@ class Conversation:
                 f"this one has {len(self._turns):,} and {len(events):,} more were given"
             )
         state = self.state
+        if len(events) == 1 and isinstance(events[0], _Event):
+            # One event, already a model: the common turn of a live conversation.
+            event = events[0]
+            after = fold(state, event, self._rulebook)
+            return Conversation._extended(self, (Turn(event, after, state, self._rulebook),))
         turns = []
         for position, raw in enumerate(events):
             try:
