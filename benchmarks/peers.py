@@ -243,7 +243,9 @@ def random_states(count: int, seed: int = 10) -> list[ConversationState]:
     states = []
     for _ in range(count):
         fields = {name: generator.choice(values) for name, values in choices.items()}
-        if fields.get("warnings_given") == 0:
+        abused = fields["offensive_remarks"] or fields["personal_attacks"] or fields["threats"]
+        if not (fields["warnings_given"] and abused):
+            # Abuse after a warning needs the warning and the abuse (the model says so).
             fields["abuse_after_warning"] = False
         states.append(ConversationState(**fields))
     return states

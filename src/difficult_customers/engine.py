@@ -544,10 +544,9 @@ def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice
 
 
 def _validate_state(data: dict[str, Any]) -> ConversationState:
-    # ConversationState.model_validate without its argument handling; looked up on each call,
-    # since pydantic replaces the validator when a model is rebuilt.
-    state: ConversationState = ConversationState.__pydantic_validator__.validate_python(data)
-    return state
+    # ConversationState.model_validate itself: it reports bad input (names the field, says
+    # what is allowed) in ways the bare validator does not.
+    return ConversationState.model_validate(data)
 
 
 def advise(
