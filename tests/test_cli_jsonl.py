@@ -65,6 +65,7 @@ def test_a_file_blank_lines_sets_and_details(cli, tmp_path: Path) -> None:
         ('{"mood": ', "line 2: not valid JSON"),
         ('{"done": ["no-such-rule"]}', "line 2: no rule with id 'no-such-rule'"),
         ("[" * 50_000, "line 2: nested too deeply"),
+        ('{"offensive_remarks": ' + "9" * 5000 + "}", "a number of 5000 digits"),
     ],
 )
 def test_the_first_bad_line_is_named(cli, bad: str, message: str) -> None:
@@ -94,3 +95,11 @@ def test_a_missing_file(cli, tmp_path: Path) -> None:
     run = cli(["advise", "--jsonl", str(tmp_path / "nowhere.jsonl")])
     assert run.status == 2
     assert "not a regular file" in run.err
+
+
+def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:
+    path = tmp_path / "states.jsonl"
+    path.write_bytes('{"mood": "angry"}\n{"x": "é"}\n'.encode("latin-1"))
+    run = cli(["advise", "--jsonl", str(path)])
+    assert run.status == 2
+    assert "not UTF-8" in run.err

@@ -267,7 +267,8 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
         for number, line in _jsonl_lines(args.state):
             current[0] = number
             try:
-                data = json.loads(line.rstrip("\r\n"))
+                # Bounded number parsing, as for a state file: a huge number names its field.
+                data = loads_state(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 raise ValueError(f"line {number}: not valid JSON: {exc}") from None
             except RecursionError:
@@ -295,17 +296,20 @@ def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
     if source is None or source == "-":
         if source is None and sys.stdin.isatty():
             raise ValueError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
-        stream: Iterable[str] = sys.stdin
-        name = "stdin"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"cannot read {source}: not a regular file")
-        try:
-            stream = path.open(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
-        name = source
+        yield from _numbered(sys.stdin, "stdin")
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"cannot read {source}: not a regular file")
+    try:
+        stream = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+    with stream:
+        yield from _numbered(stream, source)
+
+
+def _numbered(stream: Iterable[str], name: str) -> Iterator[tuple[int, str]]:
     try:
         for number, line in enumerate(stream, 1):
             if len(line) > MAX_STATE_LINE:
