@@ -6,6 +6,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -291,6 +292,60 @@ _set_attitudes = Advice.__dict__["attitudes"].__set__
 _set_pending = Advice.__dict__["pending"].__set__
 
 
+#: Deepest nesting of shared conditions in the generated evaluator (Python allows 100
+#: levels of indentation); rules below it are tested in full.
+MAX_SHARED_DEPTH = 24
+#: Most rules whose shared conditions are factored out; a larger rulebook is evaluated rule
+#: by rule, so that generating its evaluator stays linear in its size.
+MAX_SHARED_RULES = 1000
+
+
+def _conjuncts(python: str) -> list[str]:
+    """The top-level ``and`` operands of a condition's Python form, each as Python source."""
+    body = ast.parse(python, mode="eval").body
+    parts = (
+        body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+    )
+    return list(dict.fromkeys(ast.unparse(part) for part in parts))
+
+
+def _emit(rules: list[tuple[int, list[str]]], depth: int, lines: list[str]) -> None:
+    """Lines setting each rule's bit when all its conjuncts hold.
+
+    A conjunct shared by several rules (``not resolved``) is tested once, in an ``if`` around
+    them; the rules only need all their conjuncts to hold, and evaluating a conjunct has no
+    effect, so which one is tested first changes nothing but the time it takes.
+    """
+    indent = "    " * (depth + 1)
+    always = sum(1 << bit for bit, conjuncts in rules if not conjuncts)
+    if always:
+        lines.append(f"{indent}fired |= {always}")
+    rest = [(bit, conjuncts) for bit, conjuncts in rules if conjuncts]
+    while rest:
+        counts: dict[str, int] = {}
+        for _, conjuncts in rest:
+            for conjunct in conjuncts:
+                counts[conjunct] = counts.get(conjunct, 0) + 1
+        # The most shared conjunct; ties go to the first seen, so the output is deterministic.
+        best = max(counts, key=counts.__getitem__)
+        if counts[best] < 2 or depth >= MAX_SHARED_DEPTH:
+            for bit, conjuncts in rest:
+                lines.append(f"{indent}if {' and '.join(f'({c})' for c in conjuncts)}:")
+                lines.append(f"{indent}    fired |= {1 << bit}")
+            return
+        lines.append(f"{indent}if {best}:")
+        _emit(
+            [
+                (bit, [c for c in conjuncts if c != best])
+                for bit, conjuncts in rest
+                if best in conjuncts
+            ],
+            depth + 1,
+            lines,
+        )
+        rest = [(bit, conjuncts) for bit, conjuncts in rest if best not in conjuncts]
+
+
 def _compile_mask(
     name: str, conditions: list[tuple[int, str]], fields: list[str], fixed: str = ""
 ) -> str:
@@ -300,9 +355,12 @@ def _compile_mask(
     if fixed:
         lines.append(f"    {fixed}")
     lines.append("    fired = 0")
-    for bit, python in conditions:
-        lines.append(f"    if {python}:")
-        lines.append(f"        fired |= {1 << bit}")
+    if len(conditions) <= MAX_SHARED_RULES:
+        _emit([(bit, _conjuncts(python)) for bit, python in conditions], 0, lines)
+    else:
+        for bit, python in conditions:
+            lines.append(f"    if {python}:")
+            lines.append(f"        fired |= {1 << bit}")
     lines.append("    return fired")
     return "\n".join(lines)
 
