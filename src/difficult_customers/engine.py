@@ -306,7 +306,11 @@ def _conjuncts(python: str) -> list[str]:
     parts = (
         body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
     )
-    return list(dict.fromkeys(ast.unparse(part) for part in parts))
+    # The operands' own text (without the parentheses around them), so that the same
+    # clause in two rules is recognized as one; unparsing would cost more than parsing.
+    return list(
+        dict.fromkeys(ast.get_source_segment(python, part) or ast.unparse(part) for part in parts)
+    )
 
 
 def _emit(rules: list[tuple[int, list[str]]], depth: int, lines: list[str]) -> None:
@@ -365,40 +369,41 @@ def _compile_mask(
     return "\n".join(lines)
 
 
-def _compile_masks(rulebook: Rulebook) -> tuple[MaskEvaluator, MaskEvaluator, MaskEvaluator]:
-    """The rulebook as three generated functions over the state's values, returning bitmasks.
+def _compile_masks(rulebook: Rulebook, *, quiet: bool = False) -> dict[str, MaskEvaluator]:
+    """The rulebook as generated functions over the state's values, returning bitmasks.
 
-    ``fired``: bit ``i`` for rule ``i`` whose condition holds; ``quiet``: the same for the
-    rules that read ``customer_speaking``, as if the customer had finished; ``phrasings``: one
-    bit per phrasing ``when``, in rule then phrasing order. As in :func:`_compile`, only
-    validated conditions reach this point, through their Python form generated from the
-    whitelisted tree.
+    ``fired``: bit ``i`` for rule ``i`` whose condition holds; ``phrasings``: one bit per
+    phrasing ``when``, in rule then phrasing order; with ``quiet``, only ``quiet``: the bits
+    of the rules that read ``customer_speaking``, as if the customer had finished (needed
+    only once a customer speaks, so compiled then). As in :func:`_compile`, only validated
+    conditions reach this point, through their Python form generated from the whitelisted
+    tree.
     """
     rules = rulebook.rules
-    fields = sorted({name for rule in rules for name in rule.when.fields})
-    speaking = [
-        (i, rule.when.python)
-        for i, rule in enumerate(rules)
-        if "customer_speaking" in rule.when.fields
-    ]
-    speaking_fields = sorted(
-        {n for r in rules if "customer_speaking" in r.when.fields for n in r.when.fields}
-        - {"customer_speaking"}
-    )
-    whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
-    phrasings = [when.python for when in whens]
-    phrasing_fields = sorted({name for when in whens for name in when.fields})
-    source = "\n".join(
-        [
+    if quiet:
+        speaking = [
+            (i, rule.when.python)
+            for i, rule in enumerate(rules)
+            if "customer_speaking" in rule.when.fields
+        ]
+        speaking_fields = sorted(
+            {n for r in rules if "customer_speaking" in r.when.fields for n in r.when.fields}
+            - {"customer_speaking"}
+        )
+        sources = [_compile_mask("quiet", speaking, speaking_fields, "customer_speaking = False")]
+    else:
+        fields = sorted({name for rule in rules for name in rule.when.fields})
+        whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
+        phrasings = [when.python for when in whens]
+        phrasing_fields = sorted({name for when in whens for name in when.fields})
+        sources = [
             _compile_mask("fired", [(i, r.when.python) for i, r in enumerate(rules)], fields),
-            _compile_mask("quiet", speaking, speaking_fields, "customer_speaking = False"),
             _compile_mask("phrasings", list(enumerate(phrasings)), phrasing_fields),
         ]
-    )
     namespace: dict[str, Any] = {"__builtins__": {}}
-    code = compile(source, f"<rulebook {rulebook.name} (masks)>", "exec")
+    code = compile("\n".join(sources), f"<rulebook {rulebook.name} (masks)>", "exec")
     exec(code, namespace)  # generated from validated ASTs only; see the docstring
-    return namespace["fired"], namespace["quiet"], namespace["phrasings"]
+    return {name: namespace[name] for name in ("fired", "phrasings", "quiet") if name in namespace}
 
 
 def _bits(mask: int) -> list[int]:
@@ -466,7 +471,9 @@ class _Fast:
         rules = plan.rules
         self.book = book
         self.plan = plan
-        self.fired, self.quiet, self.phrasings = _compile_masks(book)
+        masks = _compile_masks(book)
+        self.fired, self.phrasings = masks["fired"], masks["phrasings"]
+        self.quiet: MaskEvaluator = self._first_quiet
         self.speaking = _mask(
             i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
         )
@@ -480,6 +487,10 @@ class _Fast:
         self.resolved: dict[int, int] = {}
         self.done_masks: dict[tuple[str, ...], int] = {}
         self.voices: dict[object, _Voice] = {}
+
+    def _first_quiet(self, values: Mapping[str, Any]) -> int:
+        self.quiet = _compile_masks(self.book, quiet=True)["quiet"]
+        return self.quiet(values)
 
     def kept(self, fired: int) -> int:
         """The fired rules that no kept, fired rule overrides (see :func:`_decide`)."""
