@@ -187,6 +187,36 @@ def test_a_wording_chosen_by_the_state_follows_each_state(channel: str) -> None:
         assert_same(advise(state, locale="fr"), _reference(state, locale="fr"))
 
 
+def test_cached_groups_share_their_recommendations() -> None:
+    # Texts with details are rendered anew by the reference; the groups kept for later
+    # calls share one object per distinct rendering, so their memory stays bounded.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="shared")
+    extra = Details(callback_in="PT1H", business_name="Atelier Durand")
+    for remarks in range(4):
+        for channel in ("phone", "chat"):
+            advise(
+                offensive_remarks=remarks,
+                agent_upset=True,
+                channel=channel,
+                details=extra,
+                rulebook=book,
+                locale="fr",
+            )
+    voice = next(iter(engine._fast(book).voices.values()))
+    held = [rec for groups in voice.groups.values() for group in groups for rec in group]
+    assert len({id(rec) for rec in held}) == len(set(held))
+
+
+def test_long_done_sets_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MAX_CACHED_DONE", 2)
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="done")
+    short = ConversationState(done=("issue-warning",))
+    long = ConversationState(done=("issue-warning", "stay-calm", "show-empathy"))
+    for state in (short, long):
+        assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
+    assert list(engine._fast(book).done_masks) == [short.done]
+
+
 def test_equal_details_written_differently_are_not_confused() -> None:
     # Equal (20 == 20.0) but not the same object: each is formatted as given.
     state = ConversationState(covered_by_contract=True, complaint_validity="invalid")

@@ -278,7 +278,10 @@ MaskEvaluator = Callable[[Mapping[str, Any]], int]
 #: distinct states a process sees, at the cost of re-rendering after a flush.
 MAX_FAST_CACHE = 4096
 #: Most (locale, details) combinations whose rendering the fast path keeps per rulebook.
-MAX_FAST_VOICES = 64
+MAX_FAST_VOICES = 16
+#: Longest ``done`` set whose mask is kept: a real conversation carries out a few dozen
+#: steps, and a key holds its rule ids alive.
+MAX_CACHED_DONE = 64
 
 _new = object.__new__
 # Advice is a frozen dataclass with slots: its slot descriptors set a field directly, which
@@ -435,7 +438,7 @@ Groups = tuple[
 class _Voice:
     """One locale and details of one rulebook: its renderer, labels and rendered groups."""
 
-    __slots__ = ("details", "groups", "labels", "renderer", "tag")
+    __slots__ = ("details", "groups", "interned", "labels", "renderer", "tag")
 
     def __init__(
         self, book: Rulebook, plan: _Plan, locale: Locale, details: Details | None
@@ -445,6 +448,10 @@ class _Voice:
         self.labels = self.renderer.labels()
         self.details = details
         self.groups: dict[tuple[int, ...], Groups] = {}
+        # One object per distinct rendering, shared by every group that holds it: texts with
+        # details are rendered anew by the reference, and each cached group would otherwise
+        # keep its own copies.
+        self.interned: dict[Recommendation, Recommendation] = {}
 
 
 class _Fast:
@@ -512,9 +519,10 @@ class _Fast:
         mask = self.done_masks.get(ids)
         if mask is None:
             mask = _mask(_done(self.plan, state))
-            if len(self.done_masks) >= MAX_FAST_CACHE:
-                self.done_masks.clear()
-            self.done_masks[ids] = mask
+            if len(ids) <= MAX_CACHED_DONE:
+                if len(self.done_masks) >= MAX_FAST_CACHE:
+                    self.done_masks.clear()
+                self.done_masks[ids] = mask
         return mask
 
     def voice(self, locale: str | Locale, details: Details | None) -> _Voice:
@@ -541,7 +549,13 @@ class _Fast:
     def groups(self, voice: _Voice, key: tuple[int, ...], state: ConversationState) -> Groups:
         """The rendered groups for kept and pending rules, rendered as the reference does."""
         kept, pending = key[0], key[1]
-        render = voice.renderer.render
+        rendered = voice.renderer.render
+        interned = voice.interned.setdefault
+
+        def render(index: int, state: ConversationState) -> Recommendation:
+            recommendation = rendered(index, state)
+            return interned(recommendation, recommendation)
+
         attitudes: list[Recommendation] = []
         actions: list[Recommendation] = []
         avoid: list[Recommendation] = []
