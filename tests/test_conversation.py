@@ -483,3 +483,36 @@ def test_any_valid_sequence_replays_and_keeps_the_memory(events: list[dict[str, 
             # No ending over abuse before a warning: an abusive ending needs one.
             if rule.id in {"end-the-conversation", "call-security"} and turn.advised:
                 assert warned
+
+
+@given(live_events())
+def test_the_fold_fast_path_builds_only_valid_states(events: list[dict[str, object]]) -> None:
+    conv = Conversation(channel="in_person").apply(*events)
+    for turn in conv.turns:
+        again = ConversationState.model_validate(turn.state.model_dump())
+        assert again == turn.state
+        assert again.model_dump() == turn.state.model_dump()
+
+
+def test_an_effect_that_contradicts_the_state_is_refused() -> None:
+    from difficult_customers import Rule
+
+    rule = Rule.model_validate(
+        {
+            "id": "claim-abuse",
+            "kind": "do",
+            "phase": "resolve",
+            "when": "True",
+            "effects": {"abuse_after_warning": True, "warnings_given": 1},
+            "title": "Claim abuse",
+            "phrasing": [{"text": "Say that there was abuse."}],
+            "rationale": "To test the fold.",
+            "sources": [{"document": "x.txt", "quote": "a quote of ten characters"}],
+        }
+    )
+    book = Rulebook([rule], name="effects")
+    with pytest.raises(ValidationError, match="abuse_after_warning"):
+        Conversation(rulebook=book).apply(followed("claim-abuse"))
+    # With abuse recorded, the same effect is consistent.
+    conv = Conversation(offensive_remarks=1, rulebook=book).apply(followed("claim-abuse"))
+    assert conv.state.abuse_after_warning

@@ -9,7 +9,7 @@ the same states and the same advice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from babel import Locale
@@ -30,12 +30,11 @@ from .events import (
     CustomerThreatened,
     Event,
     Facts,
-    _Event,
     event_json,
     parse_event,
 )
 from .rules import Kind, Rulebook
-from .state import MAX_COUNT, ConversationState, Mood
+from .state import MAX_COUNT, MAX_DONE, ConversationState, Mood
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
 
@@ -59,85 +58,133 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
 
     .. versionadded:: 0.2
     """
-    values = dict(state.__dict__)
-    trusted = False
-    if isinstance(event, AgentFollowed):
-        rule = rulebook[event.rule]  # UnknownRuleError with the closest id
-        if state.ended and not rule.after_ending:
-            raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-        for effect in rule.effects:
-            if effect.increment:
-                values[effect.field] += effect.value
-            else:
-                values[effect.field] = effect.value
-        values["done"] = (*state.done, rule.id)
-        if rule.kind is Kind.DO:
-            values["agent_replied"] = True
-    elif state.ended:
+    if state.ended and type(event) is not AgentFollowed:
         raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-    elif isinstance(event, Facts):
-        values.update(event.values)
-    else:
-        trusted = _customer_event(state, event, values, rulebook)
-    if trusted:
-        return _derived(state, values)
-    # Validated again as a whole: effects and facts must leave a consistent state.
+    values = dict(state.__dict__)
+    if _FOLDS[type(event)](state, event, values, rulebook) and _is_consistent(values):
+        return _derived(values)
+    # Validated again as a whole, so that the error names the field and what is allowed.
     return ConversationState.model_validate(values)
 
 
-def _customer_event(
-    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
+# Each fold below writes an event's changes into ``values`` (a copy of the state's fields)
+# and says whether the result is known to be valid field by field: then only the
+# cross-field rule is checked, not the whole state again.
+_Fold = Callable[[ConversationState, Any, dict[str, Any], Rulebook], bool]
+
+
+def _agent_followed(
+    state: ConversationState, event: AgentFollowed, values: dict[str, Any], rulebook: Rulebook
 ) -> bool:
-    """Apply a customer event to ``values``; whether the result needs no validation."""
-    if isinstance(event, CustomerStartedSpeaking | CustomerInterrupted):
-        values["customer_speaking"] = True
-        values["agent_replied"] = False
-        if isinstance(event, CustomerInterrupted):
-            values["customer_interrupts"] = True
-        # A new turn of the customer's: the steps taken once per turn are due again.
-        values["done"] = tuple(i for i in state.done if rulebook[i].repeats != "each_turn")
-    elif isinstance(event, CustomerFinishedSpeaking):
-        values["customer_speaking"] = False
-    elif isinstance(event, CustomerInsulted | CustomerAttackedAgent | CustomerThreatened):
-        if isinstance(event, CustomerInsulted):
-            if state.offensive_remarks >= MAX_COUNT:
-                values["offensive_remarks"] += 1
-                return False  # validation names the field and its limit
-            values["offensive_remarks"] += 1
-        elif isinstance(event, CustomerAttackedAgent):
-            values["personal_attacks"] = True
+    rule = rulebook[event.rule]  # UnknownRuleError with the closest id
+    if state.ended and not rule.after_ending:
+        raise ConversationEndedError(event, allowed=_after_ending(rulebook))
+    valid = True
+    for effect in rule.effects:
+        if effect.increment:
+            values[effect.field] += effect.value
+            valid = valid and values[effect.field] <= MAX_COUNT
         else:
-            values["threats"] = True
-        # Abuse since the last warning is what a warning's consequence hangs on; the
-        # cumulative counts cannot tell it apart from abuse before the warning.
-        if state.warnings_given >= 1:
-            values["abuse_after_warning"] = True
-    elif isinstance(event, CustomerMood):
-        values["mood"] = event.mood
-        if event.mood is Mood.CALM:
-            # A customer who has calmed down is no longer abusing the agent: the warning
-            # stands (warnings_given), but there is nothing to carry it out against.
-            values["abuse_after_warning"] = False
-    else:  # pragma: no cover - the union is closed
-        raise TypeError(f"not an event: {event!r}")
+            values[effect.field] = effect.value  # each value checked when the rule loaded
+    done = state.done if rule.id in state.done else tuple(sorted((*state.done, rule.id)))
+    values["done"] = done
+    if rule.kind is Kind.DO:
+        values["agent_replied"] = True
+    return valid and len(done) <= MAX_DONE
+
+
+def _facts(
+    state: ConversationState, event: Facts, values: dict[str, Any], rulebook: Rulebook
+) -> bool:
+    # Each fact was validated as its state field when the event was; none of them takes part
+    # in a cross-field rule (those fields come from events), which is checked anyway.
+    values.update(event.values)
     return True
 
 
-def _derived(state: ConversationState, values: dict[str, Any]) -> ConversationState:
-    """A state from a validated one and a customer event's changes, without revalidating.
+def _speaks(
+    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
+) -> bool:
+    values["customer_speaking"] = True
+    values["agent_replied"] = False
+    if type(event) is CustomerInterrupted:
+        values["customer_interrupts"] = True
+    if state.done:
+        # A new turn of the customer's: the steps taken once per turn are due again.
+        values["done"] = tuple(i for i in state.done if rulebook[i].repeats != "each_turn")
+    return True
 
-    A customer event changes only booleans, the mood (an enum member) and a count checked
-    against its limit above, and keeps the fields consistent by construction (abuse after a
-    warning is set only with a warning and the abuse itself), so validating the whole state
-    again would only repeat what is known; a turn stays as cheap as the advice it asks for.
+
+def _stops(
+    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
+) -> bool:
+    values["customer_speaking"] = False
+    return True
+
+
+def _abuses(
+    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
+) -> bool:
+    kind = type(event)
+    if kind is CustomerInsulted:
+        values["offensive_remarks"] += 1
+    elif kind is CustomerAttackedAgent:
+        values["personal_attacks"] = True
+    else:
+        values["threats"] = True
+    # Abuse since the last warning is what a warning's consequence hangs on; the cumulative
+    # counts cannot tell it apart from abuse before the warning.
+    if state.warnings_given >= 1:
+        values["abuse_after_warning"] = True
+    within: bool = values["offensive_remarks"] <= MAX_COUNT  # else validation names the limit
+    return within
+
+
+def _mood(
+    state: ConversationState, event: CustomerMood, values: dict[str, Any], rulebook: Rulebook
+) -> bool:
+    values["mood"] = event.mood
+    if event.mood is Mood.CALM:
+        # A customer who has calmed down is no longer abusing the agent: the warning stands
+        # (warnings_given), but there is nothing to carry it out against.
+        values["abuse_after_warning"] = False
+    return True
+
+
+_FOLDS: dict[type, _Fold] = {
+    AgentFollowed: _agent_followed,
+    Facts: _facts,
+    CustomerStartedSpeaking: _speaks,
+    CustomerInterrupted: _speaks,
+    CustomerFinishedSpeaking: _stops,
+    CustomerInsulted: _abuses,
+    CustomerAttackedAgent: _abuses,
+    CustomerThreatened: _abuses,
+    CustomerMood: _mood,
+}
+_is_consistent = ConversationState._is_consistent
+
+
+_new = object.__new__
+_set = object.__setattr__
+_EVERY_FIELD: frozenset[str] = frozenset(ConversationState.model_fields)
+
+
+def _derived(values: dict[str, Any]) -> ConversationState:
+    """A state from a validated one and an event's changes, without revalidating.
+
+    Every changed value is of its field's type already (an event's values and a rule's
+    effects are validated when they are made), counts were checked against their limit and
+    the cross-field rule with ``ConversationState._is_consistent``, so validating the whole
+    state again would only repeat what is known: a turn stays as cheap as its advice.
     """
-    derived = object.__new__(ConversationState)
-    object.__setattr__(derived, "__dict__", values)
-    # Every field is in ``values``, so this is the union of the state's set fields and the
-    # changed ones; building it from the keys alone costs a third of that union.
-    object.__setattr__(derived, "__pydantic_fields_set__", set(values))
-    object.__setattr__(derived, "__pydantic_extra__", None)
-    object.__setattr__(derived, "__pydantic_private__", None)
+    derived = _new(ConversationState)
+    _set(derived, "__dict__", values)
+    # Every field has its value here, so every field counts as set; the models are frozen,
+    # so one shared set serves every derived state.
+    _set(derived, "__pydantic_fields_set__", _EVERY_FIELD)
+    _set(derived, "__pydantic_extra__", None)
+    _set(derived, "__pydantic_private__", None)
     return derived
 
 
@@ -305,17 +352,27 @@ class Conversation:
             ConversationEndedError: an event comes after the end of the conversation.
             DifficultCustomersError: the conversation would exceed :data:`MAX_EVENTS`.
         """
-        if len(self._turns) + len(events) > MAX_EVENTS:
+        turns_so_far = self._turns
+        if len(turns_so_far) + len(events) > MAX_EVENTS:
             raise DifficultCustomersError(
                 f"a conversation holds at most {MAX_EVENTS:,} events; "
-                f"this one has {len(self._turns):,} and {len(events):,} more were given"
+                f"this one has {len(turns_so_far):,} and {len(events):,} more were given"
             )
-        state = self.state
-        if len(events) == 1 and isinstance(events[0], _Event):
-            # One event, already a model: the common turn of a live conversation.
-            event = events[0]
-            after = fold(state, event, self._rulebook)
-            return Conversation._extended(self, (Turn(event, after, state, self._rulebook),))
+        state = turns_so_far[-1].state if turns_so_far else self._initial
+        if len(events) == 1:
+            # One event: the common turn of a live conversation, kept as short as it can be
+            # (a turn should cost about what its advice does).
+            try:
+                event = parse_event(events[0])
+            except ValidationError as exc:
+                exc.add_note("in events[0]")
+                raise
+            book = self._rulebook
+            new = _new(Conversation)
+            new._rulebook = book
+            new._initial = self._initial
+            new._turns = (*turns_so_far, Turn(event, fold(state, event, book), state, book))
+            return new
         turns = []
         for position, raw in enumerate(events):
             try:

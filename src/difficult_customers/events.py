@@ -205,6 +205,27 @@ _BARE: dict[str, Event] = {
     )
 }
 
+# Checked by identity first: isinstance() on a pydantic model class costs more than a turn's
+# whole fold would.
+_MODELS: frozenset[type] = frozenset(
+    (
+        CustomerStartedSpeaking,
+        CustomerFinishedSpeaking,
+        CustomerInterrupted,
+        CustomerInsulted,
+        CustomerAttackedAgent,
+        CustomerThreatened,
+        CustomerMood,
+        AgentFollowed,
+        Facts,
+    )
+)
+
+# Moods and agent moves already parsed, by (type, value): a rulebook has a few dozen rules,
+# so this stays small; the bound keeps hostile input from growing it.
+_SEEN: dict[tuple[str, str], Event] = {}
+_MAX_SEEN = 4096
+
 #: Every event ``type``, in the order of the union.
 EVENT_TYPES: tuple[str, ...] = (
     "customer_started_speaking",
@@ -231,15 +252,54 @@ def parse_event(event: Event | Mapping[str, Any]) -> Event:
 
     .. versionadded:: 0.2
     """
-    if isinstance(event, _Event):
-        return event
-    if type(event) is dict and len(event) == 1:
+    if type(event) in _MODELS:
+        return event  # type: ignore[return-value]
+    if type(event) is dict:
+        # Most turns are a bare customer event, a mood or an agent move: events are frozen,
+        # so one instance of each serves every conversation, and the union's validation
+        # would only find the same.
         kind = event.get("type")
-        # Most turns are bare customer events: frozen, so one instance each serves every
-        # conversation, and the union's validation would only find the same.
-        if type(kind) is str and kind in _BARE:
-            return _BARE[kind]
+        if type(kind) is str:
+            if len(event) == 1 and kind in _BARE:
+                return _BARE[kind]
+            if kind == "facts" and len(event) == 2:
+                return _facts(event)
+            value = event.get("mood" if kind == "customer_mood" else "rule")
+            if len(event) == 2 and type(value) is str:
+                known = _SEEN.get((kind, value))
+                if known is not None:
+                    return known
+                parsed = _ADAPTER.validate_python(event)
+                if len(_SEEN) < _MAX_SEEN:
+                    _SEEN[kind, value] = parsed
+                return parsed
+    elif isinstance(event, _Event):
+        return event  # a subclass of an event model
     return _ADAPTER.validate_python(event)
+
+
+def _facts(event: dict[str, Any]) -> Event:
+    """A ``facts`` event, from the cache when the same plain facts were parsed before."""
+    values = event.get("values")
+    if type(values) is not dict or not 0 < len(values) <= MAX_FACTS:
+        return _ADAPTER.validate_python(event)
+    # The type is part of the key: True == 1 to Python, but only one of them is a boolean.
+    parts = []
+    for name, value in values.items():
+        kind = type(value)
+        if type(name) is not str or (kind is not str and kind is not bool and kind is not int):
+            return _ADAPTER.validate_python(event)
+        parts.append((name, kind, value))
+    key = tuple(parts)
+    known = _SEEN_FACTS.get(key)
+    if known is None:
+        known = _ADAPTER.validate_python(event)
+        if len(_SEEN_FACTS) < _MAX_SEEN:
+            _SEEN_FACTS[key] = known
+    return known
+
+
+_SEEN_FACTS: dict[tuple[tuple[str, type, object], ...], Event] = {}
 
 
 def parse_event_json(text: str | bytes) -> Event:

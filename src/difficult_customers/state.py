@@ -295,6 +295,8 @@ class ConversationState(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        # conversation.fold relies on consistent() below for its fast path: a new cross-field
+        # rule belongs in both.
         if self.abuse_after_warning:
             missing = []
             if self.warnings_given == 0:
@@ -315,6 +317,12 @@ class ConversationState(BaseModel):
                     True,
                 )
         return self
+
+    @staticmethod
+    def _is_consistent(values: Mapping[str, Any]) -> bool:
+        """Internal: whether field values that are each valid also agree with each other."""
+        abuse = values["offensive_remarks"] or values["personal_attacks"] or values["threats"]
+        return not values["abuse_after_warning"] or (values["warnings_given"] >= 1 and bool(abuse))
 
     # Every way of making a state validates it, and a bad state raises StateValidationError
     # (a pydantic ValidationError that is also a DifficultCustomersError), so that no
