@@ -1,0 +1,443 @@
+"""Advice over whole tables of states: a polars or pandas DataFrame, or an Arrow table.
+
+>>> import polars as pl
+>>> from difficult_customers.frames import advise_frame
+>>> frame = pl.DataFrame({"mood": ["furious", "calm"], "threats": [True, False]})
+>>> advise_frame(frame)["rule_ids"].to_list()[1]
+['let-them-vent', 'listen-actively', 'avoid-interrupting']
+
+Each column is a state field (see ``docs/state.md``); a missing column takes the field's
+default. The conditions are compiled to polars expressions (:mod:`.compile.polars`) and
+evaluated a column at a time, the overrides and the memory of what was done are applied as
+boolean columns, and the rule ids of each row are looked up once per distinct outcome, not
+built row by row. See ``docs/frames.md``. Needs the ``[frames]`` extra (polars, pyarrow).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from .compile._tree import RulebookLogic, require, rulebook_logic
+
+require("polars", "frames", "difficult_customers.frames")
+require("pyarrow", "frames", "difficult_customers.frames")
+
+import numpy as np  # noqa: E402  (polars' own dependency; after the checks above)
+import polars as pl  # noqa: E402
+import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
+from babel import Locale  # noqa: E402
+
+from .compile.polars import expression, fired, kept  # noqa: E402
+from .conditions import FieldType, state_schema  # noqa: E402
+from .errors import ColumnProblem, FrameError  # noqa: E402
+from .i18n import negotiate_rulebook_locale  # noqa: E402
+from .rules import Rule, Rulebook, default_rulebook  # noqa: E402
+from .state import MAX_COUNT, MAX_DONE, ConversationState  # noqa: E402
+
+__all__ = ["MAX_ROWS_SHOWN", "advise_frame"]
+
+#: How many offending row numbers an error shows per column.
+MAX_ROWS_SHOWN = 5
+
+Kind = Literal["polars", "pandas", "arrow"]
+
+
+def advise_frame(
+    frame: Any,
+    *,
+    locale: str | Locale = "en",
+    rulebook: Rulebook | None = None,
+    text: bool = False,
+) -> Any:
+    """The advice for every row of a table of states, as :func:`advise` would give it.
+
+    Args:
+        frame: a ``polars.DataFrame``, a ``pandas.DataFrame`` or a ``pyarrow.Table`` whose
+            columns are state fields. Counts are integer columns, booleans boolean columns,
+            enums string, categorical or ``Enum`` columns of the enum's values, ``done`` a
+            list of rule ids. A missing column takes the field's default.
+        locale: the language of ``texts``.
+        rulebook: rules to use instead of the built-in ones.
+        text: also return each rule's text (``texts``), as :func:`advise` renders it
+            without details.
+
+    Returns:
+        A table of the same library as ``frame`` and with as many rows: ``rule_ids``, the ids
+        of the rules in the advice, in advice order (attitudes, actions and things to avoid
+        together, as the rulebook orders them), and with ``text=True`` ``texts``, each
+        rule's text in the same order.
+
+    Raises:
+        FrameError: a column is not a state field, has the wrong dtype, holds nulls or a
+            value out of range or outside its enum, ``done`` names an unknown rule, or rows
+            contradict the state's own rules; every such column is reported with the first
+            offending rows. Nothing is coerced.
+        TypeError: ``frame`` is not one of the tables above.
+        UnsupportedLocaleError: no catalog for the locale (only with ``text=True``).
+    """
+    book = default_rulebook() if rulebook is None else rulebook
+    if not isinstance(book, Rulebook):
+        raise TypeError(
+            f"rulebook must be a Rulebook (see load_rulebook), not {type(book).__name__}"
+        )
+    language = negotiate_rulebook_locale(locale, book).language if text else None
+    states, kind = _as_polars(frame)
+    states = _validated(states, book)
+    logic = rulebook_logic(book)
+    flags = _kept_flags(logic, states)
+    keys = _keys(flags)
+    result = pl.DataFrame({"_key": keys})
+    ids = pl.List(pl.Enum(list(logic.ids)))
+    if language is None:
+        table = _id_table(logic, keys, ids)
+        result = result.join(table, on="_key", how="left", maintain_order="left")
+    else:
+        result = _with_texts(result, states, book, logic, language, ids)
+    result = result.drop("_key")
+    return _from_polars(result, kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input: any table, as polars
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind]:
+    if isinstance(frame, pl.DataFrame):
+        return frame, "polars"
+    if isinstance(frame, pa.Table | pa.RecordBatch):
+        return _columns(frame.schema.names, lambda name: frame.column(name)), "arrow"
+    module = type(frame).__module__
+    if module.startswith("pandas") and type(frame).__name__ == "DataFrame":
+        pandas_frame: Any = frame
+        names = [str(name) for name in pandas_frame.columns]
+        if len(set(names)) != len(names):
+            raise FrameError([ColumnProblem(_repeated(names), "a column name appears twice")])
+        return _columns(names, lambda name: pandas_frame[name]), "pandas"
+    raise TypeError(
+        "advise_frame() takes a polars DataFrame, a pandas DataFrame or a pyarrow Table, "
+        f"not {type(frame).__name__}"
+    )
+
+
+def _repeated(names: Sequence[str]) -> str:
+    return next(name for name in names if names.count(name) > 1)
+
+
+def _columns(names: Sequence[str], column: Any) -> pl.DataFrame:
+    """Each column converted on its own, so that one that cannot be read is named."""
+    problems = []
+    series = []
+    for name in names:
+        try:
+            series.append(pl.Series(name, column(name)))
+        except Exception as error:  # any failure is reported by column
+            problems.append(ColumnProblem(name, f"cannot be read as a column: {error}"))
+    if problems:
+        raise FrameError(problems)
+    return pl.DataFrame(series)
+
+
+def _from_polars(result: pl.DataFrame, kind: Kind) -> Any:
+    if kind == "arrow":
+        return result.to_arrow()
+    if kind == "pandas":
+        return result.to_pandas()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: report every bad column, coerce nothing
+# ---------------------------------------------------------------------------------------------
+
+
+def _rows(states: pl.DataFrame, bad: pl.Expr) -> tuple[tuple[int, ...], int]:
+    """The first offending positions, and how many rows offend."""
+    found = states.select(
+        pl.arg_where(bad.fill_null(True)).head(MAX_ROWS_SHOWN).implode().alias("rows"),
+        bad.fill_null(True).sum().alias("count"),
+    ).row(0)
+    return tuple(found[0]), int(found[1])
+
+
+def _problem(states: pl.DataFrame, name: str, bad: pl.Expr, rule: str) -> ColumnProblem | None:
+    rows, count = _rows(states, bad)
+    return ColumnProblem(name, rule, rows, count) if count else None
+
+
+def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
+    """The states with enum columns as ``Enum``; raises FrameError listing every problem."""
+    schema = state_schema()
+    fields = ConversationState.model_fields
+    problems: list[ColumnProblem] = []
+    casts: list[pl.Expr] = []
+    for name in states.columns:
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(ColumnProblem(name, f"not a state field{hint}"))
+            continue
+        dtype = states.schema[name]
+        if name == "done":
+            problem = _check_done(states, dtype, book)
+            if problem is not None:
+                problems.append(problem)
+            continue
+        field_type = schema[name]
+        problem, cast = _check_column(states, name, dtype, field_type)
+        if problem is not None:
+            problems.append(problem)
+        elif cast is not None:
+            casts.append(cast)
+    if not problems and "abuse_after_warning" in states.columns:
+        warnings = pl.col("warnings_given") if "warnings_given" in states.columns else pl.lit(0)
+        problem = _problem(
+            states,
+            "abuse_after_warning",
+            pl.col("abuse_after_warning") & (warnings == 0),
+            "true only where warnings_given >= 1 (record the warning first)",
+        )
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        raise FrameError(problems)
+    return states.with_columns(casts) if casts else states
+
+
+def _describe(dtype: pl.DataType) -> str:
+    return str(dtype)
+
+
+def _check_column(
+    states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: FieldType
+) -> tuple[ColumnProblem | None, pl.Expr | None]:
+    column = pl.col(name)
+    nulls = _problem(states, name, column.is_null(), "no nulls: every row needs a value")
+    if field_type.kind == "bool":
+        if dtype != pl.Boolean:
+            return ColumnProblem(name, f"a Boolean column, not {_describe(dtype)}"), None
+        return nulls, None
+    if field_type.kind == "int":
+        if not dtype.is_integer():
+            return ColumnProblem(name, f"an integer column, not {_describe(dtype)}"), None
+        if nulls is not None:
+            return nulls, None
+        rule = f"a count from 0 to {MAX_COUNT}"
+        return _problem(states, name, (column < 0) | (column > MAX_COUNT), rule), None
+    enum = pl.Enum(list(field_type.values))
+    if dtype == enum:
+        return nulls, None
+    if not isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
+        rule = f"a string, Categorical or Enum column, not {_describe(dtype)}"
+        return ColumnProblem(name, rule), None
+    if nulls is not None:
+        return nulls, None
+    rule = field_type.describe()
+    outside = ~column.cast(pl.String).is_in(list(field_type.values))
+    problem = _problem(states, name, outside, rule)
+    return problem, (column.cast(pl.String).cast(enum) if problem is None else None)
+
+
+def _check_done(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> ColumnProblem | None:
+    rule = "a list of the rulebook's rule ids"
+    if not isinstance(dtype, pl.List) or not isinstance(
+        dtype.inner, pl.String | pl.Categorical | pl.Enum
+    ):
+        return ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
+    column = pl.col("done")
+    nulls = _problem(states, "done", column.is_null(), "no nulls: an empty list for nothing done")
+    if nulls is not None:
+        return nulls
+    too_long = _problem(
+        states, "done", column.list.len() > MAX_DONE, f"at most {MAX_DONE} rule ids"
+    )
+    if too_long is not None:
+        return too_long
+    unknown = column.list.eval(
+        pl.element().is_null() | ~pl.element().cast(pl.String).is_in(list(book.ids))
+    ).list.any()
+    return _problem(states, "done", unknown, rule + " (a rule id is unknown)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+def _kept_flags(logic: RulebookLogic, states: pl.DataFrame) -> pl.DataFrame:
+    """One Boolean column per rule, in advice order: the rule is in that row's advice."""
+    present = set(states.columns)
+    defaults = [
+        pl.lit(_default(name)).alias(name)
+        for name in sorted(ConversationState.model_fields)
+        if name not in present and name != "done"
+    ]
+    frame = states.with_columns(defaults) if defaults else states
+    ended = pl.col("ended") if "ended" in present else None
+    done = pl.col("done") if "done" in present else None
+    # Conditions first, then the overrides on their outcomes: inlining every condition into
+    # every override test would make polars evaluate it once per use.
+    outcomes = frame.select(*fired(logic, ended=ended), *([done] if done is not None else []))
+    columns = [pl.col(f"_f{i}") for i in range(len(logic.ids))]
+    return outcomes.select(kept(logic, done=done, outcomes=columns))
+
+
+def _default(name: str) -> object:
+    value = ConversationState.model_fields[name].default
+    return getattr(value, "value", value)
+
+
+# For a byte of 8 rows' bits of one rule, the 8 rows' bytes with that bit in bit 0 each: how
+# a rule's bitmap is turned into one byte per row, 8 rows per 64-bit operation.
+_SPREAD = np.array(
+    [sum(1 << (8 * row) for row in range(8) if byte >> row & 1) for byte in range(256)],
+    dtype=np.uint64,
+)
+
+
+def _keys(flags: pl.DataFrame) -> pl.Series:
+    """Per row, the set of kept rules as one integer (several words for a large rulebook).
+
+    Reads the Arrow bitmaps of the Boolean columns directly: 8 rules at a time become one
+    byte per row, without ever unpacking a bit per byte per rule.
+    """
+    rows = flags.height
+    blocks = (rows + 7) // 8
+    columns = flags.rechunk().get_columns()
+    width = (len(columns) + 7) // 8  # bytes per key
+    words = max(1, (width + 7) // 8)
+    packed = np.zeros((blocks * 8, words * 8), dtype=np.uint8)
+    group = np.empty(blocks, dtype=np.uint64)
+    spread = np.empty(blocks, dtype=np.uint64)
+    for byte in range(width):
+        group[:] = 0
+        for bit, series in enumerate(columns[byte * 8 : byte * 8 + 8]):
+            np.take(_SPREAD, _bitmap(series, blocks), out=spread)
+            if bit:
+                np.left_shift(spread, np.uint64(bit), out=spread)
+            np.bitwise_or(group, spread, out=group)
+        packed[:, byte] = group.view(np.uint8)
+    if words == 1:
+        return pl.Series("_key", packed.view(np.uint64).ravel()[:rows])
+    # More than 64 rules: the key is the row's bytes, compared as a whole.
+    return pl.Series("_key", [bytes(row) for row in packed[:rows]], dtype=pl.Binary)
+
+
+def _bitmap(series: pl.Series, blocks: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    array = series.to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:  # pragma: no cover - the flags are built without nulls
+        raise AssertionError("unexpected null in a rule's outcome")
+    if array.offset % 8 == 0:
+        start = array.offset // 8
+        raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)[start : start + blocks]
+    else:  # pragma: no cover - rechunk() leaves no offset in practice
+        raw = np.packbits(array.to_numpy(zero_copy_only=False), bitorder="little")
+    if raw.shape[0] < blocks:
+        raw = np.concatenate([raw, np.zeros(blocks - raw.shape[0], dtype=np.uint8)])
+    return raw
+
+
+def _indices(key: int | bytes, rules: int) -> list[int]:
+    """The rule indices of a key, in advice order."""
+    data = key.to_bytes(8, "little") if isinstance(key, int) else key
+    return [i for i in range(rules) if data[i // 8] >> (i % 8) & 1]
+
+
+def _id_table(logic: RulebookLogic, keys: pl.Series, ids: pl.List) -> pl.DataFrame:
+    unique = keys.unique()
+    lists = [[logic.ids[i] for i in _indices(key, len(logic.ids))] for key in unique.to_list()]
+    return pl.DataFrame({"_key": unique, "rule_ids": pl.Series(lists, dtype=ids)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Text: one lookup per distinct (kept rules, channel, situational wordings)
+# ---------------------------------------------------------------------------------------------
+
+
+def _with_texts(
+    result: pl.DataFrame,
+    states: pl.DataFrame,
+    book: Rulebook,
+    logic: RulebookLogic,
+    language: str,
+    ids: pl.List,
+) -> pl.DataFrame:
+    channel = (
+        states["channel"].cast(pl.String)
+        if "channel" in states.columns
+        else pl.Series([_default("channel")] * states.height, dtype=pl.String)
+    )
+    situational = [i for i, rule in enumerate(book.rules) if _situational(rule)]
+    choices = {
+        f"_p{i}": _choice(book.rules[i], states) for i in situational
+    }  # the wording each row would get, for rules whose wording follows the state
+    keyed = result.with_columns(
+        channel.alias("_channel"), *(pl.Series(n, c) for n, c in choices.items())
+    )
+    columns = ["_key", "_channel", *choices]
+    unique = keyed.select(columns).unique(maintain_order=True)
+    catalog = book.catalogs.get(language, {})
+    id_lists: list[list[str]] = []
+    text_lists: list[list[str]] = []
+    for row in unique.iter_rows(named=True):
+        indices = _indices(row["_key"], len(logic.ids))
+        id_lists.append([logic.ids[i] for i in indices])
+        texts = []
+        for i in indices:
+            rule = book.rules[i]
+            choice = row.get(f"_p{i}")
+            phrasing = (
+                rule.phrasing[choice]
+                if choice is not None
+                else rule.phrasing_for(_channel(row["_channel"]), frozenset())
+            )
+            # As the engine's renderer: English may leave msgstr empty (the source text).
+            texts.append(catalog.get((rule.id, phrasing.text), phrasing.text))
+        text_lists.append(texts)
+    table = unique.with_columns(
+        pl.Series("rule_ids", id_lists, dtype=ids),
+        pl.Series("texts", text_lists, dtype=pl.List(pl.String)),
+    )
+    joined = keyed.join(table, on=columns, how="left", maintain_order="left")
+    return joined.select("_key", "rule_ids", "texts")
+
+
+def _situational(rule: Rule) -> bool:
+    return any(phrasing.when is not None for phrasing in rule.phrasing)
+
+
+def _channel(value: str) -> Any:
+    from .state import Channel
+
+    return Channel(value)
+
+
+def _choice(rule: Rule, states: pl.DataFrame) -> pl.Series:
+    """Per row, the index of the phrasing :meth:`Rule.phrasing_for` picks without details."""
+    from .compile._tree import lower
+
+    present = set(states.columns)
+    frame = states.with_columns(
+        pl.lit(_default(name)).alias(name)
+        for name in state_schema()
+        if name not in present and name != "done"
+    )
+    chain: Any = None
+    for index, phrasing in enumerate(rule.phrasing):
+        if phrasing.requires:  # advise_frame() supplies no details
+            continue
+        fits = (
+            pl.col("channel").cast(pl.String).is_in([c.value for c in phrasing.channels])
+            if phrasing.channels
+            else pl.lit(True)
+        )
+        if phrasing.when is not None:
+            fits = fits & expression(lower(phrasing.when))
+        value = pl.lit(index, dtype=pl.Int32)
+        chain = pl.when(fits).then(value) if chain is None else chain.when(fits).then(value)
+    # Validation guarantees a last phrasing for every channel without requires or when.
+    return frame.select(chain.otherwise(None).alias("choice"))["choice"]
