@@ -42,7 +42,8 @@ _COMPARE = {
 def expression(node: Node) -> pl.Expr:
     """A boolean polars expression equal to the condition, row by row."""
     if isinstance(node, Constant):
-        return pl.lit(node.value, dtype=pl.Boolean)
+        # As long as the frame, even where every other expression is a constant too.
+        return pl.repeat(node.value, pl.len(), dtype=pl.Boolean)
     if isinstance(node, Flag):
         return pl.col(node.name)
     if isinstance(node, Compare):
