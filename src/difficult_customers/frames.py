@@ -29,7 +29,7 @@ import polars as pl  # noqa: E402
 import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 from babel import Locale  # noqa: E402
 
-from .compile.polars import expression, fired, kept  # noqa: E402
+from .compile.polars import expression, fired  # noqa: E402
 from .conditions import FieldType, state_schema  # noqa: E402
 from .errors import ColumnProblem, FrameError  # noqa: E402
 from .i18n import negotiate_rulebook_locale  # noqa: E402
@@ -86,16 +86,13 @@ def advise_frame(
     states, kind = _as_polars(frame)
     states = _validated(states, book)
     logic = rulebook_logic(book)
-    flags = _kept_flags(logic, states)
-    keys = _keys(flags)
-    result = pl.DataFrame({"_key": keys})
+    keys = _keys(logic, states)
     ids = pl.List(pl.Enum(list(logic.ids)))
     if language is None:
-        table = _id_table(logic, keys, ids)
-        result = result.join(table, on="_key", how="left", maintain_order="left")
+        result = pl.DataFrame([_rule_ids(logic, keys, ids)])
     else:
-        result = _with_texts(result, states, book, logic, language, ids)
-    result = result.drop("_key")
+        result = _with_texts(pl.DataFrame([keys]), states, book, logic, language, ids)
+        result = result.drop("_key")
     return _from_polars(result, kind)
 
 
@@ -181,9 +178,11 @@ def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
             continue
         dtype = states.schema[name]
         if name == "done":
-            problem = _check_done(states, dtype, book)
+            problem, done = _check_done(states, dtype, book)
             if problem is not None:
                 problems.append(problem)
+            elif done is not None:
+                casts.append(done)
             continue
         field_type = schema[name]
         problem, cast = _check_column(states, name, dtype, field_type)
@@ -240,25 +239,41 @@ def _check_column(
     return problem, (column.cast(pl.String).cast(enum) if problem is None else None)
 
 
-def _check_done(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> ColumnProblem | None:
+def _check_done(
+    states: pl.DataFrame, dtype: pl.DataType, book: Rulebook
+) -> tuple[ColumnProblem | None, pl.Expr | None]:
+    """Problems of the ``done`` column, or the cast that makes it a list of ``Enum`` ids."""
     rule = "a list of the rulebook's rule ids"
     if not isinstance(dtype, pl.List) or not isinstance(
         dtype.inner, pl.String | pl.Categorical | pl.Enum
     ):
-        return ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
+        problem = ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
+        return problem, None
     column = pl.col("done")
     nulls = _problem(states, "done", column.is_null(), "no nulls: an empty list for nothing done")
     if nulls is not None:
-        return nulls
+        return nulls, None
     too_long = _problem(
         states, "done", column.list.len() > MAX_DONE, f"at most {MAX_DONE} rule ids"
     )
     if too_long is not None:
-        return too_long
+        return too_long, None
+    ids = pl.List(pl.Enum(list(rulebook_logic(book).ids)))  # in advice order, as rule indices
+    cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
+    # Unknown ids (and null items) become nulls in the cast: count them on the flat values
+    # first, and look for their rows only when there are any.
+    flat = states.select(cast.alias("done"))["done"].to_arrow()
+    if isinstance(flat, pa.ChunkedArray):
+        flat = flat.combine_chunks()
+    if flat.values.null_count == 0:
+        return None, cast.alias("done")
     unknown = column.list.eval(
         pl.element().is_null() | ~pl.element().cast(pl.String).is_in(list(book.ids))
     ).list.any()
-    return _problem(states, "done", unknown, rule + " (a rule id is unknown)")
+    unknown_ids = _problem(states, "done", unknown, rule + " (a rule id is unknown)")
+    # Every null of the cast is an unknown id or a null item, so the search finds a row.
+    assert unknown_ids is not None
+    return unknown_ids, None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,22 +281,41 @@ def _check_done(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> Col
 # ---------------------------------------------------------------------------------------------
 
 
-def _kept_flags(logic: RulebookLogic, states: pl.DataFrame) -> pl.DataFrame:
-    """One Boolean column per rule, in advice order: the rule is in that row's advice."""
+def _keys(logic: RulebookLogic, states: pl.DataFrame) -> pl.Series:
+    """Per row, the set of rules in the advice as one integer (bytes past 64 rules).
+
+    The conditions are evaluated by polars, one Boolean column each; everything after is
+    done on their Arrow bitmaps, 64 rows per machine word: the ending, the overrides (in
+    :attr:`RulebookLogic.overriders` order), and the rules carried out.
+    """
+    rows = states.height
+    words = (rows + 63) // 64
     present = set(states.columns)
     defaults = [
         pl.lit(_default(name)).alias(name)
         for name in sorted(ConversationState.model_fields)
         if name not in present and name != "done"
     ]
-    frame = states.with_columns(defaults) if defaults else states
+    frame = states.lazy().with_columns(defaults) if defaults else states.lazy()
     ended = pl.col("ended") if "ended" in present else None
-    done = pl.col("done") if "done" in present else None
-    # Conditions first, then the overrides on their outcomes: inlining every condition into
-    # every override test would make polars evaluate it once per use.
-    outcomes = frame.select(*fired(logic, ended=ended), *([done] if done is not None else []))
-    columns = [pl.col(f"_f{i}") for i in range(len(logic.ids))]
-    return outcomes.select(kept(logic, done=done, outcomes=columns))
+    outcomes = frame.select(fired(logic, ended=ended)).collect().get_columns()
+    on = [_bitmap(column, words) for column in outcomes]
+    out: list[np.ndarray[Any, np.dtype[np.uint64]] | None] = [None] * len(on)
+    for i in logic.overriders:
+        # A rule overrides others only when it fired and was not overridden itself.
+        overridden = out[i]
+        by_i = on[i] if overridden is None else on[i] & ~overridden
+        for target in logic.overrides[i]:
+            current = out[target]
+            out[target] = by_i.copy() if current is None else current | by_i
+    kept = [f if o is None else f & ~o for f, o in zip(on, out, strict=True)]
+    keys = _transpose(kept, rows)
+    if "done" in present:
+        keys &= ~_done_bits(logic, states["done"], keys.shape[1])
+    if keys.shape[1] == 1:
+        return pl.Series("_key", keys[:, 0])
+    # More than 64 rules: the key is the row's bytes, compared as a whole.
+    return pl.Series("_key", [row.tobytes() for row in keys], dtype=pl.Binary)
 
 
 def _default(name: str) -> object:
@@ -289,56 +323,78 @@ def _default(name: str) -> object:
     return getattr(value, "value", value)
 
 
+def _bitmap(series: pl.Series, words: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """A Boolean column's validity-free Arrow bitmap as 64-bit words (row r is bit r)."""
+    array = series.to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:  # pragma: no cover - validation leaves no nulls to the conditions
+        raise AssertionError("unexpected null in a rule's outcome")
+    if array.offset % 8 == 0:
+        start = array.offset // 8
+        raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)[start : start + words * 8]
+    else:  # pragma: no cover - a freshly computed column starts at its buffer's start
+        raw = np.packbits(array.to_numpy(zero_copy_only=False), bitorder="little")
+    padded = np.zeros(words * 8, dtype=np.uint8)
+    padded[: raw.shape[0]] = raw
+    return padded.view(np.uint64)
+
+
 # For a byte of 8 rows' bits of one rule, the 8 rows' bytes with that bit in bit 0 each: how
-# a rule's bitmap is turned into one byte per row, 8 rows per 64-bit operation.
+# a rule's bitmap becomes one byte per row, 8 rows per 64-bit operation.
 _SPREAD = np.array(
     [sum(1 << (8 * row) for row in range(8) if byte >> row & 1) for byte in range(256)],
     dtype=np.uint64,
 )
 
 
-def _keys(flags: pl.DataFrame) -> pl.Series:
-    """Per row, the set of kept rules as one integer (several words for a large rulebook).
-
-    Reads the Arrow bitmaps of the Boolean columns directly: 8 rules at a time become one
-    byte per row, without ever unpacking a bit per byte per rule.
-    """
-    rows = flags.height
+def _transpose(
+    bitmaps: Sequence[np.ndarray[Any, np.dtype[np.uint64]]], rows: int
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Rule-major bitmaps to row-major keys: ``keys[r, w]`` bit ``b`` is rule ``64 w + b``."""
     blocks = (rows + 7) // 8
-    columns = flags.rechunk().get_columns()
-    width = (len(columns) + 7) // 8  # bytes per key
-    words = max(1, (width + 7) // 8)
-    packed = np.zeros((blocks * 8, words * 8), dtype=np.uint8)
+    width = max(1, (len(bitmaps) + 63) // 64)
+    keys = np.zeros((blocks * 8, width * 8), dtype=np.uint8)
     group = np.empty(blocks, dtype=np.uint64)
     spread = np.empty(blocks, dtype=np.uint64)
-    for byte in range(width):
+    for byte in range((len(bitmaps) + 7) // 8):
         group[:] = 0
-        for bit, series in enumerate(columns[byte * 8 : byte * 8 + 8]):
-            np.take(_SPREAD, _bitmap(series, blocks), out=spread)
+        for bit, bitmap in enumerate(bitmaps[byte * 8 : byte * 8 + 8]):
+            np.take(_SPREAD, bitmap.view(np.uint8)[:blocks], out=spread)
             if bit:
                 np.left_shift(spread, np.uint64(bit), out=spread)
             np.bitwise_or(group, spread, out=group)
-        packed[:, byte] = group.view(np.uint8)
-    if words == 1:
-        return pl.Series("_key", packed.view(np.uint64).ravel()[:rows])
-    # More than 64 rules: the key is the row's bytes, compared as a whole.
-    return pl.Series("_key", [bytes(row) for row in packed[:rows]], dtype=pl.Binary)
+        keys[:, byte] = group.view(np.uint8)
+    return keys.view(np.uint64)[:rows]
 
 
-def _bitmap(series: pl.Series, blocks: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    array = series.to_arrow()
+def _done_bits(
+    logic: RulebookLogic, done: pl.Series, width: int
+) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """Per row, the rules carried out that do not repeat, as key words.
+
+    ``done`` is the validated list of ``Enum`` ids: its Arrow values are the rule indices.
+    """
+    # An Enum's physical values are the indices of its categories: the rule indices.
+    array = done.list.eval(pl.element().to_physical()).to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    if array.null_count:  # pragma: no cover - the flags are built without nulls
-        raise AssertionError("unexpected null in a rule's outcome")
-    if array.offset % 8 == 0:
-        start = array.offset // 8
-        raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)[start : start + blocks]
-    else:  # pragma: no cover - rechunk() leaves no offset in practice
-        raw = np.packbits(array.to_numpy(zero_copy_only=False), bitorder="little")
-    if raw.shape[0] < blocks:
-        raw = np.concatenate([raw, np.zeros(blocks - raw.shape[0], dtype=np.uint8)])
-    return raw
+    offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = np.asarray(array.values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    bits = np.zeros((done.len(), width), dtype=np.uint64)
+    starts = offsets[:-1] - offsets[0]
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if codes.shape[0] == 0:
+        return bits
+    for word in range(width):
+        table = np.zeros(len(logic.ids), dtype=np.uint64)
+        for i in range(64 * word, min(len(logic.ids), 64 * word + 64)):
+            if i not in logic.repeats:
+                table[i] = np.uint64(1) << np.uint64(i - 64 * word)
+        # OR per row over its ids (a repeated id ORs in once).
+        reduced = np.bitwise_or.reduceat(table[codes], starts[nonempty])
+        bits[nonempty, word] = reduced
+    return bits
 
 
 def _indices(key: int | bytes, rules: int) -> list[int]:
@@ -347,10 +403,15 @@ def _indices(key: int | bytes, rules: int) -> list[int]:
     return [i for i in range(rules) if data[i // 8] >> (i % 8) & 1]
 
 
-def _id_table(logic: RulebookLogic, keys: pl.Series, ids: pl.List) -> pl.DataFrame:
-    unique = keys.unique()
-    lists = [[logic.ids[i] for i in _indices(key, len(logic.ids))] for key in unique.to_list()]
-    return pl.DataFrame({"_key": unique, "rule_ids": pl.Series(lists, dtype=ids)})
+def _rule_ids(logic: RulebookLogic, keys: pl.Series, ids: pl.List) -> pl.Series:
+    """The ids of each row's rules: built once per distinct key, then gathered by row."""
+    encoded = pa.array(keys.to_arrow()).dictionary_encode()
+    lists = [
+        [logic.ids[i] for i in _indices(key, len(logic.ids))]
+        for key in encoded.dictionary.to_pylist()
+    ]
+    table = pl.Series("rule_ids", lists, dtype=ids)
+    return table.gather(pl.Series(encoded.indices.to_numpy(zero_copy_only=False)))
 
 
 # ---------------------------------------------------------------------------------------------
