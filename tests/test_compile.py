@@ -203,3 +203,32 @@ def test_rule_ids_are_checked_before_compiling() -> None:
 def test_a_missing_extra_is_named() -> None:
     with pytest.raises(ImportError, match=r"pip install 'difficult-customers\[frames\]'"):
         require("no_such_module_for_this_test", "frames", "advise_frame()")
+
+
+def test_the_package_works_without_any_extra() -> None:
+    # A fresh interpreter in which none of the extras can be imported: the package and
+    # advise() work, and each feature names the extra it needs.
+    import subprocess
+    import sys
+
+    script = """
+import sys
+for name in ("polars", "pyarrow", "pandas", "sqlglot", "duckdb", "pyspark", "numpy"):
+    sys.modules[name] = None  # makes `import name` raise ImportError
+import difficult_customers
+assert difficult_customers.advise(mood="furious").actions
+try:
+    import difficult_customers.frames
+except ImportError as error:
+    print(error)
+try:
+    difficult_customers.default_rulebook().to_sql()
+except ImportError as error:
+    print(error)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert "pip install 'difficult-customers[frames]'" in lines[0]
+    assert "pip install 'difficult-customers[sql]'" in lines[1]

@@ -309,11 +309,13 @@ def rulebook_logic(rulebook: object) -> RulebookLogic:
 
 
 def require(module: str, extra: str, feature: str) -> None:
-    """Raise a clear ImportError when an optional dependency is missing."""
-    import importlib.util
+    """Import an optional dependency, or raise an ImportError naming the extra to install."""
+    import importlib
 
-    if importlib.util.find_spec(module) is None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
         raise ImportError(
             f"{feature} needs {module!r}, which is not installed: "
             f"pip install 'difficult-customers[{extra}]'"
-        )
+        ) from None
