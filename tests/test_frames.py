@@ -108,10 +108,17 @@ def test_the_input_is_not_modified() -> None:
     assert frame.schema == before.schema
 
 
-def test_empty_frame() -> None:
-    result = advise_frame(pl.DataFrame({"mood": pl.Series([], dtype=pl.String)}), text=True)
+@pytest.mark.parametrize("text", [False, True])
+def test_empty_frame(text: bool) -> None:
+    result = advise_frame(pl.DataFrame({"mood": pl.Series([], dtype=pl.String)}), text=text)
     assert result.height == 0
-    assert result.columns == ["rule_ids", "texts"]
+    assert result.columns == (["rule_ids", "texts"] if text else ["rule_ids"])
+
+
+def test_a_frame_without_columns_is_the_default_state() -> None:
+    empty = pl.DataFrame({"mood": ["upset", "upset"]}).drop("mood")
+    assert empty.shape == (2, 0)  # polars keeps the rows
+    assert advise_frame(empty)["rule_ids"].to_list() == [_expected({})[0]] * 2
 
 
 def _problems(frame: Any) -> dict[str, str]:

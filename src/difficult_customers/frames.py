@@ -170,6 +170,7 @@ def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
     fields = ConversationState.model_fields
     problems: list[ColumnProblem] = []
     casts: list[pl.Expr] = []
+    null_counts = states.null_count().row(0, named=True) if states.width else {}
     for name in states.columns:
         if name not in fields:
             close = difflib.get_close_matches(name, list(fields), n=1)
@@ -185,7 +186,7 @@ def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
                 casts.append(done)
             continue
         field_type = schema[name]
-        problem, cast = _check_column(states, name, dtype, field_type)
+        problem, cast = _check_column(states, name, dtype, field_type, null_counts[name])
         if problem is not None:
             problems.append(problem)
         elif cast is not None:
@@ -210,10 +211,15 @@ def _describe(dtype: pl.DataType) -> str:
 
 
 def _check_column(
-    states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: FieldType
+    states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: FieldType, null_count: int
 ) -> tuple[ColumnProblem | None, pl.Expr | None]:
     column = pl.col(name)
-    nulls = _problem(states, name, column.is_null(), "no nulls: every row needs a value")
+    # Rows are looked for only once a cheap whole-column test has found something.
+    nulls = (
+        _problem(states, name, column.is_null(), "no nulls: every row needs a value")
+        if null_count
+        else None
+    )
     if field_type.kind == "bool":
         if dtype != pl.Boolean:
             return ColumnProblem(name, f"a Boolean column, not {_describe(dtype)}"), None
@@ -224,6 +230,9 @@ def _check_column(
         if nulls is not None:
             return nulls, None
         rule = f"a count from 0 to {MAX_COUNT}"
+        low, high = states.select(column.min().alias("low"), column.max().alias("high")).row(0)
+        if low is None or (low >= 0 and high <= MAX_COUNT):
+            return None, None
         return _problem(states, name, (column < 0) | (column > MAX_COUNT), rule), None
     enum = pl.Enum(list(field_type.values))
     if dtype == enum:
@@ -406,12 +415,26 @@ def _indices(key: int | bytes, rules: int) -> list[int]:
 def _rule_ids(logic: RulebookLogic, keys: pl.Series, ids: pl.List) -> pl.Series:
     """The ids of each row's rules: built once per distinct key, then gathered by row."""
     encoded = pa.array(keys.to_arrow()).dictionary_encode()
-    lists = [
-        [logic.ids[i] for i in _indices(key, len(logic.ids))]
-        for key in encoded.dictionary.to_pylist()
-    ]
-    table = pl.Series("rule_ids", lists, dtype=ids)
-    return table.gather(pl.Series(encoded.indices.to_numpy(zero_copy_only=False)))
+    unique = encoded.dictionary
+    if pa.types.is_binary(unique.type) or pa.types.is_large_binary(unique.type):
+        raw = np.frombuffer(b"".join(unique.to_pylist()), dtype=np.uint8)
+        raw = raw.reshape(len(unique), -1)
+    else:
+        raw = np.ascontiguousarray(unique.to_numpy(zero_copy_only=False), dtype=np.uint64)
+        raw = raw.view(np.uint8).reshape(len(unique), 8)
+    # Bit i of a key (little-endian) is rule i; np.nonzero reads the bits row by row, so
+    # each key's rule indices come out in advice order.
+    bits = np.unpackbits(raw, axis=1, bitorder="little")[:, : len(logic.ids)]
+    _, rules = np.nonzero(bits)
+    offsets = np.zeros(len(unique) + 1, dtype=np.int64)
+    np.cumsum(bits.sum(axis=1, dtype=np.int64), out=offsets[1:])
+    values = pa.DictionaryArray.from_arrays(
+        pa.array(rules.astype(np.int32)), pa.array(list(logic.ids), type=pa.large_string())
+    )
+    table = pl.from_arrow(pa.LargeListArray.from_arrays(pa.array(offsets), values))
+    assert isinstance(table, pl.Series)
+    indices = pl.Series(encoded.indices.to_numpy(zero_copy_only=False))
+    return table.cast(ids).gather(indices).alias("rule_ids")
 
 
 # ---------------------------------------------------------------------------------------------
