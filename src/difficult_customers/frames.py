@@ -169,7 +169,7 @@ def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
     schema = state_schema()
     fields = ConversationState.model_fields
     problems: list[ColumnProblem] = []
-    casts: list[pl.Expr] = []
+    casts: list[pl.Series] = []
     null_counts = states.null_count().row(0, named=True) if states.width else {}
     for name in states.columns:
         if name not in fields:
@@ -212,7 +212,7 @@ def _describe(dtype: pl.DataType) -> str:
 
 def _check_column(
     states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: FieldType, null_count: int
-) -> tuple[ColumnProblem | None, pl.Expr | None]:
+) -> tuple[ColumnProblem | None, pl.Series | None]:
     column = pl.col(name)
     # Rows are looked for only once a cheap whole-column test has found something.
     nulls = (
@@ -242,16 +242,19 @@ def _check_column(
         return ColumnProblem(name, rule), None
     if nulls is not None:
         return nulls, None
-    rule = field_type.describe()
+    # Values outside the enum become nulls in a lenient cast: count them first, and look
+    # for their rows only when there are any.
+    converted = states.select(column.cast(pl.String).cast(enum, strict=False).alias(name))[name]
+    if converted.null_count() == 0:
+        return None, converted
     outside = ~column.cast(pl.String).is_in(list(field_type.values))
-    problem = _problem(states, name, outside, rule)
-    return problem, (column.cast(pl.String).cast(enum) if problem is None else None)
+    return _problem(states, name, outside, field_type.describe()), None
 
 
 def _check_done(
     states: pl.DataFrame, dtype: pl.DataType, book: Rulebook
-) -> tuple[ColumnProblem | None, pl.Expr | None]:
-    """Problems of the ``done`` column, or the cast that makes it a list of ``Enum`` ids."""
+) -> tuple[ColumnProblem | None, pl.Series | None]:
+    """Problems of the ``done`` column, or the column as a list of ``Enum`` ids."""
     rule = "a list of the rulebook's rule ids"
     if not isinstance(dtype, pl.List) or not isinstance(
         dtype.inner, pl.String | pl.Categorical | pl.Enum
@@ -271,11 +274,12 @@ def _check_done(
     cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
     # Unknown ids (and null items) become nulls in the cast: count them on the flat values
     # first, and look for their rows only when there are any.
-    flat = states.select(cast.alias("done"))["done"].to_arrow()
+    converted = states.select(cast.alias("done"))["done"]
+    flat = converted.to_arrow()
     if isinstance(flat, pa.ChunkedArray):
         flat = flat.combine_chunks()
     if flat.values.null_count == 0:
-        return None, cast.alias("done")
+        return None, converted
     unknown = column.list.eval(
         pl.element().is_null() | ~pl.element().cast(pl.String).is_in(list(book.ids))
     ).list.any()
