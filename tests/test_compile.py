@@ -161,7 +161,9 @@ def test_generated_python_reads_names_from_the_tree() -> None:
     forged = Condition(
         source="threats", fields=frozenset({"__import__('os')"}), python="__import__('os')"
     )
-    evaluate = compile_rulebook(Rulebook([rule.model_copy(update={"when": forged})]))
+    evaluate = compile_rulebook(
+        Rulebook([rule.model_copy(update={"when": forged, "overrides": ()})])
+    )
     assert evaluate({"threats": True}) == [0]
     assert evaluate({"threats": False}) == []
 
@@ -195,7 +197,9 @@ def test_rule_ids_are_checked_before_compiling() -> None:
     from difficult_customers.rules import Rule, Rulebook
 
     rule = default_rulebook().rules[0]
-    hostile = Rule.model_construct(**{**dict(rule), "id": "x'); DROP TABLE states; --"})
+    hostile = Rule.model_construct(
+        **{**dict(rule), "overrides": (), "id": "x'); DROP TABLE states; --"}
+    )
     with pytest.raises(ValueError, match="is not a rule id"):
         rulebook_logic(Rulebook([hostile]))
 

@@ -100,7 +100,7 @@ def test_every_literal_is_a_rule_id_or_an_enum_value(dialect: str) -> None:
 
 def test_hostile_rule_id_is_refused() -> None:
     rule = default_rulebook().rules[0]
-    hostile = Rule.model_construct(**{**dict(rule), "id": "x' OR 1=1 --"})
+    hostile = Rule.model_construct(**{**dict(rule), "overrides": (), "id": "x' OR 1=1 --"})
     with pytest.raises(ValueError, match="is not a rule id"):
         Rulebook([hostile]).to_sql()
 
@@ -112,7 +112,7 @@ def test_hostile_enum_value_is_refused() -> None:
         fields=frozenset({"channel"}),
         python="",
     )
-    hostile = Rule.model_construct(**{**dict(rule), "when": forged})
+    hostile = Rule.model_construct(**{**dict(rule), "overrides": (), "when": forged})
     with pytest.raises(ConditionTypeError, match="not a value of field 'channel'"):
         Rulebook([hostile]).to_sql()
 
