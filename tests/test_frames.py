@@ -214,3 +214,27 @@ def test_a_rulebook_of_more_than_64_rules() -> None:
     rows = [{**row, "done": []} for row in random_state_rows(500, seed=7)]
     found = advise_frame(_frame(rows), rulebook=book)["rule_ids"].to_list()
     assert found == [_expected(row, book=book)[0] for row in rows]
+
+
+def test_the_state_own_rules_are_those_of_the_model() -> None:
+    # Every combination of the fields the state's cross-field rule reads: a row is refused
+    # exactly when ConversationState refuses it.
+    from itertools import product
+
+    from difficult_customers.errors import StateValidationError
+
+    names = ("abuse_after_warning", "warnings_given", "offensive_remarks", "personal_attacks")
+    names += ("threats",)
+    for values in product([False, True], [0, 1], [0, 1], [False, True], [False, True]):
+        row = dict(zip(names, values, strict=True))
+        try:
+            ConversationState(**row)
+            valid = True
+        except StateValidationError:
+            valid = False
+        frame = pl.DataFrame([row])
+        if valid:
+            assert advise_frame(frame)["rule_ids"].to_list() == [_expected(row)[0]], row
+        else:
+            with pytest.raises(FrameError, match="abuse_after_warning"):
+                advise_frame(frame)

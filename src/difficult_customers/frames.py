@@ -192,18 +192,28 @@ def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
         elif cast is not None:
             casts.append(cast)
     if not problems and "abuse_after_warning" in states.columns:
-        warnings = pl.col("warnings_given") if "warnings_given" in states.columns else pl.lit(0)
         problem = _problem(
             states,
             "abuse_after_warning",
-            pl.col("abuse_after_warning") & (warnings == 0),
-            "true only where warnings_given >= 1 (record the warning first)",
+            pl.col("abuse_after_warning") & ~_abuse_after_a_warning_possible(states),
+            "true only where warnings_given >= 1 and offensive_remarks >= 1, personal_attacks "
+            "or threats (record the warning and the abuse first)",
         )
         if problem is not None:
             problems.append(problem)
     if problems:
         raise FrameError(problems)
     return states.with_columns(casts) if casts else states
+
+
+def _abuse_after_a_warning_possible(states: pl.DataFrame) -> pl.Expr:
+    """Where ``abuse_after_warning`` may be true: ConversationState's own cross-field rule."""
+
+    def column(name: str) -> pl.Expr:
+        return pl.col(name) if name in states.columns else pl.lit(_default(name))
+
+    abused = (column("offensive_remarks") > 0) | column("personal_attacks") | column("threats")
+    return (column("warnings_given") > 0) & abused
 
 
 def _describe(dtype: pl.DataType) -> str:
