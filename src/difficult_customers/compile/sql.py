@@ -47,7 +47,7 @@ __all__ = ["MAX_SQL_LENGTH", "OUTPUT", "condition_sql", "rulebook_expression", "
 
 #: Longest SQL text :func:`rulebook_sql` writes, in characters. Each override is spelled
 #: out where it is used, so long chains of overrides grow the text; the built-in rulebook
-#: needs about 25,000 characters.
+#: needs about 136,000 characters.
 MAX_SQL_LENGTH = 2_000_000
 #: The name of the output column.
 OUTPUT = "rule_ids"
