@@ -46,9 +46,14 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     return pl.DataFrame(rows, schema_overrides={"done": pl.List(pl.String)})
 
 
-def test_duckdb_equals_advise(rows: list[dict[str, Any]], expected: list[list[str]]) -> None:
+@pytest.mark.parametrize("inline", [True, False])
+def test_duckdb_equals_advise(
+    rows: list[dict[str, Any]], expected: list[list[str]], inline: bool
+) -> None:
+    from difficult_customers.compile.sql import rulebook_sql
+
     states = _frame(rows)  # noqa: F841  (read by name by DuckDB)
-    sql = default_rulebook().to_sql("duckdb")
+    sql = rulebook_sql(default_rulebook(), "duckdb", inline=inline)
     found = duckdb.sql(f"SELECT {sql} FROM states").pl()["rule_ids"].to_list()
     assert found == expected
 
@@ -82,20 +87,23 @@ def test_a_null_gives_a_null_answer_not_a_guess() -> None:
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "spark", "databricks", "trino", "snowflake"])
-def test_every_literal_is_a_rule_id_or_an_enum_value(dialect: str) -> None:
+@pytest.mark.parametrize("inline", [True, False])
+def test_every_literal_is_a_rule_id_or_an_enum_value(dialect: str, inline: bool) -> None:
     from sqlglot import exp
 
+    from difficult_customers.compile.sql import rulebook_sql
     from difficult_customers.conditions import state_schema
 
     allowed = set(default_rulebook().ids)
     allowed |= {v for field in state_schema().values() for v in field.values}
-    tree = sqlglot.parse_one("SELECT " + default_rulebook().to_sql(dialect), read=dialect)
+    text = rulebook_sql(default_rulebook(), dialect, inline=inline)
+    tree = sqlglot.parse_one("SELECT " + text, read=dialect)
     strings = {node.this for node in tree.find_all(exp.Literal) if node.is_string}
     numbers = {node.this for node in tree.find_all(exp.Literal) if not node.is_string}
     assert strings <= allowed
     assert all(number.isdigit() for number in numbers)
     columns = {node.name for node in tree.find_all(exp.Column)}
-    assert columns <= set(state_schema()) | {"ended", "done", "_rule_id"}
+    assert columns <= set(state_schema()) | {"ended", "done", "_rule_id", "_fired"}
 
 
 def test_hostile_rule_id_is_refused() -> None:
