@@ -238,3 +238,15 @@ def test_the_state_own_rules_are_those_of_the_model() -> None:
         else:
             with pytest.raises(FrameError, match="abuse_after_warning"):
                 advise_frame(frame)
+
+
+def test_bad_arguments() -> None:
+    from difficult_customers.errors import UnsupportedLocaleError
+
+    frame = pl.DataFrame({"mood": ["calm"]})
+    with pytest.raises(UnsupportedLocaleError):
+        advise_frame(frame, locale="xx")
+    with pytest.raises(TypeError, match="text must be True or False"):
+        advise_frame(frame, text="yes")
+    with pytest.raises(TypeError, match="rulebook must be a Rulebook"):
+        advise_frame(frame, rulebook="builtin")

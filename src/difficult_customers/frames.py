@@ -8,9 +8,10 @@
 
 Each column is a state field (see ``docs/state.md``); a missing column takes the field's
 default. The conditions are compiled to polars expressions (:mod:`.compile.polars`) and
-evaluated a column at a time, the overrides and the memory of what was done are applied as
-boolean columns, and the rule ids of each row are looked up once per distinct outcome, not
-built row by row. See ``docs/frames.md``. Needs the ``[frames]`` extra (polars, pyarrow).
+evaluated a column at a time; the ending, the overrides and the memory of what was done are
+applied to their Arrow bitmaps, and the rule ids of each row are looked up once per distinct
+outcome, not built row by row. See ``docs/frames.md``. Needs the ``[frames]`` extra
+(polars, pyarrow).
 """
 
 from __future__ import annotations
@@ -75,14 +76,18 @@ def advise_frame(
             contradict the state's own rules; every such column is reported with the first
             offending rows. Nothing is coerced.
         TypeError: ``frame`` is not one of the tables above.
-        UnsupportedLocaleError: no catalog for the locale (only with ``text=True``).
+        UnsupportedLocaleError: no catalog for the locale.
     """
     book = default_rulebook() if rulebook is None else rulebook
     if not isinstance(book, Rulebook):
         raise TypeError(
             f"rulebook must be a Rulebook (see load_rulebook), not {type(book).__name__}"
         )
-    language = negotiate_rulebook_locale(locale, book).language if text else None
+    if not isinstance(text, bool):
+        raise TypeError(f"text must be True or False, not {text!r}")
+    # Checked even without texts, as advise() checks it: a wrong locale is a caller's bug.
+    negotiated = negotiate_rulebook_locale(locale, book)
+    language = negotiated.language if text else None
     states, kind = _as_polars(frame)
     states = _validated(states, book)
     logic = rulebook_logic(book)
