@@ -116,9 +116,9 @@ def test_empty_frame(text: bool) -> None:
 
 
 def test_a_frame_without_columns_is_the_default_state() -> None:
+    # Whether polars keeps the rows of a frame without columns depends on its version.
     empty = pl.DataFrame({"mood": ["upset", "upset"]}).drop("mood")
-    assert empty.shape == (2, 0)  # polars keeps the rows
-    assert advise_frame(empty)["rule_ids"].to_list() == [_expected({})[0]] * 2
+    assert advise_frame(empty)["rule_ids"].to_list() == [_expected({})[0]] * empty.height
 
 
 def _problems(frame: Any) -> dict[str, str]:
