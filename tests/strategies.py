@@ -145,3 +145,30 @@ def conditions(draw: st.DrawFn, schema: dict[str, FieldType] | None = None, dept
     for operand in operands[1:]:
         text += f"{draw(_GAPS)}{kind}{draw(_GAPS)}{operand}"
     return text
+
+
+def random_state_rows(count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` valid states as plain rows (enums as strings, ``done`` as a list), seeded.
+
+    For the columnar and SQL back-ends, which need many states at once: drawing them one by
+    one through hypothesis would take longer than the comparison itself.
+    """
+    import random
+
+    rng = random.Random(seed)
+    ids = sorted(default_rulebook().ids)
+    rows = []
+    for _ in range(count):
+        row: dict[str, Any] = {}
+        for name, info in ConversationState.model_fields.items():
+            annotation = info.annotation
+            if get_origin(annotation) is tuple:
+                row[name] = sorted(set(rng.sample(ids, rng.randint(0, 4))))
+            elif annotation is bool:
+                row[name] = rng.random() < 0.5
+            elif annotation is int:
+                row[name] = rng.randint(0, 4)
+            elif isinstance(annotation, type) and issubclass(annotation, Enum):
+                row[name] = rng.choice([member.value for member in annotation])
+        rows.append(_consistent(row))
+    return rows

@@ -16,6 +16,8 @@ from babel import Locale
 from pydantic import ValidationError
 
 from .advice import Advice, Recommendation
+from .compile.python import Evaluator
+from .compile.python import compile_rulebook as _compile
 from .conditions import Failure
 from .details import Details
 from .errors import UnknownRuleError
@@ -33,31 +35,8 @@ from .state import ConversationState
 
 __all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
 
-Evaluator = Callable[[Mapping[str, Any]], list[int]]
 StateInput = ConversationState | Mapping[str, Any] | None
 DetailsInput = Details | Mapping[str, Any] | None
-
-
-def _compile(rulebook: Rulebook) -> Evaluator:
-    """Turn the whole rulebook into one Python function: straight-line ``if``s over locals.
-
-    Only conditions that passed validation reach this point, and their Python form is
-    generated from the whitelisted syntax tree (names are state fields, constants are
-    ``repr``-ed literals), so no rule text is ever evaluated as such.
-    """
-    fields = sorted({name for rule in rulebook for name in rule.when.fields})
-    lines = ["def evaluate(values):", "    fired = []"]
-    lines += [f"    {name} = values[{name!r}]" for name in fields]
-    for index, rule in enumerate(rulebook.rules):
-        lines.append(f"    if {rule.when.python}:")
-        lines.append(f"        fired.append({index})")
-    lines.append("    return fired")
-    # No builtins: the generated code needs none (literal sets compile to constants).
-    namespace: dict[str, Any] = {"__builtins__": {}}
-    code = compile("\n".join(lines), f"<rulebook {rulebook.name}>", "exec")
-    exec(code, namespace)  # generated from validated ASTs only; see the docstring
-    evaluator: Evaluator = namespace["evaluate"]
-    return evaluator
 
 
 @dataclass(frozen=True, slots=True)

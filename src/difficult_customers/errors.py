@@ -10,6 +10,7 @@ The hierarchy::
     ├── ConversationEndedError         an event came after the end of the conversation
     ├── StateValidationError           a conversation state is invalid (also pydantic's
     │                                  ValidationError, hence a ValueError)
+    ├── FrameError                     a frame's columns do not hold valid states (a ValueError)
     ├── UnknownRuleError               no rule has this id (also a KeyError)
     ├── UnknownFilterValueError        a rule filter names no known value (also a ValueError)
     └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
@@ -22,15 +23,18 @@ catches either one keeps working.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 __all__ = [
+    "ColumnProblem",
     "ConditionError",
     "ConditionSyntaxError",
     "ConditionTypeError",
     "ConversationEndedError",
     "DifficultCustomersError",
+    "FrameError",
     "RulebookError",
     "StateValidationError",
     "UnknownFilterValueError",
@@ -269,3 +273,44 @@ class UnknownFilterValueError(DifficultCustomersError, ValueError):
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
         expected = ", ".join(self.known) or "none in this rulebook"
         return f"unknown {self.criterion} {self.value!r}{hint}; expected one of: {expected}"
+
+
+@dataclass(frozen=True)
+class ColumnProblem:
+    """One column of a frame of states that breaks a rule of the state.
+
+    Attributes:
+        column: the column's name.
+        rule: what the column must hold (or, for a column unknown to the state, the fields
+            it may be).
+        rows: the first offending row positions, counted from 0; empty for a problem of the
+            whole column (an unknown column, a wrong dtype).
+        count: how many rows break the rule in all.
+    """
+
+    column: str
+    rule: str
+    rows: tuple[int, ...] = ()
+    count: int = 0
+
+    def __str__(self) -> str:
+        if not self.rows:
+            return f"column {self.column!r}: {self.rule}"
+        shown = ", ".join(map(str, self.rows))
+        more = f" ({self.count} rows in all)" if self.count > len(self.rows) else ""
+        return f"column {self.column!r}: {self.rule}; rows {shown}{more}"
+
+
+class FrameError(DifficultCustomersError, ValueError):
+    """A frame of states holds values that are not valid states; nothing was coerced.
+
+    Attributes:
+        problems: every column that breaks a rule, in column order.
+    """
+
+    def __init__(self, problems: Iterable[ColumnProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "invalid states in the frame: " + "; ".join(map(str, self.problems))

@@ -673,6 +673,27 @@ class Rulebook:
             and (document is None or any(s.document == document for s in rule.sources))
         )
 
+    def to_sql(self, dialect: str = "duckdb", *, columns: Iterable[str] | None = None) -> str:
+        """The advice as one SQL expression for a SELECT list: ``rule_ids``, per row.
+
+        The array of the ids of the rules in the advice, in advice order, over a table whose
+        columns are state fields (``columns``: those it has, the others take their
+        defaults; ``None``: all of them). Column types and dialects: ``docs/sql.md``.
+        Needs the ``[sql]`` extra (sqlglot).
+
+        >>> print(default_rulebook().to_sql("duckdb")[:30])
+        CASE WHEN "abuse_after_warning
+
+        Raises:
+            ValueError: an unknown dialect, or a column that is not a state field.
+            ImportError: sqlglot is not installed.
+
+        .. versionadded:: 0.2
+        """
+        from .compile.sql import rulebook_sql
+
+        return rulebook_sql(self, dialect, columns)
+
     def _repr_markdown_(self) -> str:
         # Pack text is escaped: a name or condition comment must not become markup.
         lines = [

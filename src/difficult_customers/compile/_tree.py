@@ -1,0 +1,321 @@
+"""The validated condition tree, lowered to the few node types every back-end handles.
+
+:func:`lower` re-reads a condition's whitelisted tree exactly as :meth:`Condition.explain`
+does, type-checks it again against the schema (so a :class:`Condition` built by hand, around
+the validation, cannot smuggle an unchecked value into generated code), and removes what the
+back-ends should not each have to get right:
+
+- a constant on the left (``1 <= x``) is turned round (``x >= 1``);
+- a chain (``1 <= x < 3``) becomes an :class:`AllOf` of its pairs;
+- a rank comparison on an ordered enum (``mood >= "angry"``) becomes the membership test the
+  interpreter itself uses (``mood in ("angry", "furious")``);
+- literal collections become tuples of unique values, in source order.
+
+The nodes hold only field names of the schema, validated enum values, integers and booleans.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..conditions import (
+    _OPERATORS,
+    Condition,
+    FieldType,
+    _checked_tree,
+    _Checker,
+    _ordered_members,
+    _pairs,
+    _Pass,
+    state_schema,
+)
+
+__all__ = [
+    "OPERATORS",
+    "RULE_ID",
+    "AllOf",
+    "AnyOf",
+    "Compare",
+    "Constant",
+    "Fields",
+    "Flag",
+    "Member",
+    "Node",
+    "Not",
+    "RulebookLogic",
+    "lower",
+    "names",
+    "require",
+    "rulebook_logic",
+]
+
+Op = Literal["==", "!=", "<", "<=", ">", ">="]
+Value = bool | int | str
+
+#: Every comparison operator a lowered tree holds, with its Python meaning.
+OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_FLIPPED: Mapping[str, Op] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+#: What a rule id looks like (the pattern of :class:`Rule`.id): checked again before an id
+#: is written into generated code, since a Rule can be built around pydantic's validation.
+RULE_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """``True`` or ``False`` standing alone."""
+
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A boolean field standing alone: true when the field is."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``name op value``: a field against a constant of the field's own type."""
+
+    name: str
+    op: Op
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """``left op right``: two counts compared with each other."""
+
+    left: str
+    op: Op
+    right: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """``name in values`` (or ``not in`` when ``negated``); ``values`` is never empty."""
+
+    name: str
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Every operand holds (at least two)."""
+
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Some operand holds (at least two)."""
+
+    operands: tuple[Node, ...]
+
+
+Node = Constant | Flag | Compare | Fields | Member | Not | AllOf | AnyOf
+
+
+class _Lowering(_Pass[Node]):
+    def __init__(self, schema: Mapping[str, FieldType]) -> None:
+        self.schema = schema
+
+    def expression(self, node: ast.Expression) -> Node:
+        return self.visit(node.body)
+
+    def bool_op(self, node: ast.BoolOp) -> Node:
+        operands = tuple(self.visit(value) for value in node.values)
+        return AllOf(operands) if isinstance(node.op, ast.And) else AnyOf(operands)
+
+    def unary_op(self, node: ast.UnaryOp) -> Node:
+        return Not(self.visit(node.operand))
+
+    def compare(self, node: ast.Compare) -> Node:
+        pairs = tuple(self._pair(left, cmpop, right) for left, cmpop, right in _pairs(node))
+        return pairs[0] if len(pairs) == 1 else AllOf(pairs)
+
+    def name(self, node: ast.Name) -> Node:
+        return Flag(node.id)
+
+    def constant(self, node: ast.Constant) -> Node:
+        assert isinstance(node.value, bool)  # the checker lets no other constant stand alone
+        return Constant(node.value)
+
+    def collection(self, node: ast.Tuple | ast.Set | ast.List) -> Node:  # pragma: no cover
+        raise AssertionError("a collection is only lowered as the right side of 'in'")
+
+    def _pair(self, left: ast.expr, cmpop: ast.cmpop, right: ast.expr) -> Node:
+        op = _OPERATORS[type(cmpop)]
+        ordered = _ordered_members(self.schema, left, op, right)
+        if ordered is not None:
+            name, members = ordered
+            return Member(name, members)
+        if op.symbol in ("in", "not in"):
+            assert isinstance(left, ast.Name)
+            assert isinstance(right, ast.Tuple | ast.Set | ast.List)
+            values = tuple(
+                dict.fromkeys(
+                    _value(item) for item in right.elts if isinstance(item, ast.Constant)
+                )
+            )
+            return Member(left.id, values, negated=op.symbol == "not in")
+        symbol: Op = op.symbol  # type: ignore[assignment]  # the other operators are these
+        if isinstance(left, ast.Name) and isinstance(right, ast.Name):
+            return Fields(left.id, symbol, right.id)
+        if isinstance(left, ast.Name):
+            assert isinstance(right, ast.Constant)
+            return Compare(left.id, symbol, _value(right))
+        assert isinstance(left, ast.Constant)
+        assert isinstance(right, ast.Name)
+        return Compare(right.id, _FLIPPED[symbol], _value(left))
+
+
+def _value(node: ast.Constant) -> Value:
+    value = node.value
+    if not isinstance(value, bool | int | str):  # pragma: no cover - the checker refuses them
+        raise AssertionError(f"unexpected constant {value!r}")
+    return value
+
+
+def names(node: Node) -> frozenset[str]:
+    """Every field a lowered tree reads."""
+    if isinstance(node, Flag | Compare | Member):
+        return frozenset({node.name})
+    if isinstance(node, Fields):
+        return frozenset({node.left, node.right})
+    if isinstance(node, Not):
+        return names(node.operand)
+    if isinstance(node, AllOf | AnyOf):
+        return frozenset().union(*(names(operand) for operand in node.operands))
+    return frozenset()
+
+
+def lower(condition: Condition | str, schema: Mapping[str, FieldType] | None = None) -> Node:
+    """The lowered tree of a condition, validated again against ``schema``.
+
+    Raises:
+        ConditionError: the text is not a valid condition for the schema.
+    """
+    text = condition if isinstance(condition, str) else condition.source
+    if schema is None or schema is state_schema():
+        return _lower_default(text)
+    return _lower(text, schema)
+
+
+@functools.lru_cache(maxsize=1024)
+def _lower_default(text: str) -> Node:
+    # Schemas are read-only mappings, not hashable: only the default one is cached.
+    return _lower(text, state_schema())
+
+
+def _lower(text: str, schema: Mapping[str, FieldType]) -> Node:
+    tree, source = _checked_tree(text)
+    _Checker(schema, source).visit(tree)
+    return _Lowering(schema).visit(tree)
+
+
+@dataclass(frozen=True, slots=True)
+class RulebookLogic:
+    """What every back-end reproduces of the engine, for one rulebook, rules in advice order.
+
+    A rule fires when its condition holds and, once the state's ``ended`` is true, only if
+    it is an ``after_ending`` rule. Rules in :attr:`overriders` order (each after every rule
+    that could override it) remove the fired rules they override, if they fired and were not
+    removed themselves. A fired, not overridden rule is kept unless the state's ``done``
+    lists it and it does not repeat: a rule carried out still overrides, it is only not
+    advised again.
+    """
+
+    ids: tuple[str, ...]
+    conditions: tuple[Node, ...]
+    overrides: tuple[tuple[int, ...], ...]
+    overriders: tuple[int, ...]
+    after_ending: frozenset[int]
+    repeats: frozenset[int]
+
+    def decide(self, fired: list[bool], ended: bool, done: frozenset[str]) -> list[int]:
+        """The kept rule indices in advice order, from each rule's condition outcome.
+
+        A plain-Python statement of the logic above, used by the tests and the docs.
+        """
+        on = [f and (not ended or i in self.after_ending) for i, f in enumerate(fired)]
+        out = [False] * len(on)
+        for i in self.overriders:
+            if on[i] and not out[i]:
+                for target in self.overrides[i]:
+                    out[target] = out[target] or on[target]
+        return [
+            i
+            for i, f in enumerate(on)
+            if f and not out[i] and (i in self.repeats or self.ids[i] not in done)
+        ]
+
+
+def rulebook_logic(rulebook: object) -> RulebookLogic:
+    """The :class:`RulebookLogic` of a rulebook, computed once and cached on it.
+
+    Raises:
+        ValueError: a rule id does not have the shape of a rule id (a rule built around
+            validation); no generated code would be safe with it.
+    """
+    from ..engine import _topological
+    from ..rules import Rulebook
+
+    if not isinstance(rulebook, Rulebook):
+        raise TypeError(
+            f"rulebook must be a Rulebook (see load_rulebook), not {type(rulebook).__name__}"
+        )
+    cached: RulebookLogic | None = rulebook._cache.get("logic")
+    if cached is not None:
+        return cached
+    rules = rulebook.rules
+    for rule in rules:
+        for rule_id in (rule.id, *rule.overrides):
+            if not isinstance(rule_id, str) or RULE_ID.fullmatch(rule_id) is None:
+                raise ValueError(f"{rule_id!r} is not a rule id: refusing to compile it")
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    overrides = tuple(tuple(index[target] for target in rule.overrides) for rule in rules)
+    logic = RulebookLogic(
+        ids=tuple(rule.id for rule in rules),
+        conditions=tuple(lower(rule.when) for rule in rules),
+        overrides=overrides,
+        overriders=tuple(i for i in _topological(overrides) if overrides[i]),
+        after_ending=frozenset(i for i, rule in enumerate(rules) if rule.after_ending),
+        repeats=frozenset(i for i, rule in enumerate(rules) if rule.repeats is True),
+    )
+    rulebook._cache["logic"] = logic
+    return logic
+
+
+def require(module: str, extra: str, feature: str) -> None:
+    """Import an optional dependency, or raise an ImportError naming the extra to install."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"{feature} needs {module!r}, which is not installed: "
+            f"pip install 'difficult-customers[{extra}]'"
+        ) from None

@@ -1,0 +1,252 @@
+"""advise_frame(): the same advice as advise(), a table of states at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from difficult_customers import ConversationState, advise, default_rulebook
+from difficult_customers.errors import FrameError
+from difficult_customers.rules import Rulebook
+from strategies import random_state_rows, states
+
+pl = pytest.importorskip("polars")
+pa = pytest.importorskip("pyarrow")
+frames = pytest.importorskip("difficult_customers.frames")
+advise_frame = frames.advise_frame
+
+INDEX = {rule.id: i for i, rule in enumerate(default_rulebook().rules)}
+
+
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    return pl.DataFrame(rows, schema_overrides={"done": pl.List(pl.String)})
+
+
+def _expected(
+    row: dict[str, Any], locale: str = "en", book: Rulebook | None = None
+) -> tuple[list[str], list[str]]:
+    advice = advise(row, locale=locale, rulebook=book)
+    index = INDEX if book is None else {rule.id: i for i, rule in enumerate(book.rules)}
+    recommendations = sorted(
+        (*advice.attitudes, *advice.actions, *advice.avoid), key=lambda r: index[r.rule_id]
+    )
+    return [r.rule_id for r in recommendations], [r.text for r in recommendations]
+
+
+def test_rule_ids_equal_advise_on_thousands_of_states() -> None:
+    rows = random_state_rows(5000, seed=1)
+    found = advise_frame(_frame(rows))["rule_ids"].to_list()
+    assert found == [_expected(row)[0] for row in rows]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "pl"])
+def test_texts_equal_advise(locale: str) -> None:
+    rows = random_state_rows(2000, seed=2)
+    result = advise_frame(_frame(rows), locale=locale, text=True)
+    pairs = list(zip(result["rule_ids"].to_list(), result["texts"].to_list(), strict=True))
+    assert pairs == [_expected(row, locale) for row in rows]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(states(), min_size=1, max_size=30))
+def test_property_equal_advise(sample: list[ConversationState]) -> None:
+    rows = [
+        {
+            name: list(value) if name == "done" else getattr(value, "value", value)
+            for name, value in state.__dict__.items()
+        }
+        for state in sample
+    ]
+    result = advise_frame(_frame(rows), text=True)
+    pairs = list(zip(result["rule_ids"].to_list(), result["texts"].to_list(), strict=True))
+    assert pairs == [_expected(row) for row in rows]
+
+
+def test_missing_columns_take_the_defaults() -> None:
+    rows = [{"mood": "furious", "threats": True}, {"mood": "calm", "threats": False}]
+    found = advise_frame(pl.DataFrame(rows))["rule_ids"].to_list()
+    assert found == [_expected(row)[0] for row in rows]
+    only_done = pl.DataFrame({"done": [["restate-the-request"], []]})
+    found = advise_frame(only_done)["rule_ids"].to_list()
+    assert found == [_expected({"done": ("restate-the-request",)})[0], _expected({})[0]]
+
+
+def test_pandas_and_arrow_give_the_same_in_their_own_kind() -> None:
+    pd = pytest.importorskip("pandas")
+    rows = random_state_rows(300, seed=4)
+    expected = [_expected(row)[0] for row in rows]
+    table = _frame(rows).to_arrow()
+    arrow = advise_frame(table)
+    assert isinstance(arrow, pa.Table)
+    assert arrow.column("rule_ids").to_pylist() == expected
+    pandas_frame = pd.DataFrame(rows)
+    before = pandas_frame.copy(deep=True)
+    result = advise_frame(pandas_frame)
+    assert isinstance(result, pd.DataFrame)
+    assert [list(ids) for ids in result["rule_ids"]] == expected
+    pd.testing.assert_frame_equal(pandas_frame, before)  # the caller's frame is untouched
+
+
+def test_enum_and_categorical_columns() -> None:
+    rows = random_state_rows(200, seed=5)
+    frame = _frame(rows).with_columns(
+        pl.col("mood").cast(pl.Enum(["calm", "upset", "angry", "furious"])),
+        pl.col("channel").cast(pl.Categorical),
+        pl.col("warnings_given").cast(pl.UInt8),
+    )
+    assert advise_frame(frame)["rule_ids"].to_list() == [_expected(row)[0] for row in rows]
+
+
+def test_the_input_is_not_modified() -> None:
+    frame = _frame(random_state_rows(50, seed=6))
+    before = frame.clone()
+    advise_frame(frame, text=True)
+    assert frame.equals(before)
+    assert frame.schema == before.schema
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_empty_frame(text: bool) -> None:
+    result = advise_frame(pl.DataFrame({"mood": pl.Series([], dtype=pl.String)}), text=text)
+    assert result.height == 0
+    assert result.columns == (["rule_ids", "texts"] if text else ["rule_ids"])
+
+
+def test_a_frame_without_columns_is_the_default_state() -> None:
+    # Whether polars keeps the rows of a frame without columns depends on its version.
+    empty = pl.DataFrame({"mood": ["upset", "upset"]}).drop("mood")
+    assert advise_frame(empty)["rule_ids"].to_list() == [_expected({})[0]] * empty.height
+
+
+def _problems(frame: Any) -> dict[str, str]:
+    with pytest.raises(FrameError) as caught:
+        advise_frame(frame)
+    return {problem.column: str(problem) for problem in caught.value.problems}
+
+
+def test_bad_values_are_reported_per_column_with_rows() -> None:
+    frame = pl.DataFrame(
+        {
+            "mood": ["calm", "livid", "angry", "livid"],
+            "warnings_given": [0, -1, 3, 10_001],
+            "threats": [1, 0, 1, 0],
+            "offensive_remarks": [0.0, 1.0, 2.0, 3.0],
+            "moood": ["calm"] * 4,
+            "done": [[], ["no-such-rule"], [], []],
+            "resolved": [True, None, False, True],
+        }
+    )
+    problems = _problems(frame)
+    assert set(problems) == {
+        "mood",
+        "warnings_given",
+        "threats",
+        "offensive_remarks",
+        "moood",
+        "done",
+        "resolved",
+    }
+    assert "'calm', 'upset', 'angry', 'furious'" in problems["mood"]
+    assert problems["mood"].endswith("rows 1, 3")
+    assert "a count from 0 to 10000; rows 1, 3" in problems["warnings_given"]
+    assert "a Boolean column, not Int64" in problems["threats"]
+    assert "an integer column, not Float64" in problems["offensive_remarks"]
+    assert "did you mean 'mood'?" in problems["moood"]
+    assert "rule id is unknown" in problems["done"]
+    assert problems["done"].endswith("rows 1")
+    assert "no nulls" in problems["resolved"]
+
+
+def test_first_rows_and_count() -> None:
+    frame = pl.DataFrame({"mood": ["livid"] * 12})
+    (problem,) = _problems_list(frame)
+    assert problem.rows == (0, 1, 2, 3, 4)
+    assert problem.count == 12
+    assert "(12 rows in all)" in str(problem)
+
+
+def _problems_list(frame: Any) -> tuple[Any, ...]:
+    with pytest.raises(FrameError) as caught:
+        advise_frame(frame)
+    return caught.value.problems
+
+
+def test_abuse_after_a_warning_needs_a_warning() -> None:
+    frame = pl.DataFrame({"abuse_after_warning": [False, True], "warnings_given": [0, 0]})
+    (problem,) = _problems_list(frame)
+    assert problem.column == "abuse_after_warning"
+    assert problem.rows == (1,)
+    only_abuse = pl.DataFrame({"abuse_after_warning": [True]})  # warnings_given defaults to 0
+    assert _problems_list(only_abuse)[0].rows == (0,)
+
+
+def test_strings_are_not_read_as_counts_or_booleans() -> None:
+    frame = pl.DataFrame({"warnings_given": ["2"], "threats": ["true"]})
+    problems = _problems(frame)
+    assert "not String" in problems["warnings_given"]
+    assert "not String" in problems["threats"]
+
+
+def test_pandas_object_column_with_missing_values_is_refused() -> None:
+    pd = pytest.importorskip("pandas")
+    problems = _problems(pd.DataFrame({"threats": [True, None]}))
+    assert "threats" in problems
+
+
+def test_not_a_frame() -> None:
+    with pytest.raises(TypeError, match="polars DataFrame, a pandas DataFrame or a pyarrow"):
+        advise_frame([{"mood": "calm"}])
+
+
+def test_a_rulebook_of_more_than_64_rules() -> None:
+    # The key of a row's outcome spans several words: checked against advise().
+    base = default_rulebook()
+    rules = [
+        rule.model_copy(update={"id": f"{rule.id}-{copy}", "overrides": ()})
+        for copy in range(3)
+        for rule in base.rules
+    ]
+    book = Rulebook(rules, catalogs=base.catalogs, name="triple")
+    assert len(book) > 64
+    rows = [{**row, "done": []} for row in random_state_rows(500, seed=7)]
+    found = advise_frame(_frame(rows), rulebook=book)["rule_ids"].to_list()
+    assert found == [_expected(row, book=book)[0] for row in rows]
+
+
+def test_the_state_own_rules_are_those_of_the_model() -> None:
+    # Every combination of the fields the state's cross-field rule reads: a row is refused
+    # exactly when ConversationState refuses it.
+    from itertools import product
+
+    from difficult_customers.errors import StateValidationError
+
+    names = ("abuse_after_warning", "warnings_given", "offensive_remarks", "personal_attacks")
+    names += ("threats",)
+    for values in product([False, True], [0, 1], [0, 1], [False, True], [False, True]):
+        row = dict(zip(names, values, strict=True))
+        try:
+            ConversationState(**row)
+            valid = True
+        except StateValidationError:
+            valid = False
+        frame = pl.DataFrame([row])
+        if valid:
+            assert advise_frame(frame)["rule_ids"].to_list() == [_expected(row)[0]], row
+        else:
+            with pytest.raises(FrameError, match="abuse_after_warning"):
+                advise_frame(frame)
+
+
+def test_bad_arguments() -> None:
+    from difficult_customers.errors import UnsupportedLocaleError
+
+    frame = pl.DataFrame({"mood": ["calm"]})
+    with pytest.raises(UnsupportedLocaleError):
+        advise_frame(frame, locale="xx")
+    with pytest.raises(TypeError, match="text must be True or False"):
+        advise_frame(frame, text="yes")
+    with pytest.raises(TypeError, match="rulebook must be a Rulebook"):
+        advise_frame(frame, rulebook="builtin")

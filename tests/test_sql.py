@@ -1,0 +1,211 @@
+"""Rulebook.to_sql(): run for real, on DuckDB and (marker ``spark``) on Spark in local mode."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from difficult_customers import advise, default_rulebook
+from difficult_customers.compile import rulebook_logic
+from difficult_customers.conditions import Condition
+from difficult_customers.errors import ConditionTypeError
+from difficult_customers.rules import Rule, Rulebook
+from strategies import random_state_rows
+
+pl = pytest.importorskip("polars")
+duckdb = pytest.importorskip("duckdb")
+sqlglot = pytest.importorskip("sqlglot")
+
+STATES = 100_000
+INDEX = {rule.id: i for i, rule in enumerate(default_rulebook().rules)}
+
+
+def _expected(row: dict[str, Any]) -> list[str]:
+    advice = advise(row)
+    return sorted(
+        (r.rule_id for r in (*advice.attitudes, *advice.actions, *advice.avoid)),
+        key=INDEX.__getitem__,
+    )
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    return random_state_rows(STATES, seed=100)
+
+
+@pytest.fixture(scope="module")
+def expected(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [_expected(row) for row in rows]
+
+
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    return pl.DataFrame(rows, schema_overrides={"done": pl.List(pl.String)})
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_duckdb_equals_advise(
+    rows: list[dict[str, Any]], expected: list[list[str]], inline: bool
+) -> None:
+    from difficult_customers.compile.sql import rulebook_sql
+
+    states = _frame(rows)  # noqa: F841  (read by name by DuckDB)
+    sql = rulebook_sql(default_rulebook(), "duckdb", inline=inline)
+    found = duckdb.sql(f"SELECT {sql} FROM states").pl()["rule_ids"].to_list()
+    assert found == expected
+
+
+def test_duckdb_over_parquet(tmp_path: Any, rows: list[dict[str, Any]]) -> None:
+    # The recipe of docs/sql.md: the states in a Parquet file, the advice in one query.
+    path = tmp_path / "states.parquet"
+    _frame(rows[:2000]).write_parquet(path)
+    sql = default_rulebook().to_sql()
+    connection = duckdb.connect()
+    found = connection.execute(f"SELECT {sql} FROM read_parquet(?)", [str(path)]).fetchall()
+    assert [list(row[0]) for row in found] == [_expected(row) for row in rows[:2000]]
+
+
+def test_columns_not_in_the_table_take_the_defaults() -> None:
+    rows = [{"mood": "furious", "threats": True}, {"mood": "calm", "threats": False}]
+    states = pl.DataFrame(rows)  # noqa: F841
+    sql = default_rulebook().to_sql(columns=["mood", "threats"])
+    found = duckdb.sql(f"SELECT {sql} FROM states").fetchall()
+    assert [row[0] for row in found] == [_expected(row) for row in rows]
+
+
+def test_a_null_gives_a_null_answer_not_a_guess() -> None:
+    states = pl.DataFrame(  # noqa: F841
+        {"mood": ["calm", None], "threats": [False, False]}
+    )
+    sql = default_rulebook().to_sql(columns=["mood", "threats"])
+    found = [row[0] for row in duckdb.sql(f"SELECT {sql} FROM states").fetchall()]
+    assert found[0] == _expected({"mood": "calm"})
+    assert found[1] is None
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark", "databricks", "trino", "snowflake"])
+@pytest.mark.parametrize("inline", [True, False])
+def test_every_literal_is_a_rule_id_or_an_enum_value(dialect: str, inline: bool) -> None:
+    from sqlglot import exp
+
+    from difficult_customers.compile.sql import rulebook_sql
+    from difficult_customers.conditions import state_schema
+
+    allowed = set(default_rulebook().ids)
+    allowed |= {v for field in state_schema().values() for v in field.values}
+    text = rulebook_sql(default_rulebook(), dialect, inline=inline)
+    tree = sqlglot.parse_one("SELECT " + text, read=dialect)
+    strings = {node.this for node in tree.find_all(exp.Literal) if node.is_string}
+    numbers = {node.this for node in tree.find_all(exp.Literal) if not node.is_string}
+    assert strings <= allowed
+    assert all(number.isdigit() for number in numbers)
+    columns = {node.name for node in tree.find_all(exp.Column)}
+    assert columns <= set(state_schema()) | {"ended", "done", "_rule_id", "_fired"}
+
+
+def test_hostile_rule_id_is_refused() -> None:
+    rule = default_rulebook().rules[0]
+    hostile = Rule.model_construct(**{**dict(rule), "overrides": (), "id": "x' OR 1=1 --"})
+    with pytest.raises(ValueError, match="is not a rule id"):
+        Rulebook([hostile]).to_sql()
+
+
+def test_hostile_enum_value_is_refused() -> None:
+    rule = default_rulebook().rules[0]
+    forged = Condition(
+        source='channel == "phone\'); DROP TABLE states; --"',
+        fields=frozenset({"channel"}),
+        python="",
+    )
+    hostile = Rule.model_construct(**{**dict(rule), "overrides": (), "when": forged})
+    with pytest.raises(ConditionTypeError, match="not a value of field 'channel'"):
+        Rulebook([hostile]).to_sql()
+
+
+def test_hostile_columns_and_dialects_are_refused() -> None:
+    book = default_rulebook()
+    with pytest.raises(ValueError, match="is not a state field"):
+        book.to_sql(columns=['mood" FROM x; --'])
+    with pytest.raises(ValueError, match="dialect"):
+        book.to_sql("duckdb; DROP TABLE states")
+    with pytest.raises(TypeError, match="dialect must be a string"):
+        book.to_sql(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "when", "refusal"),
+    [
+        ("x' OR 1=1", "threats", "should match pattern"),
+        ("hostile", 'channel == \\"phone\' OR 1=1 --\\"', "not a value of field 'channel'"),
+    ],
+)
+def test_a_rule_pack_cannot_inject_sql(
+    tmp_path: Any, rule_id: str, when: str, refusal: str
+) -> None:
+    # Through the loader, the values that could reach SQL are validated patterns.
+    from difficult_customers import load_rulebook
+    from difficult_customers.errors import RulebookError
+
+    pack = tmp_path / "pack.toml"
+    source = default_rulebook()["stay-calm"].sources[0]
+    pack.write_text(
+        f"""
+[pack]
+name = "hostile"
+
+[[rules]]
+id = "{rule_id}"
+kind = "do"
+phase = "listen"
+when = "{when}"
+title = "Hostile"
+rationale = "Hostile rule."
+phrasing = [{{ text = "Hostile." }}]
+sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulebookError, match=refusal):
+        load_rulebook(pack)
+
+
+def test_the_logic_is_shared_with_the_engine() -> None:
+    logic = rulebook_logic(default_rulebook())
+    assert logic.ids == default_rulebook().ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Spark, local mode (pytest -m spark); skipped where no Java runtime is installed
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and "JAVA_HOME" not in os.environ:
+        pytest.skip("no Java runtime: .ci/run installs default-jre-headless")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("difficult-customers-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_spark_equals_advise(
+    spark: Any, rows: list[dict[str, Any]], expected: list[list[str]]
+) -> None:
+    states = spark.createDataFrame(_frame(rows).to_arrow())
+    found = states.selectExpr(default_rulebook().to_sql("spark")).toArrow()
+    assert found.column("rule_ids").to_pylist() == expected
