@@ -36,6 +36,8 @@ def test_exports_show_the_public_module() -> None:
 
 @pytest.mark.parametrize("module_name", MODULES)
 def test_each_module_has_an_all(module_name: str) -> None:
+    if module_name == "difficult_customers.frames":
+        pytest.importorskip("polars")  # the [frames] extra; the main CI run installs it
     module = importlib.import_module(module_name)
     exported = getattr(module, "__all__", None)
     assert exported is not None, module_name
