@@ -367,6 +367,12 @@ class Rule(BaseModel):
     ] = Field(default=(), max_length=MAX_TAGS)
     when: WhenCondition
     overrides: tuple[RuleId, ...] = Field(default=(), max_length=MAX_OVERRIDES)
+    conflicts_with: tuple[RuleId, ...] = Field(
+        default=(),
+        max_length=MAX_OVERRIDES,
+        description="Rules whose advice contradicts this one's: they must never be advised "
+        "together. Unlike overrides, it decides nothing; `check` proves the pair never meets.",
+    )
     title: Text
     phrasing: tuple[Phrasing, ...] = Field(min_length=1, max_length=MAX_PHRASINGS)
     rationale: Text
@@ -409,7 +415,7 @@ class Rule(BaseModel):
         """A do rule of the composure phase: how to hold oneself, not a move to make."""
         return self.kind is Kind.DO and self.phase is Phase.COMPOSURE
 
-    @field_validator("overrides")
+    @field_validator("overrides", "conflicts_with")
     @classmethod
     def _overrides_once(cls, overrides: tuple[str, ...]) -> tuple[str, ...]:
         twice = _repeated(overrides)
@@ -421,6 +427,8 @@ class Rule(BaseModel):
     def _consistent(self) -> Rule:
         if self.id in self.overrides:
             raise ValueError("a rule cannot override itself")
+        if self.id in self.conflicts_with:
+            raise ValueError("a rule cannot conflict with itself")
         if self.effects and self.kind is Kind.AVOID:
             raise ValueError("an avoid rule is not carried out, so it cannot have effects")
         twice = _repeated(p.text for p in self.phrasing)
@@ -764,16 +772,17 @@ def _one_line(text: str) -> str:
 
 def _check_overrides(by_id: Mapping[str, Rule], name: str) -> None:
     for rule in by_id.values():
-        for target in rule.overrides:
-            if target not in by_id:
-                close = difflib.get_close_matches(target, by_id, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise RulebookError(
-                    f"overrides unknown rule {target!r}{hint}",
-                    file=name,
-                    rule=rule.id,
-                    field="overrides",
-                )
+        for key in ("overrides", "conflicts_with"):
+            for target in getattr(rule, key):
+                if target not in by_id:
+                    close = difflib.get_close_matches(target, by_id, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise RulebookError(
+                        f"{key.replace('_', ' ')} unknown rule {target!r}{hint}",
+                        file=name,
+                        rule=rule.id,
+                        field=key,
+                    )
     # A cycle would let rules remove each other and could leave no advice at all. Iterative
     # depth-first search: a pack may chain thousands of overrides.
     done: set[str] = set()
