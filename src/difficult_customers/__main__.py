@@ -10,7 +10,7 @@
     difficult-customers converse [EVENTS.jsonl|-] [--set ...] [--pack ...] [--locale fr]
                                  [--format ...] [--last]
     difficult-customers schema
-    difficult-customers check PACK.toml [--seeds DIR] [--with-builtin]
+    difficult-customers check [PACK.toml] [--seeds DIR] [--with-builtin] [--format json]
 
 Without STATE, the state is read from standard input when it is not a terminal (empty input
 means no state); ``-`` reads it from standard input in any case. Only regular files and
@@ -446,6 +446,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     if args.seeds and not Path(args.seeds).is_dir():
         raise ValueError(f"--seeds: {args.seeds} is not a folder")
+    if args.pack is None:
+        if not args.with_builtin:
+            raise ValueError("check needs a PACK.toml, or --with-builtin for the built-in rules")
+        return _verified(default_rulebook(), args, {"pack": None})
     try:
         book, merge = _load_pack(args.pack, None if args.with_builtin else Rulebook([]))
     except RulebookError as exc:
@@ -465,6 +469,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(_escape(str(problem)), file=sys.stderr)
     if problems:
         return 1
+    if args.format == "json":
+        return _verified(book, args, {"pack": args.pack})
     _print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
     if merge.replaced:
         _print(f"  replaces built-in rule(s): {', '.join(merge.replaced)}")
@@ -483,7 +489,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 f"builds on: {_escape(summary)}",
                 file=sys.stderr,
             )
-    return 0
+    return _verified(book, args, {"pack": args.pack})
+
+
+def _verified(book: Rulebook, args: argparse.Namespace, about: dict[str, Any]) -> int:
+    """Prove the invariants for the pack and print the violations and the findings."""
+    from .verify import verify  # the solver is an optional extra: imported only here
+
+    report = verify(book, depth=args.depth)
+    if args.format == "json":
+        print(json.dumps({**about, **report.to_dict()}, ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            _print(line)
+    return 0 if report.ok else 1
 
 
 def _loads_over_builtins(pack: str) -> bool:
@@ -612,16 +631,34 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd = sub.add_parser("schema", help="print the JSON Schema of the state")
     schema_cmd.set_defaults(run=_cmd_schema)
 
-    check_cmd = sub.add_parser("check", help="validate a rule pack")
-    check_cmd.add_argument("pack", help="the rule pack's TOML file")
+    check_cmd = sub.add_parser("check", help="validate a rule pack and prove the invariants")
+    check_cmd.add_argument(
+        "pack", nargs="?", help="the rule pack's TOML file (none: the built-in rules)"
+    )
     check_cmd.add_argument("--seeds", help="a folder of seed texts to verify quotes against")
     check_cmd.add_argument(
         "--with-builtin",
         action="store_true",
         help="check the pack merged over the built-in rules (needed if it overrides them)",
     )
+    check_cmd.add_argument(
+        "--format", choices=("text", "json"), default="text", help="json: the whole report"
+    )
+    check_cmd.add_argument(
+        "--depth",
+        type=_depth,
+        default=8,
+        help="events in the longest conversation checked (default 8, at most 64)",
+    )
     check_cmd.set_defaults(run=_cmd_check)
     return parser
+
+
+def _depth(text: str) -> int:
+    # Bounded: each event adds a copy of the whole rulebook to the solver's problem.
+    if not text.isdecimal() or not 0 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 64, not {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -475,6 +475,21 @@ class Report:
     def ok(self) -> bool:
         return not self.violations
 
+    def lines(self) -> list[str]:
+        """What ``check`` prints: one line per violation, per finding, then a summary."""
+        out = [str(v) for v in self.violations]
+        out += [f"finding {f}" for f in self.findings]
+        states = sum(1 for i in INVARIANTS if i.id in self.proved)
+        conversations = sum(1 for i in CONVERSATION_INVARIANTS if i.id in self.proved)
+        summary = f"proved {states} of {len(INVARIANTS)} invariants over every state"
+        if self.depth is not None:
+            summary += (
+                f", {conversations} of {len(CONVERSATION_INVARIANTS)} over every conversation "
+                f"of up to {self.depth} events"
+            )
+        out.append(summary)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -651,16 +666,23 @@ class _Encoding:
 
     # -- counterexamples --------------------------------------------------------------
 
-    def differing(self, env: Mapping[str, Any]) -> Any:
-        """How far a state is from the defaults: 100 per field, plus 1 per done member."""
+    def objectives(self) -> list[Any]:
+        """What a minimal counterexample minimizes, most important first (lexicographic).
+
+        First the number of fields that differ from the defaults (``done`` counting as one
+        field), then which ones (earlier fields and rules are preferred), then each count's
+        and enum's value: the optimum is unique, so a counterexample is the same on every
+        run.
+        """
         z3 = self.z3
-        terms = []
-        for name in self.schema:
-            default = self._default(name)
-            terms.append(z3.If(env[name] == default, 0, 100))
-        terms.append(z3.If(z3.Or(*self.done, z3.BoolVal(False)), 100, 0))
-        terms += [z3.If(d, 1, 0) for d in self.done]
-        return z3.Sum(*terms)
+        env = self.vars
+        differs = [z3.Not(env[name] == self._default(name)) for name in self.schema]
+        some_done = z3.Or(*self.done, z3.BoolVal(False))
+        count = z3.Sum(*(z3.If(d, 1, 0) for d in [*differs, some_done]))
+        flags = [*differs, *self.done]
+        which = z3.Sum(*(z3.If(d, 2**k, 0) for k, d in enumerate(flags)))
+        values = [env[name] for name, kind in self.schema.items() if kind.kind != "bool"]
+        return [count, which, *values]
 
     def _default(self, name: str) -> Any:
         value = getattr(self.defaults, name)
@@ -689,21 +711,20 @@ class _Encoding:
         )
         return ConversationState.model_validate(values)
 
-    def minimal(
-        self, violation: Any, cost: Any | None = None, env: Mapping[str, Any] | None = None
-    ) -> ConversationState | None:
+    def minimal(self, violation: Any, extra: Sequence[Any] = ()) -> ConversationState | None:
         """The valid state closest to the defaults where ``violation`` holds, or None."""
         z3 = self.z3
         solver = z3.Solver()
-        solver.add(*self.valid, violation)
+        solver.add(*self.valid, *extra, violation)
         if solver.check() != z3.sat:
             return None
         optimizer = z3.Optimize()
-        optimizer.add(*self.valid, violation)
-        optimizer.minimize(self.differing(self.vars) if cost is None else cost)
+        optimizer.add(*self.valid, *extra, violation)
+        for objective in self.objectives():
+            optimizer.minimize(objective)
         if optimizer.check() != z3.sat:  # pragma: no cover - satisfiable just above
-            return self.state(solver.model(), env)
-        return self.state(optimizer.model(), env)
+            return self.state(solver.model())
+        return self.state(optimizer.model())
 
     def satisfiable(self, *constraints: Any) -> Any:
         solver = self.z3.Solver()
@@ -1084,6 +1105,7 @@ class _Unrolling:
         )
         self.steps = [first]
         self.path: list[Any] = []
+        self.sizes = [0]  # len(path) once each number of events is unrolled
 
     def extend(self) -> None:
         enc, z3 = self.enc, self.enc.z3
@@ -1207,11 +1229,16 @@ class _Unrolling:
             ],
         )
         self.path += constraints
+        self.sizes.append(len(self.path))
         self.steps.append(nxt)
 
-    def violation(self, invariant_id: str) -> Any:
+    def path_to(self, length: int) -> list[Any]:
+        """The constraints of the first ``length`` events."""
+        return self.path[: self.sizes[length]]
+
+    def violation(self, invariant_id: str, length: int) -> Any:
         enc, z3 = self.enc, self.enc.z3
-        step = self.steps[-1]
+        step = self.steps[length]
         rules = enc.rules
         shown = enc.advice(step.env, step.done)["shown"]
         if invariant_id == "warning-before-ending-over-abuse":
@@ -1233,10 +1260,9 @@ class _Unrolling:
         assert invariant_id == "memory-never-re-advises"
         return z3.Or(*(z3.And(f, s) for f, s in zip(step.followed, shown, strict=True)), False)
 
-    def events(self, model: Any) -> list[Event]:
-        z3 = self.enc.z3
+    def events(self, model: Any, length: int) -> list[Event]:
         events: list[Event] = []
-        for t, step in enumerate(self.steps[:-1]):
+        for t, step in enumerate(self.steps[:length]):
             kind = _KINDS[model.eval(step.kind, model_completion=True).as_long()]
             if kind == "customer_mood":
                 number = model.eval(step.mood, model_completion=True).as_long()
@@ -1255,7 +1281,6 @@ class _Unrolling:
                 events.append(Facts(values=values))
             else:
                 events.append(parse_event({"type": kind}))
-        del z3
         return events
 
 
@@ -1289,40 +1314,63 @@ def check_conversations(
     pending = [i.id for i in CONVERSATION_INVARIANTS]
     found: list[Violation] = []
     deadline = None if time_budget is None else time.perf_counter() + time_budget
-    solver = z3.Solver()
-    solver.add(*enc.valid)
-    reached = -1
-    for length in range(depth + 1):
-        if length:
-            before = len(unrolling.path)
-            unrolling.extend()
-            solver.add(*unrolling.path[before:])
-        for invariant_id in list(pending):
-            violation = unrolling.violation(invariant_id)
-            solver.push()
-            solver.add(violation)
-            outcome = solver.check()
-            solver.pop()
-            if outcome == z3.sat:
-                found.append(_conversation_counterexample(enc, unrolling, invariant_id, violation))
-                pending.remove(invariant_id)
-        reached = length
-        if not pending or (deadline is not None and time.perf_counter() > deadline):
-            break
+    defaults = [
+        *(enc.vars[name] == enc._default(name) for name in enc.schema),
+        *(z3.Not(d) for d in enc.done),
+    ]
+    reached = depth
+    # First from the defaults, where a counterexample is only events; then from any state.
+    for start in (defaults, []):
+        solver = z3.Solver()
+        solver.add(*enc.valid, *start)
+        added = 0
+        for length in range(depth + 1):
+            while len(unrolling.steps) <= length:
+                unrolling.extend()
+            solver.add(*unrolling.path[added:])
+            added = len(unrolling.path)
+            for invariant_id in list(pending):
+                violation = unrolling.violation(invariant_id, length)
+                solver.push()
+                solver.add(violation)
+                outcome = solver.check()
+                solver.pop()
+                if outcome == z3.sat:
+                    found.append(
+                        _conversation_counterexample(
+                            enc, unrolling, invariant_id, length, [*start, violation]
+                        )
+                    )
+                    pending.remove(invariant_id)
+            if not pending:
+                return found, depth
+            if deadline is not None and time.perf_counter() > deadline:
+                reached = min(reached, length)
+                break
     return found, reached
 
 
 def _conversation_counterexample(
-    enc: _Encoding, unrolling: _Unrolling, invariant_id: str, violation: Any
+    enc: _Encoding, unrolling: _Unrolling, invariant_id: str, length: int, extra: list[Any]
 ) -> Violation:
     z3 = enc.z3
     optimizer = z3.Optimize()
-    optimizer.add(*enc.valid, *unrolling.path, violation)
-    optimizer.minimize(enc.differing(enc.vars))
+    optimizer.add(*enc.valid, *unrolling.path_to(length), *extra)
+    changes = [
+        z3.If(before.env[name] == after.env[name], 0, 1)
+        for before, after in zip(
+            unrolling.steps[:length], unrolling.steps[1 : length + 1], strict=True
+        )
+        for name in FACT_FIELDS
+    ]
+    objectives = enc.objectives()
+    # Facts that change nothing the counterexample needs are left out of it.
+    for objective in [objectives[0], z3.Sum(*changes, 0), *objectives[1:]]:
+        optimizer.minimize(objective)
     assert optimizer.check() == z3.sat
     model = optimizer.model()
     initial = enc.state(model)
-    events = unrolling.events(model)
+    events = unrolling.events(model, length)
     node = _Node(
         initial,
         initial.warnings_given >= 1,
