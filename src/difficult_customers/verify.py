@@ -1365,7 +1365,11 @@ def _conversation_counterexample(
     ]
     objectives = enc.objectives()
     # Facts that change nothing the counterexample needs are left out of it.
-    for objective in [objectives[0], z3.Sum(*changes, 0), *objectives[1:]]:
+    # Then the earliest event kinds, rules and moods: one counterexample on every run.
+    choices = [
+        term for step in unrolling.steps[:length] for term in (step.kind, step.rule, step.mood)
+    ]
+    for objective in [objectives[0], z3.Sum(*changes, 0), *objectives[1:], *choices]:
         optimizer.minimize(objective)
     assert optimizer.check() == z3.sat
     model = optimizer.model()
