@@ -449,9 +449,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.pack is None:
         if not args.with_builtin:
             raise ValueError("check needs a PACK.toml, or --with-builtin for the built-in rules")
-        return _verified(default_rulebook(), args, {"pack": None})
+        return _verified(default_rulebook(), None, args, {"pack": None})
+    base = default_rulebook() if args.with_builtin else None
     try:
-        book, merge = _load_pack(args.pack, None if args.with_builtin else Rulebook([]))
+        book, merge = _load_pack(args.pack, base if args.with_builtin else Rulebook([]))
     except RulebookError as exc:
         if not args.with_builtin and _loads_over_builtins(args.pack):
             exc.message += " (the pack builds on the built-in rules: check it with --with-builtin)"
@@ -470,7 +471,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if problems:
         return 1
     if args.format == "json":
-        return _verified(book, args, {"pack": args.pack})
+        return _verified(book, base, args, {"pack": args.pack})
     _print(f"{args.pack}: {len(book)} rules OK; locales: {', '.join(book.locales)}")
     if merge.replaced:
         _print(f"  replaces built-in rule(s): {', '.join(merge.replaced)}")
@@ -489,14 +490,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 f"builds on: {_escape(summary)}",
                 file=sys.stderr,
             )
-    return _verified(book, args, {"pack": args.pack})
+    return _verified(book, base, args, {"pack": args.pack})
 
 
-def _verified(book: Rulebook, args: argparse.Namespace, about: dict[str, Any]) -> int:
+def _verified(
+    book: Rulebook, base: Rulebook | None, args: argparse.Namespace, about: dict[str, Any]
+) -> int:
     """Prove the invariants for the pack and print the violations and the findings."""
     from .verify import verify  # the solver is an optional extra: imported only here
 
-    report = verify(book, depth=args.depth)
+    report = verify(book, depth=args.depth, base=base)
     if args.format == "json":
         print(json.dumps({**about, **report.to_dict()}, ensure_ascii=False, indent=2))
     else:

@@ -462,22 +462,29 @@ class Report:
         depth: how many events the conversation search covered completely.
         conversation_states: distinct conversation states the search visited.
         seconds: time spent on ``"states"``, ``"analysis"`` and ``"conversations"``.
+        inherited: ids of the invariants the base rulebook (see :func:`verify`) already
+            breaks on its own: not the pack's doing, so they do not make the report fail.
     """
 
     violations: tuple[Violation, ...]
     findings: tuple[Finding, ...]
     proved: tuple[str, ...]
     depth: int | None = None
-    conversation_states: int = 0
     seconds: Mapping[str, float] = field(default_factory=dict)
+    inherited: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        """No invariant is broken, apart from those the base already breaks."""
+        return all(v.invariant in self.inherited for v in self.violations)
 
     def lines(self) -> list[str]:
         """What ``check`` prints: one line per violation, per finding, then a summary."""
-        out = [str(v) for v in self.violations]
+        out = [
+            str(v)
+            + (" (the rules it builds on break it too)" if v.invariant in self.inherited else "")
+            for v in self.violations
+        ]
         out += [f"finding {f}" for f in self.findings]
         states = sum(1 for i in INVARIANTS if i.id in self.proved)
         conversations = sum(1 for i in CONVERSATION_INVARIANTS if i.id in self.proved)
@@ -496,8 +503,8 @@ class Report:
             "violations": [v.to_dict() for v in self.violations],
             "findings": [f.to_dict() for f in self.findings],
             "proved": list(self.proved),
+            "inherited": sorted(self.inherited),
             "conversation_depth": self.depth,
-            "conversation_states": self.conversation_states,
         }
 
 
@@ -1478,6 +1485,7 @@ def verify(
     depth: int = DEFAULT_DEPTH,
     conversations: bool = True,
     time_budget: float | None = None,
+    base: Rulebook | None = None,
 ) -> Report:
     """Prove the state invariants, analyse the rulebook and search the conversations.
 
@@ -1487,6 +1495,8 @@ def verify(
         conversations: whether to search conversations at all.
         time_budget: seconds the conversation search may take; it stops at the end of the
             level it is in and the report says how deep it got.
+        base: the rules a pack builds on (for ``check --with-builtin``, the built-in
+            ones): the invariants they already break are reported, but as inherited.
 
     Raises:
         SolverMissingError: z3 is not installed (the ``[verify]`` extra).
@@ -1502,7 +1512,6 @@ def verify(
     findings = analyse(book)
     seconds["analysis"] = time.perf_counter() - began
     reached: int | None = None
-    visited = 0
     if conversations:
         began = time.perf_counter()
         found, reached = check_conversations(book, depth=depth, time_budget=time_budget)
@@ -1510,4 +1519,17 @@ def verify(
         violations += found
         broken = {v.invariant for v in found}
         proved += [i.id for i in CONVERSATION_INVARIANTS if i.id not in broken]
-    return Report(tuple(violations), tuple(findings), tuple(proved), reached, visited, seconds)
+    inherited: frozenset[str] = frozenset()
+    if base is not None and base is not book and len(base):
+        # Kept with the base: checking several packs over the built-in rules in one
+        # process proves the built-in rules once.
+        key = f"verify-inherited-{depth}-{conversations}"
+        cached: frozenset[str] | None = base._cache.get(key)
+        if cached is None:
+            cached = frozenset(
+                v.invariant
+                for v in verify(base, depth=depth, conversations=conversations).violations
+            )
+            base._cache[key] = cached
+        inherited = cached
+    return Report(tuple(violations), tuple(findings), tuple(proved), reached, seconds, inherited)
