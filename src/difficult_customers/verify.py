@@ -20,9 +20,10 @@ How the proof works (see docs/verification.md):
   defaults, and the counterexample is replayed through the real :func:`advise` before it is
   reported, so a reported violation is never an artefact of the encoding.
 
-Conversation properties are checked by a breadth-first search over every event sequence
-from the default state, folded by the real :func:`~difficult_customers.conversation.fold`,
-with equal states merged; the first violation found is reached by a shortest sequence.
+Conversation properties are checked by bounded model checking: the fold is encoded event
+by event, and for each length from 0 up the solver looks for an event sequence of that
+length that breaks one; the first found is thus a shortest, and it is replayed through the
+real :func:`~difficult_customers.conversation.fold` before it is reported.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ __all__ = [
     "CONVERSATION_INVARIANTS",
     "DEFAULT_DEPTH",
     "INVARIANTS",
+    "MAX_DEPTH",
     "Finding",
     "FindingKind",
     "Invariant",
@@ -72,9 +74,9 @@ __all__ = [
 
 #: Events in the longest sequence :func:`check_conversations` explores by default.
 DEFAULT_DEPTH = 8
-#: Most distinct conversation states one search visits; past it the search stops early and
-#: says how deep it got (so a huge pack cannot make ``check`` run for hours).
-MAX_SEARCH_STATES = 400_000
+#: Most events :func:`check_conversations` accepts as a bound: each event adds a copy of
+#: the whole rulebook to the solver's problem.
+MAX_DEPTH = 64
 
 _ABUSE = ("offensive_remarks", "personal_attacks", "threats", "abuse_after_warning")
 _SILENT_PHASES = frozenset({Phase.SAFETY, Phase.COMPOSURE})
@@ -1040,15 +1042,14 @@ def analyse(rulebook: Rulebook | None = None) -> list[Finding]:
 
 @dataclass
 class _Node:
+    """A conversation replayed by the real fold, with the history the properties read."""
+
     state: ConversationState
     warned: bool
     followed: frozenset[str]  # followed and not due again: what memory must keep out
     ending_followed: bool
     parent: _Node | None
     event: Event | None
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.state, self.warned, self.followed, self.ending_followed)
 
     def events(self) -> list[dict[str, Any]]:
         chain: list[dict[str, Any]] = []
@@ -1314,6 +1315,8 @@ def check_conversations(
 
     .. versionadded:: 0.2
     """
+    if not 0 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be from 0 to {MAX_DEPTH} events, not {depth}")
     book = default_rulebook() if rulebook is None else rulebook
     enc = _Encoding(book)
     z3 = enc.z3
