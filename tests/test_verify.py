@@ -40,10 +40,10 @@ BOOK = default_rulebook()
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = ROOT / "examples" / "packs"
 
-# The built-in rulebook breaks this invariant (reported to the lead, issue 9): with
-# effort_exceeds_value and two remarks, the warning (firmness 2) overrides letting the
-# customer go (firmness 3), which one remark fewer gets. Remove it from here once fixed.
-KNOWN_BUILTIN_VIOLATIONS = {"firmness-grows-with-abuse"}
+# Invariants the built-in rulebook is known to break; empty since the fix of the firmness
+# violation the proof found (with effort_exceeds_value, a second remark made the advice
+# less firm).
+KNOWN_BUILTIN_VIOLATIONS: set[str] = set()
 
 
 def with_rule(rule_id: str, **update: Any) -> Rulebook:
@@ -150,11 +150,12 @@ def test_the_built_in_rulebook_keeps_every_invariant_but_the_known_ones() -> Non
         assert violation.invariant in {i for i, _ in problems}
 
 
-def test_the_counterexample_is_minimal_and_stable() -> None:
-    violations, _ = prove_states(invariants=["firmness-grows-with-abuse"])
-    assert [v.state for v in violations] == [
-        {"effort_exceeds_value": True, "offensive_remarks": 2}
-    ]
+def test_the_firmness_defect_the_proof_found_is_caught() -> None:
+    # The rule data before the fix: the warning overrode letting the customer go.
+    warning = BOOK["issue-warning"]
+    book = with_rule("issue-warning", overrides=(*warning.overrides, "let-the-customer-go"))
+    violations, _ = prove_states(book, invariants=["firmness-grows-with-abuse"])
+    assert [v.invariant for v in violations] == ["firmness-grows-with-abuse"]
 
 
 def test_every_conversation_of_eight_events_keeps_the_order_invariants() -> None:
@@ -205,10 +206,10 @@ def test_a_mutated_condition_is_caught_with_its_counterexample() -> None:
 
 
 def test_findings_of_the_built_in_rulebook() -> None:
-    assert sorted((f.kind, f.rules) for f in analyse()) == [
-        ("override-never-applies", ("end-the-conversation", "take-a-break")),
-        ("override-never-applies", ("no-empathy-for-invalid-complaint", "show-empathy")),
-    ]
+    findings = analyse()
+    # Every built-in rule can be advised; some overrides only document who would win.
+    assert {f.kind for f in findings} == {"override-never-applies"}
+    assert ("no-empathy-for-invalid-complaint", "show-empathy") in {f.rules for f in findings}
 
 
 def test_invariants_are_declared_once_with_a_passage() -> None:
@@ -247,7 +248,6 @@ FINDING_KINDS = (
 @pytest.mark.parametrize("kind", FINDING_KINDS)
 def test_each_broken_pack_shows_its_finding(kind: str) -> None:
     status, lines = check_output(f"check examples/packs/{kind}.toml --with-builtin")
-    # The built-in rules' own violation is inherited, not the pack's: it does not fail.
     assert status == (1 if kind in ("always-true", "conflict-always-together") else 0)
     pack_rules = {r["id"] for r in _pack_rules(PACKS / f"{kind}.toml")}
     mine = [

@@ -89,7 +89,8 @@ def states(rulebook: Rulebook | None = None) -> st.SearchStrategy[ConversationSt
     done = st.lists(st.sampled_from(ids), max_size=5).map(tuple) if ids else st.just(())
 
     def build(values: dict[str, Any]) -> ConversationState:
-        if values["warnings_given"] == 0:
+        abuse = values["offensive_remarks"] or values["personal_attacks"] or values["threats"]
+        if values["warnings_given"] == 0 or not abuse:
             values = {**values, "abuse_after_warning": False}
         return ConversationState.model_validate(values)
 
