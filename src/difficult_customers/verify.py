@@ -262,16 +262,14 @@ def _live(state: ConversationState) -> bool:
 def _less_abusive(state: ConversationState) -> Iterator[tuple[str, ConversationState]]:
     """The states one step less abusive than ``state``: one remark fewer, one flag off."""
     values = state.model_dump()
-    if state.offensive_remarks:
-        yield (
-            "one offensive remark fewer",
-            ConversationState.model_validate(
-                {**values, "offensive_remarks": state.offensive_remarks - 1}
-            ),
-        )
-    for name in ("personal_attacks", "threats", "abuse_after_warning"):
-        if values[name]:
-            yield f"{name} false", ConversationState.model_validate({**values, name: False})
+    changes = [("one offensive remark fewer", "offensive_remarks", state.offensive_remarks - 1)]
+    changes += [(f"{name} false", name, False) for name in _ABUSE[1:]]
+    for change, name, milder in changes:
+        if values[name] and (name != "offensive_remarks" or milder >= 0):
+            try:
+                yield change, ConversationState.model_validate({**values, name: milder})
+            except ValueError:
+                continue  # abuse after a warning with no abuse left: not a state
 
 
 def _check(invariant_id: str, book: Rulebook, advice: Advice) -> list[str]:
@@ -559,7 +557,10 @@ class _Encoding:
             if kind.kind != "bool":
                 upper = MAX_COUNT if kind.kind == "int" else len(kind.values) - 1
                 valid.append(z3.And(env[name] >= 0, env[name] <= upper))
-        valid.append(z3.Implies(env["abuse_after_warning"], env["warnings_given"] >= 1))
+        abuse = z3.Or(env["offensive_remarks"] >= 1, env["personal_attacks"], env["threats"])
+        valid.append(
+            z3.Implies(env["abuse_after_warning"], z3.And(env["warnings_given"] >= 1, abuse))
+        )
         return valid
 
     # -- conditions -------------------------------------------------------------------
@@ -870,7 +871,12 @@ def _firmness_violation(enc: _Encoding) -> ConversationState | None:
         return level
 
     violation = z3.And(
-        live, step >= 0, step <= len(_ABUSE) - 1, *same, firmness(milder) > firmness(v)
+        live,
+        step >= 0,
+        step <= len(_ABUSE) - 1,
+        *same,
+        *enc.validity(milder),
+        firmness(milder) > firmness(v),
     )
     return enc.minimal(violation)
 
@@ -1184,7 +1190,10 @@ class _Unrolling:
                 ),
             ),
             "mood": z3.If(kind == _K["customer_mood"], mood, c["mood"]),
+            # A new turn of the customer's: the agent has not answered it yet.
+            "agent_replied": z3.If(speaks, False, c["agent_replied"]),
         }
+        moves = [rule == i for i, r in enumerate(rules) if r.kind is Kind.DO]
         for name in schema:
             effect_value: Any = c[name]
             for i, r in enumerate(rules):
@@ -1198,6 +1207,9 @@ class _Unrolling:
                     else:
                         value = effect.value
                     effect_value = z3.If(rule == i, value, effect_value)
+            if name == "agent_replied":
+                # Carrying out a do rule is a reply, whatever its effects say.
+                effect_value = z3.If(z3.Or(*moves, False), True, effect_value)
             after_customer = customer.get(name, c[name])
             if name in FACT_FIELDS:
                 constraints.append(
