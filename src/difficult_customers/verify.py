@@ -1535,7 +1535,7 @@ def verify(
         broken = {v.invariant for v in found}
         proved += [i.id for i in CONVERSATION_INVARIANTS if i.id not in broken]
     inherited: frozenset[str] = frozenset()
-    if base is not None and base is not book and len(base):
+    if violations and base is not None and base is not book and len(base):
         # Kept with the base: checking several packs over the built-in rules in one
         # process proves the built-in rules once.
         key = f"verify-inherited-{depth}-{conversations}"
