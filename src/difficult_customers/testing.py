@@ -28,6 +28,7 @@ fails with that list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 try:
@@ -188,13 +189,15 @@ def conversations(
     return conversation
 
 
-def assert_consistent(advice: Advice, rulebook: Rulebook | None = None) -> None:
+def assert_consistent(
+    advice: Advice, rulebook: Rulebook | None = None, *, ignore: Iterable[str] = ()
+) -> None:
     """Fail with every declared invariant ``advice`` breaks (see :func:`invariant_violations`).
 
     Raises:
         AssertionError: one line per broken invariant, with the state.
     """
-    broken = invariant_violations(advice, rulebook)
+    broken = invariant_violations(advice, rulebook, ignore=ignore)
     if broken:
         lines = [f"{invariant}: {problem}" for invariant, problem in broken]
         state = advice.state.model_dump(mode="json", exclude_defaults=True)

@@ -80,6 +80,7 @@ MAX_DEPTH = 64
 
 _ABUSE = ("offensive_remarks", "personal_attacks", "threats", "abuse_after_warning")
 _SILENT_PHASES = frozenset({Phase.SAFETY, Phase.COMPOSURE})
+_WHILE_SPEAKING = frozenset({Phase.SAFETY, Phase.LISTEN})
 _RESOLVED_PHASES = frozenset({Phase.FOLLOW_UP, Phase.CONCLUDE, Phase.COMPOSURE, Phase.LISTEN})
 
 
@@ -141,6 +142,12 @@ INVARIANTS: tuple[Invariant, ...] = (
         "while the customer is speaking (unresolved, nothing done), the first spoken move is "
         "to listen",
         "004 'Traitement silencieux': laissez-les finir ce qu'ils disent",
+    ),
+    Invariant(
+        "silent-while-customer-speaks",
+        "while the customer is speaking, no move but safety and listening is advised now "
+        "(the others wait in pending)",
+        "002 'Être à l'écoute': laisser le client parler jusqu'au bout",
     ),
     Invariant(
         "no-empathy-when-invalid",
@@ -311,6 +318,13 @@ def _check(invariant_id: str, book: Rulebook, advice: Advice) -> list[str]:
                 problems.append("no listening move while the customer speaks")
             elif spoken[0].phase is not Phase.LISTEN:
                 problems.append(f"{spoken[0].rule_id} comes before listening")
+    elif invariant_id == "silent-while-customer-speaks":
+        if state.customer_speaking and not state.ended:
+            problems += [
+                f"{r.rule_id} ({r.phase.value}) is advised while the customer speaks"
+                for r in advice.actions
+                if r.phase not in _WHILE_SPEAKING
+            ]
     elif invariant_id == "no-empathy-when-invalid":
         if state.complaint_validity == "invalid":
             problems += [
@@ -352,7 +366,7 @@ def _check(invariant_id: str, book: Rulebook, advice: Advice) -> list[str]:
 
 
 def invariant_violations(
-    advice: Advice, rulebook: Rulebook | None = None
+    advice: Advice, rulebook: Rulebook | None = None, *, ignore: Iterable[str] = ()
 ) -> list[tuple[str, str]]:
     """Every state invariant one advice breaks, as ``(invariant id, what is wrong)`` pairs.
 
@@ -360,13 +374,24 @@ def invariant_violations(
         advice: what :func:`~difficult_customers.advise` returned.
         rulebook: the rules it was made with (the built-in ones by default); some checks
             ask the engine about neighbouring states.
+        ignore: ids of invariants not to check (say, one a rulebook is known to break).
+
+    Raises:
+        ValueError: ``ignore`` names no invariant.
 
     .. versionadded:: 0.2
     """
     book = default_rulebook() if rulebook is None else rulebook
+    skipped = set(ignore)
+    unknown = sorted(skipped - {i.id for i in INVARIANTS})
+    if unknown:
+        raise ValueError(
+            f"unknown invariant {unknown[0]!r}; the invariants are: "
+            + ", ".join(i.id for i in INVARIANTS)
+        )
     found = []
     for invariant in INVARIANTS:
-        if invariant.scope == "state":
+        if invariant.scope == "state" and invariant.id not in skipped:
             found += [(invariant.id, problem) for problem in _check(invariant.id, book, advice)]
     return found
 
@@ -798,6 +823,11 @@ def _violation_term(enc: _Encoding, invariant_id: str) -> Any:
         return z3.And(
             live, v["customer_speaking"], z3.Not(v["resolved"]), z3.Not(z3.Or(*listening, false))
         )
+    if invariant_id == "silent-while-customer-speaks":
+        spoken = [
+            adv["actions"][i] for i, rule in enumerate(rules) if rule.phase not in _WHILE_SPEAKING
+        ]
+        return z3.And(v["customer_speaking"], z3.Not(v["ended"]), z3.Or(*spoken, false))
     if invariant_id == "no-empathy-when-invalid":
         invalid = enc.schema["complaint_validity"].values.index("invalid")
         return z3.And(
