@@ -23,11 +23,21 @@ import time
 from collections.abc import Iterator
 
 from difficult_customers import Rulebook, default_rulebook, parse_condition
-from difficult_customers.verify import _Encoding, check_conversations, verify
+from difficult_customers.verify import (
+    INVARIANTS,
+    _Encoding,
+    _violation_term,
+    check_conversations,
+    verify,
+)
 
 STATE_TARGET = 10.0
 CONVERSATION_TARGET = 60.0
 MUTATION_TARGET = 0.90
+# The state invariants with a single-state solver term (firmness compares two states).
+_STATE_TERMS = {
+    i.id for i in INVARIANTS if i.scope == "state" and i.id != "firmness-grows-with-abuse"
+}
 
 
 def mutants(book: Rulebook) -> Iterator[tuple[str, Rulebook]]:
@@ -49,6 +59,21 @@ def mutants(book: Rulebook) -> Iterator[tuple[str, Rulebook]]:
 def _replace(book: Rulebook, rule_id: str, **update: object) -> Rulebook:
     rules = [r.model_copy(update=update) if r.id == rule_id else r for r in book.rules]
     return Rulebook(rules, catalogs=book.catalogs, name="mutant")
+
+
+def breaks_elsewhere(book: Rulebook, mutant: Rulebook, invariant_id: str) -> bool:
+    """The mutant breaks an invariant the rulebook breaks too, but in a state it keeps it.
+
+    Needed while the rulebook itself breaks an invariant: a mutant is caught when its
+    violations are not all the rulebook's own.
+    """
+    if invariant_id not in _STATE_TERMS:
+        return False
+    original, changed = _Encoding(book), _Encoding(mutant)
+    both = _violation_term(changed, invariant_id), _violation_term(original, invariant_id)
+    import z3
+
+    return original.satisfiable(both[0], z3.Not(both[1])) is not None
 
 
 def equivalent(book: Rulebook, mutant: Rulebook) -> bool:
@@ -113,6 +138,7 @@ def main() -> int:
         # States and analysis first; the conversation search only for what they miss.
         result = verify(mutant, conversations=False)
         new = [v for v in result.violations if v.invariant not in broken]
+        new += [i for i in broken if breaks_elsewhere(book, mutant, i)]  # type: ignore[misc]
         new += [f for f in result.findings if (f.kind, f.rules) not in known]  # type: ignore[misc]
         if not new:
             new = check_conversations(mutant)[0]  # type: ignore[assignment]
