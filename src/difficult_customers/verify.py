@@ -525,7 +525,10 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "violations": [v.to_dict() for v in self.violations],
+            "violations": [
+                {**v.to_dict(), "inherited": v.invariant in self.inherited}
+                for v in self.violations
+            ],
             "findings": [f.to_dict() for f in self.findings],
             "proved": list(self.proved),
             "inherited": sorted(self.inherited),
