@@ -1090,14 +1090,6 @@ class _Node:
     parent: _Node | None
     event: Event | None
 
-    def events(self) -> list[dict[str, Any]]:
-        chain: list[dict[str, Any]] = []
-        node: _Node | None = self
-        while node is not None and node.event is not None:
-            chain.append(event_json(node.event))
-            node = node.parent
-        return chain[::-1]
-
 
 # The event kinds of the symbolic search, in this order.
 _KINDS = (
