@@ -27,10 +27,9 @@ from difficult_customers.testing import (
     states,
 )
 
-# The built-in rules advise preserve-valuable-relationship while a valuable customer is
-# still speaking (`difficult-customers check --with-builtin` shows it): waived here until
-# the rule data is fixed, as you would waive an invariant your own rules knowingly break.
-KNOWN = {"silent-while-customer-speaks"}
+# Invariants your own rules knowingly break would be waived here (`ignore=`); the built-in
+# rules break none (`difficult-customers check --with-builtin` proves it).
+KNOWN: set[str] = set()
 
 
 def agent_panel(request: dict[str, Any], locale: str = "en") -> dict[str, Any]:

@@ -40,11 +40,9 @@ BOOK = default_rulebook()
 ROOT = Path(__file__).resolve().parents[1]
 PACKS = ROOT / "examples" / "packs"
 
-# Invariants the built-in rulebook is known to break (reported to the lead, issue 9):
-# preserve-valuable-relationship, a move of the acknowledge phase, is advised while the
-# customer is still speaking ({"customer_speaking": true, "customer_value": "high"}).
-# Empty it once the rule data is fixed.
-KNOWN_BUILTIN_VIOLATIONS = {"silent-while-customer-speaks"}
+# Invariants the built-in rulebook is known to break: none since preserve-valuable-relationship
+# became an attitude (it was advised while the customer was still speaking).
+KNOWN_BUILTIN_VIOLATIONS: set[str] = set()
 
 
 def with_rule(rule_id: str, **update: Any) -> Rulebook:
