@@ -93,7 +93,9 @@ Gardez votre calme quand le client crie, et respirez profondément avant de rép
 
 def pack_toml(
     *,
-    when: str = 'channel == "in_person" and mood >= "angry" and not resolved and not customer_speaking',
+    when: str = (
+        'channel == "in_person" and mood >= "angry" and not resolved and not customer_speaking'
+    ),
     document: str = "seed.txt",
     section: str = "Restez calme",
     quote: str = "Gardez votre calme quand le client crie",
