@@ -60,7 +60,7 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
     """
     if state.ended and type(event) is not AgentFollowed:
         raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-    values = dict(state.__dict__)
+    values = state.__dict__.copy()
     if _FOLDS[type(event)](state, event, values, rulebook) and _is_consistent(values):
         return _derived(values)
     # Validated again as a whole, so that the error names the field and what is allowed.
