@@ -41,6 +41,7 @@ from .conversation import fold
 from .engine import _done, _kept, _plan, _topological, advise
 from .errors import DifficultCustomersError
 from .events import (
+    EVENT_TYPES,
     FACT_FIELDS,
     AgentFollowed,
     CustomerInterrupted,
@@ -1091,18 +1092,8 @@ class _Node:
     event: Event | None
 
 
-# The event kinds of the symbolic search, in this order.
-_KINDS = (
-    "customer_started_speaking",
-    "customer_finished_speaking",
-    "customer_interrupted",
-    "customer_insulted",
-    "customer_attacked_agent",
-    "customer_threatened",
-    "customer_mood",
-    "agent_followed",
-    "facts",
-)
+# The event kinds of the symbolic search, in the order of the event union.
+_KINDS = EVENT_TYPES
 _K = {name: number for number, name in enumerate(_KINDS)}
 
 
