@@ -302,11 +302,6 @@ def _facts(event: dict[str, Any]) -> Event:
 _SEEN_FACTS: dict[tuple[tuple[str, type, object], ...], Event] = {}
 
 
-def parse_event_json(text: str | bytes) -> Event:
-    """:func:`parse_event` for one JSON document."""
-    return _ADAPTER.validate_json(text)
-
-
 def event_json(event: Event) -> dict[str, Any]:
     """The event as JSON-ready data, as :func:`parse_event` reads it back."""
     return event.model_dump(mode="json")
