@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,7 +26,12 @@ from difficult_customers.compile import (
     rulebook_logic,
 )
 from difficult_customers.compile._tree import require
-from difficult_customers.compile.python import compile_rulebook, source
+from difficult_customers.compile.python import (
+    compile_masks,
+    compile_quiet,
+    compile_rulebook,
+    source,
+)
 from difficult_customers.errors import ConditionTypeError
 from strategies import conditions, random_state_rows, states
 
@@ -57,6 +63,8 @@ CORPUS = [
     'not resolved and (offensive_remarks >= 2 or threats) and mood >= "angry"',
     "not not threats",
     "(threats or personal_attacks) and not (resolved or ended)",
+    "customer_speaking and mood >= 'angry'",
+    "not customer_speaking or customer_value == 'high'",
 ]
 
 
@@ -75,6 +83,18 @@ def _reference(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
 def _python(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
     code = compile(source(lower(text)), "<condition>", "eval")
     return [bool(eval(code, {"__builtins__": {}}, dict(row))) for row in rows]
+
+
+def _pack(text: str) -> SimpleNamespace:
+    """The smallest rulebook the mask generators read: one rule, no phrasing ``when``."""
+    rule = SimpleNamespace(when=parse_condition(text), phrasing=())
+    return SimpleNamespace(name="test", rules=[rule])
+
+
+def _masks(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    # The fast path's evaluator reads validated states: enum fields hold members.
+    evaluate = compile_masks(_pack(text))
+    return [evaluate(ConversationState.model_validate(row).__dict__) == 1 for row in rows]
 
 
 def _polars(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
@@ -98,6 +118,7 @@ def _duckdb(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
 
 BACKENDS: dict[str, Callable[[str, Sequence[dict[str, Any]]], list[bool]]] = {
     "python": _python,
+    "masks": _masks,
     "polars": _polars,
     "duckdb": _duckdb,
 }
@@ -124,6 +145,28 @@ def test_builtin_conditions(backend: str) -> None:
 def test_random_conditions(backend: str, text: str, sample: list[ConversationState]) -> None:
     rows = _rows(sample)
     assert BACKENDS[backend](text, rows) == _reference(text, rows)
+
+
+@pytest.mark.parametrize("text", CORPUS)
+def test_quiet_masks_read_the_customer_as_silent(text: str) -> None:
+    evaluate = compile_quiet(_pack(text))
+    reads_speaking = "customer_speaking" in parse_condition(text).fields
+    for row in ROWS:
+        expected = reads_speaking and _reference(text, [{**row, "customer_speaking": False}])[0]
+        assert (evaluate(ConversationState.model_validate(row).__dict__) == 1) == expected
+
+
+def test_masks_put_phrasings_above_the_rules() -> None:
+    book = default_rulebook()
+    evaluate = compile_masks(book)
+    whens = [p.when for rule in book.rules for p in rule.phrasing if p.when is not None]
+    for row in ROWS:
+        state = ConversationState.model_validate(row)
+        bits = evaluate(state.__dict__)
+        for index, rule in enumerate(book.rules):
+            assert bool(bits >> index & 1) == rule.when.evaluate(row), rule.id
+        for index, when in enumerate(whens, len(book.rules)):
+            assert bool(bits >> index & 1) == when.evaluate(row), when.source
 
 
 def test_lowering_normalizes() -> None:

@@ -6,17 +6,17 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 
 from __future__ import annotations
 
-import ast
 import difflib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
 from babel import Locale
 from pydantic import ValidationError
 
+from . import rules as _rules
 from .advice import Advice, Recommendation
-from .compile.python import Evaluator
+from .compile.python import Evaluator, MaskEvaluator, compile_masks, compile_quiet
 from .compile.python import compile_rulebook as _compile
 from .conditions import Failure
 from .details import Details
@@ -250,8 +250,6 @@ class _Renderer:
 # once and looked up. _advise_reference above is the specification; tests/test_fast.py
 # checks that both give equal advice over random states, locales, details and rule packs.
 
-MaskEvaluator = Callable[[Mapping[str, Any]], int]
-
 #: Most entries each fast-path cache holds (per rulebook, and per locale and details for the
 #: rendered groups). A full cache is emptied and refilled: memory stays bounded however many
 #: distinct states a process sees, at the cost of re-rendering after a flush.
@@ -262,130 +260,19 @@ MAX_FAST_VOICES = 16
 #: steps, and a key holds its rule ids alive.
 MAX_CACHED_DONE = 64
 
+
+class _Building:
+    """An :class:`Advice` being filled in: the same slots, without the frozen ``__setattr__``.
+
+    Filling these slots and then setting ``__class__`` (which CPython allows between classes
+    of the same layout) builds an Advice in half the time of its generated ``__init__``,
+    whose seven ``object.__setattr__`` calls are most of the cost of a cached answer.
+    """
+
+    __slots__ = Advice.__slots__
+
+
 _new = object.__new__
-# Advice is a frozen dataclass with slots: its slot descriptors set a field directly, which
-# is what the generated __init__ does too, minus the call overhead of seven object.__setattr__.
-_set_actions = Advice.__dict__["actions"].__set__
-_set_avoid = Advice.__dict__["avoid"].__set__
-_set_locale = Advice.__dict__["locale"].__set__
-_set_state = Advice.__dict__["state"].__set__
-_set_labels = Advice.__dict__["labels"].__set__
-_set_attitudes = Advice.__dict__["attitudes"].__set__
-_set_pending = Advice.__dict__["pending"].__set__
-
-
-#: Deepest nesting of shared conditions in the generated evaluator (Python allows 100
-#: levels of indentation); rules below it are tested in full.
-MAX_SHARED_DEPTH = 24
-#: Most rules whose shared conditions are factored out; a larger rulebook is evaluated rule
-#: by rule, so that generating its evaluator stays linear in its size.
-MAX_SHARED_RULES = 1000
-
-
-def _conjuncts(python: str) -> list[str]:
-    """The top-level ``and`` operands of a condition's Python form, each as Python source."""
-    body = ast.parse(python, mode="eval").body
-    parts = (
-        body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
-    )
-    # The operands' own text (without the parentheses around them), so that the same
-    # clause in two rules is recognized as one; unparsing would cost more than parsing.
-    return list(
-        dict.fromkeys(ast.get_source_segment(python, part) or ast.unparse(part) for part in parts)
-    )
-
-
-def _emit(rules: list[tuple[int, list[str]]], depth: int, lines: list[str]) -> None:
-    """Lines setting each rule's bit when all its conjuncts hold.
-
-    A conjunct shared by several rules (``not resolved``) is tested once, in an ``if`` around
-    them; the rules only need all their conjuncts to hold, and evaluating a conjunct has no
-    effect, so which one is tested first changes nothing but the time it takes.
-    """
-    indent = "    " * (depth + 1)
-    always = sum(1 << bit for bit, conjuncts in rules if not conjuncts)
-    if always:
-        lines.append(f"{indent}fired |= {always}")
-    rest = [(bit, conjuncts) for bit, conjuncts in rules if conjuncts]
-    while rest:
-        counts: dict[str, int] = {}
-        for _, conjuncts in rest:
-            for conjunct in conjuncts:
-                counts[conjunct] = counts.get(conjunct, 0) + 1
-        # The most shared conjunct; ties go to the first seen, so the output is deterministic.
-        best = max(counts, key=counts.__getitem__)
-        if counts[best] < 2 or depth >= MAX_SHARED_DEPTH:
-            for bit, conjuncts in rest:
-                lines.append(f"{indent}if {' and '.join(f'({c})' for c in conjuncts)}:")
-                lines.append(f"{indent}    fired |= {1 << bit}")
-            return
-        lines.append(f"{indent}if {best}:")
-        _emit(
-            [
-                (bit, [c for c in conjuncts if c != best])
-                for bit, conjuncts in rest
-                if best in conjuncts
-            ],
-            depth + 1,
-            lines,
-        )
-        rest = [(bit, conjuncts) for bit, conjuncts in rest if best not in conjuncts]
-
-
-def _compile_mask(
-    name: str, conditions: list[tuple[int, str]], fields: list[str], fixed: str = ""
-) -> str:
-    """Source of a function setting bit ``i`` of its result for each ``(i, python)`` that holds."""
-    lines = [f"def {name}(values):"]
-    lines += [f"    {field} = values[{field!r}]" for field in fields]
-    if fixed:
-        lines.append(f"    {fixed}")
-    lines.append("    fired = 0")
-    if len(conditions) <= MAX_SHARED_RULES:
-        _emit([(bit, _conjuncts(python)) for bit, python in conditions], 0, lines)
-    else:
-        for bit, python in conditions:
-            lines.append(f"    if {python}:")
-            lines.append(f"        fired |= {1 << bit}")
-    lines.append("    return fired")
-    return "\n".join(lines)
-
-
-def _compile_masks(rulebook: Rulebook, *, quiet: bool = False) -> dict[str, MaskEvaluator]:
-    """The rulebook as generated functions over the state's values, returning bitmasks.
-
-    ``fired``: bit ``i`` for rule ``i`` whose condition holds; ``phrasings``: one bit per
-    phrasing ``when``, in rule then phrasing order; with ``quiet``, only ``quiet``: the bits
-    of the rules that read ``customer_speaking``, as if the customer had finished (needed
-    only once a customer speaks, so compiled then). As in :func:`_compile`, only validated
-    conditions reach this point, through their Python form generated from the whitelisted
-    tree.
-    """
-    rules = rulebook.rules
-    if quiet:
-        speaking = [
-            (i, rule.when.python)
-            for i, rule in enumerate(rules)
-            if "customer_speaking" in rule.when.fields
-        ]
-        speaking_fields = sorted(
-            {n for r in rules if "customer_speaking" in r.when.fields for n in r.when.fields}
-            - {"customer_speaking"}
-        )
-        sources = [_compile_mask("quiet", speaking, speaking_fields, "customer_speaking = False")]
-    else:
-        fields = sorted({name for rule in rules for name in rule.when.fields})
-        whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
-        phrasings = [when.python for when in whens]
-        phrasing_fields = sorted({name for when in whens for name in when.fields})
-        sources = [
-            _compile_mask("fired", [(i, r.when.python) for i, r in enumerate(rules)], fields),
-            _compile_mask("phrasings", list(enumerate(phrasings)), phrasing_fields),
-        ]
-    namespace: dict[str, Any] = {"__builtins__": {}}
-    code = compile("\n".join(sources), f"<rulebook {rulebook.name} (masks)>", "exec")
-    exec(code, namespace)  # generated from validated ASTs only; see the docstring
-    return {name: namespace[name] for name in ("fired", "phrasings", "quiet") if name in namespace}
 
 
 def _bits(mask: int) -> list[int]:
@@ -447,9 +334,11 @@ class _Fast:
         "plan",
         "quiet",
         "resolved",
+        "rule_bits",
         "situational",
         "speaking",
         "voices",
+        "width",
     )
 
     def __init__(self, book: Rulebook) -> None:
@@ -457,8 +346,10 @@ class _Fast:
         rules = plan.rules
         self.book = book
         self.plan = plan
-        masks = _compile_masks(book)
-        self.fired, self.phrasings = masks["fired"], masks["phrasings"]
+        # One call gives the rules that hold and, above their bits, the phrasings' whens.
+        self.fired = compile_masks(book)
+        self.width = len(rules)
+        self.rule_bits = (1 << len(rules)) - 1
         self.quiet: MaskEvaluator = self._first_quiet
         self.speaking = _mask(
             i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
@@ -475,7 +366,8 @@ class _Fast:
         self.voices: dict[object, _Voice] = {}
 
     def _first_quiet(self, values: Mapping[str, Any]) -> int:
-        self.quiet = _compile_masks(self.book, quiet=True)["quiet"]
+        # Needed only once a customer speaks, so compiled then.
+        self.quiet = compile_quiet(self.book)
         return self.quiet(values)
 
     def kept(self, fired: int) -> int:
@@ -569,7 +461,8 @@ def _fast(book: Rulebook) -> _Fast:
 def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice:
     """:func:`_advise_reference` with bitmasks and caches: equal advice, a fraction of the cost."""
     values = state.__dict__
-    fired = fast.fired(values)
+    bits = fast.fired(values)
+    fired = bits & fast.rule_bits
     ended = values["ended"]
     if ended:
         fired &= fast.after_ending
@@ -588,27 +481,30 @@ def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice
     channel = values["channel"]
     key: tuple[Any, ...]
     if (kept | pending) & fast.situational:
-        key = (kept, pending, channel, fast.phrasings(values))
+        key = (kept, pending, channel, bits >> fast.width)
     else:
         key = (kept, pending, channel)
     groups = voice.groups.get(key)
     if groups is None:
         groups = fast.groups(voice, key, state)
-    advice: Advice = _new(Advice)
-    _set_attitudes(advice, groups[0])
-    _set_actions(advice, groups[1])
-    _set_avoid(advice, groups[2])
-    _set_pending(advice, groups[3])
-    _set_locale(advice, voice.tag)
-    _set_state(advice, state)
-    _set_labels(advice, voice.labels)
-    return advice
+    advice: Any = _new(_Building)
+    advice.attitudes, advice.actions, advice.avoid, advice.pending = groups
+    advice.locale = voice.tag
+    advice.state = state
+    advice.labels = voice.labels
+    advice.__class__ = Advice
+    return advice  # type: ignore[no-any-return]
 
 
 def _validate_state(data: dict[str, Any]) -> ConversationState:
-    # ConversationState.model_validate itself: it reports bad input (names the field, says
-    # what is allowed) in ways the bare validator does not.
-    return ConversationState.model_validate(data)
+    try:
+        # The bare validator: model_validate's layers above it cost a third of validating.
+        state: ConversationState = ConversationState.__pydantic_validator__.validate_python(data)
+    except ValidationError:
+        # model_validate again, for the errors it reports (naming the field, saying what
+        # is allowed) and the input it accepts on a second look (a "$schema" key).
+        return ConversationState.model_validate(data)
+    return state
 
 
 def advise(
@@ -643,14 +539,14 @@ def advise(
        A fast path (bitmasks, bounded caches) gives the same advice in a fraction of the
        time; see docs/performance.md.
     """
-    book = default_rulebook() if rulebook is None else _rulebook(rulebook)
+    # The loaded built-in rulebook, read without the call to default_rulebook().
+    book = (_rules._DEFAULT or default_rulebook()) if rulebook is None else _rulebook(rulebook)
     # The common cases first, in the same order of checks (and so of errors) as the
     # reference: rulebook, state, locale, details.
-    if fields:
-        valid_state = _coerce_state(state, fields)
-    elif type(state) is ConversationState:
+    valid_state: ConversationState
+    if type(state) is ConversationState and not fields:
         valid_state = state
-    elif type(state) is dict:
+    elif type(state) is dict and not fields:
         valid_state = _validate_state(state)
     else:
         valid_state = _coerce_state(state, fields)
