@@ -43,8 +43,8 @@ DetailsInput = Details | Mapping[str, Any] | None
 class _Plan:
     """Everything about a rulebook that advise() needs, computed once."""
 
+    book: Rulebook
     rules: tuple[Rule, ...]
-    evaluate: Evaluator
     overrides: tuple[tuple[int, ...], ...]
     overriders: tuple[int, ...]
     """Rules that override others, each after every rule that could override it."""
@@ -61,6 +61,14 @@ class _Plan:
         default_factory=dict
     )
     labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    compiled: list[Evaluator] = field(default_factory=list)
+
+    def evaluate(self, values: Mapping[str, Any]) -> list[int]:
+        """The indices of the rules whose condition holds, in advice order."""
+        # Compiled when first needed: advise() takes the fast path, which has its own.
+        if not self.compiled:
+            self.compiled.append(_compile(self.book))
+        return self.compiled[0](values)
 
 
 def _plan(rulebook: Rulebook) -> _Plan:
@@ -71,8 +79,8 @@ def _plan(rulebook: Rulebook) -> _Plan:
             tuple(index[target] for target in rule.overrides) for rule in rulebook.rules
         )
         plan = _Plan(
+            book=rulebook,
             rules=rulebook.rules,
-            evaluate=_compile(rulebook),
             overrides=overrides,
             overriders=tuple(i for i in _topological(overrides) if overrides[i]),
             after_ending=frozenset(i for i, r in enumerate(rulebook.rules) if r.after_ending),
