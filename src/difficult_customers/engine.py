@@ -308,6 +308,9 @@ Groups = tuple[
 ]
 """The attitudes, actions, things to avoid and pending moves of one advice."""
 
+Key = tuple[int, object, bool, tuple[str, ...], int]
+"""What the rendered groups of a state depend on: see :func:`_advise_fast`."""
+
 
 class _Voice:
     """One locale and details of one rulebook: its renderer, labels and rendered groups."""
@@ -321,7 +324,7 @@ class _Voice:
         self.tag = self.renderer.tag
         self.labels = self.renderer.labels()
         self.details = details
-        self.groups: dict[tuple[int, ...], Groups] = {}
+        self.groups: dict[Key, Groups] = {}
         # One object per distinct rendering, shared by every group that holds it: texts with
         # details are rendered anew by the reference, and each cached group would otherwise
         # keep its own copies.
@@ -343,7 +346,6 @@ class _Fast:
         "quiet",
         "resolved",
         "rule_bits",
-        "situational",
         "speaking",
         "voices",
         "width",
@@ -363,7 +365,6 @@ class _Fast:
             i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
         )
         self.after_ending = _mask(plan.after_ending)
-        self.situational = _mask(plan.situational)
         self.moves = _mask(
             i for i, r in enumerate(rules) if r.kind is Kind.DO and i not in plan.attitudes
         )
@@ -425,13 +426,25 @@ class _Fast:
                 self.voices[key] = voice
         return voice
 
-    def groups(self, voice: _Voice, key: tuple[int, ...], state: ConversationState) -> Groups:
-        """The rendered groups for kept and pending rules, rendered as the reference does."""
-        kept, pending = key[0], key[1]
+    def groups(self, voice: _Voice, key: Key, state: ConversationState) -> Groups:
+        """The rendered groups of a state whose key is not cached, rendered as the reference
+        does, and cached under ``key`` (see :func:`_advise_fast`).
+        """
+        bits, _, ended, ids, quiet = key
+        fired = bits & self.rule_bits
+        if ended:
+            fired &= self.after_ending
+        kept = self.kept(fired)
+        done = self.done(state) if ids else 0
+        kept &= ~done
+        pending = 0
+        if quiet >= 0 and not ended:
+            later = self.kept((fired & ~self.speaking) | quiet) & ~done
+            pending = later & ~kept & self.moves
         rendered = voice.renderer.render
         interned = voice.interned.setdefault
 
-        def render(index: int, state: ConversationState) -> Recommendation:
+        def render(index: int) -> Recommendation:
             recommendation = rendered(index, state)
             return interned(recommendation, recommendation)
 
@@ -439,7 +452,7 @@ class _Fast:
         actions: list[Recommendation] = []
         avoid: list[Recommendation] = []
         for index in _bits(kept):
-            recommendation = render(index, state)
+            recommendation = render(index)
             if recommendation.kind is Kind.AVOID:
                 avoid.append(recommendation)
             elif index in self.plan.attitudes:
@@ -450,11 +463,12 @@ class _Fast:
             tuple(attitudes),
             tuple(actions),
             tuple(avoid),
-            tuple(render(index, state) for index in _bits(pending)),
+            tuple(render(index) for index in _bits(pending)),
         )
-        if len(voice.groups) >= MAX_FAST_CACHE:
-            voice.groups.clear()
-        voice.groups[key] = groups
+        if len(ids) <= MAX_CACHED_DONE:
+            if len(voice.groups) >= MAX_FAST_CACHE:
+                voice.groups.clear()
+            voice.groups[key] = groups
         return groups
 
 
@@ -467,31 +481,21 @@ def _fast(book: Rulebook) -> _Fast:
 
 
 def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice:
-    """:func:`_advise_reference` with bitmasks and caches: equal advice, a fraction of the cost."""
+    """:func:`_advise_reference` with bitmasks and caches: equal advice, a fraction of the cost.
+
+    The rendered groups are a function of the key alone: which rules and phrasings hold
+    (``bits``), the channel (which phrasing, which form of address), whether the
+    conversation has ended, the steps already carried out, and, while the customer speaks,
+    which rules reading ``customer_speaking`` would hold once they stop (``-1`` otherwise).
+    """
     values = state.__dict__
-    bits = fast.fired(values)
-    fired = bits & fast.rule_bits
-    ended = values["ended"]
-    if ended:
-        fired &= fast.after_ending
-    kept = fast.resolved.get(fired)
-    if kept is None:
-        kept = fast.kept(fired)
-    if values["done"]:
-        done = fast.done(state)
-        kept &= ~done
-    else:
-        done = 0
-    pending = 0
-    if values["customer_speaking"] and not ended:
-        later = fast.kept((fired & ~fast.speaking) | fast.quiet(values)) & ~done
-        pending = later & ~kept & fast.moves
-    channel = values["channel"]
-    key: tuple[Any, ...]
-    if (kept | pending) & fast.situational:
-        key = (kept, pending, channel, bits >> fast.width)
-    else:
-        key = (kept, pending, channel)
+    key = (
+        fast.fired(values),
+        values["channel"],
+        values["ended"],
+        values["done"],
+        fast.quiet(values) if values["customer_speaking"] else -1,
+    )
     groups = voice.groups.get(key)
     if groups is None:
         groups = fast.groups(voice, key, state)
