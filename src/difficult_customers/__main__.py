@@ -235,6 +235,10 @@ def _rulebook(packs: Sequence[str] | None) -> Rulebook:
 
 
 def _cmd_advise(args: argparse.Namespace) -> int:
+    if args.from_parquet is not None:
+        return _advise_parquet(args)
+    if args.to_parquet is not None or args.keep:
+        raise ValueError("--to-parquet and --keep go with --from-parquet FILE")
     if args.jsonl:
         return _advise_jsonl(args)
     state = _read_state(args.state, args.set, piped=True)
@@ -288,6 +292,46 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
         raise ValueError(f"line {current[0]}: {_one_line_validation(exc, 'state')}") from None
     except DifficultCustomersError as exc:
         raise ValueError(f"line {current[0]}: {exc}") from None
+    return 0
+
+
+def _advise_parquet(args: argparse.Namespace) -> int:
+    """The advice (rule ids) for every row of a Parquet file, computed by DuckDB.
+
+    Written to ``--to-parquet``, or as JSON Lines on stdout: the kept columns and
+    ``rule_ids`` per row, in file order.
+    """
+    given = [
+        option
+        for option, value in (
+            ("a state", args.state),
+            ("--set", args.set),
+            ("--detail", args.detail),
+            ("--jsonl", args.jsonl),
+            ("--sources", args.sources),
+        )
+        if value
+    ]
+    if given:
+        raise ValueError(
+            f"--from-parquet reads its states from the file: {', '.join(given)} does not apply"
+        )
+    if not os.path.isfile(args.from_parquet):
+        raise ValueError(f"--from-parquet: no such file: {args.from_parquet}")
+    try:
+        from .parquet import advise_parquet
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    import duckdb
+
+    try:
+        rows = advise_parquet(
+            args.from_parquet, args.to_parquet, keep=args.keep, rulebook=_rulebook(args.pack)
+        )
+        for row in rows or ():
+            sys.stdout.write(_escape_json(json.dumps(row, ensure_ascii=False, default=str)) + "\n")
+    except duckdb.Error as exc:
+        raise ValueError(f"{args.from_parquet}: {str(exc).splitlines()[0]}") from None
     return 0
 
 
@@ -578,6 +622,23 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read many states, one JSON object per line, and write one advice (JSON) per "
         "line, in order; --set applies to every state, --format does not apply",
+    )
+    advise_cmd.add_argument(
+        "--from-parquet",
+        metavar="STATES.parquet",
+        help="the rule ids of the advice for every row of a Parquet file of states, computed "
+        "by DuckDB (the [sql] extra); written to --to-parquet, or as JSON Lines",
+    )
+    advise_cmd.add_argument(
+        "--to-parquet", metavar="ADVICE.parquet", help="with --from-parquet: the file to write"
+    )
+    advise_cmd.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="with --from-parquet: a column that is not a state field, copied to the output "
+        "(a turn id); any other such column is an error",
     )
     advise_cmd.set_defaults(run=_cmd_advise)
 

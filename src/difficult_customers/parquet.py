@@ -1,0 +1,257 @@
+"""The advice for a Parquet file of logged states, computed by DuckDB where the data is.
+
+:func:`advise_parquet` checks the file's columns and values as :func:`advise` would (every
+problem named with its column and first rows, nothing coerced), then runs
+:meth:`Rulebook.to_sql` over the file in DuckDB, embedded, and writes ``rule_ids`` per row
+to a Parquet file or yields it row by row. ``difficult-customers advise --from-parquet`` is
+this function. Needs the ``[sql]`` extra (sqlglot and DuckDB).
+
+The file's path is handed to DuckDB's reader as a value, never written into SQL; the SQL
+holds only the state's field names, the columns the caller keeps (quoted by sqlglot) and
+validated literals.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from .compile._tree import require
+
+require("duckdb", "sql", "difficult_customers.parquet")
+require("sqlglot", "sql", "difficult_customers.parquet")
+
+import duckdb  # noqa: E402  (after the checks, so that a missing extra says which)
+from sqlglot import exp  # noqa: E402
+
+from .compile._tree import rulebook_logic  # noqa: E402
+from .compile.sql import OUTPUT, rulebook_expression  # noqa: E402
+from .conditions import state_schema  # noqa: E402
+from .errors import ColumnProblem, FrameError  # noqa: E402
+from .rules import Rulebook, default_rulebook  # noqa: E402
+from .state import MAX_COUNT, MAX_DONE, ConversationState  # noqa: E402
+
+__all__ = ["MAX_ROWS_SHOWN", "advise_parquet"]
+
+#: Most offending row numbers an error shows per column.
+MAX_ROWS_SHOWN = 5
+#: Rows fetched from DuckDB at a time when the advice is yielded rather than written.
+BATCH_ROWS = 10_000
+
+# sqlglot's base class of expressions changed name across versions: either will do.
+Check = tuple[str, Any, str]
+"""A column, an SQL condition true on the rows that break a rule, and the rule."""
+
+_TABLE = "states"
+# DuckDB's own numbering of a Parquet file's rows, from 0: the row numbers of errors.
+_ROW = "file_row_number"
+_INTEGERS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def advise_parquet(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str] | None = None,
+    *,
+    keep: Iterable[str] = (),
+    rulebook: Rulebook | None = None,
+) -> Iterator[dict[str, Any]] | None:
+    """The advice for every row of a Parquet file of states.
+
+    Args:
+        source: a Parquet file whose columns are state fields (missing ones take the
+            field's default), plus the columns named in ``keep``.
+        target: a Parquet file to write: the ``keep`` columns, then ``rule_ids``, the ids of
+            the rules in the advice in advice order, one row per row of ``source``, in order.
+            ``None``: yield each row as a dictionary instead, in order.
+        keep: columns of ``source`` that are not state fields but belong in the output (a
+            turn id, a timestamp). Any other column that is not a state field is an error:
+            a misspelled field would otherwise silently take its default.
+        rulebook: rules to use instead of the built-in ones.
+
+    Returns:
+        ``None`` when ``target`` is written; otherwise an iterator of rows.
+
+    Raises:
+        FrameError: a column is not a state field (nor kept), has the wrong type, holds nulls,
+            values out of range or outside its enum, unknown ids in ``done``, or rows that
+            contradict the state's own rules; every such column with its first rows (counted
+            from 0, in file order). Nothing is written then.
+        duckdb.Error: the file cannot be read as Parquet.
+
+    .. versionadded:: 0.2
+    """
+    book = default_rulebook() if rulebook is None else rulebook
+    if not isinstance(book, Rulebook):
+        raise TypeError(f"rulebook must be a Rulebook, not {type(book).__name__}")
+    kept = list(dict.fromkeys(keep))
+    connection = duckdb.connect()
+    states = connection.read_parquet(os.fspath(source), file_row_number=True)
+    columns = _checked_columns(states, kept, book)
+    # The expression itself rather than its text: sqlglot need not read back what it wrote.
+    advice_ids = rulebook_expression(rulebook_logic(book), columns, inline=True)
+    select = exp.select(*(exp.column(name, quoted=True) for name in kept), advice_ids)
+    ordered = select.from_(_TABLE).order_by(exp.column(_ROW, quoted=True)).sql("duckdb")
+    advice: Any = states.query(_TABLE, ordered)
+    if target is not None:
+        advice.write_parquet(os.fspath(target))
+        return None
+    return _rows(advice, [*kept, OUTPUT])
+
+
+def _rows(relation: Any, names: Sequence[str]) -> Iterator[dict[str, Any]]:
+    # DuckDB 2 streams a relation's rows with iter_rows; DuckDB 1 with fetchmany.
+    if hasattr(relation, "iter_rows"):
+        rows: Iterable[tuple[Any, ...]] = relation.iter_rows(BATCH_ROWS)
+    else:  # pragma: no cover - DuckDB 1
+        rows = iter(lambda: relation.fetchmany(BATCH_ROWS), [])
+        rows = (row for batch in rows for row in batch)
+    for row in rows:
+        yield dict(zip(names, row, strict=True))
+
+
+def _checked_columns(states: Any, keep: Sequence[str], book: Rulebook) -> list[str]:
+    """The state fields the file has; raises FrameError listing every problem."""
+    fields = ConversationState.model_fields
+    schema = state_schema()
+    types = {name: str(kind) for name, kind in zip(states.columns, states.types, strict=True)}
+    types.pop(_ROW, None)
+    problems: list[ColumnProblem] = []
+    for name in keep:
+        if name not in types:
+            problems.append(ColumnProblem(name, "a column to keep, but the file has none"))
+        elif name in fields or name == OUTPUT:
+            problems.append(
+                ColumnProblem(name, "a state field or the output: not a column to keep")
+            )
+    bad: list[Check] = []
+    present: list[str] = []
+    for name, kind in types.items():
+        if name in keep:
+            continue
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (or a column to keep)"
+            problems.append(ColumnProblem(name, f"not a state field{hint}"))
+            continue
+        column = exp.column(name, quoted=True)
+        nulls = exp.Is(this=column.copy(), expression=exp.Null())
+        if name == "done":
+            if kind != "VARCHAR[]":
+                problems.append(ColumnProblem(name, f"a list of rule ids (VARCHAR[]), not {kind}"))
+                continue
+            present.append(name)
+            bad.append((name, nulls, "no nulls: an empty list for nothing done"))
+            too_long = exp.GT(
+                this=exp.func("len", column.copy()), expression=exp.Literal.number(MAX_DONE)
+            )
+            bad.append((name, too_long, f"at most {MAX_DONE} rule ids"))
+            ids = exp.Array(expressions=[exp.Literal.string(i) for i in rulebook_logic(book).ids])
+            unknown = exp.condition(
+                f"len(list_filter({column.sql('duckdb')}, "
+                f"_id -> _id IS NULL OR NOT list_contains({ids.sql('duckdb')}, _id))) > 0"
+            )
+            bad.append((name, unknown, "a list of the rulebook's rule ids (a rule id is unknown)"))
+            continue
+        field_type = schema[name]
+        present.append(name)
+        if field_type.kind == "bool":
+            if kind != "BOOLEAN":
+                problems.append(ColumnProblem(name, f"a BOOLEAN column, not {kind}"))
+                present.pop()
+                continue
+            bad.append((name, nulls, "no nulls: every row needs a value"))
+        elif field_type.kind == "int":
+            if kind not in _INTEGERS:
+                problems.append(ColumnProblem(name, f"an integer column, not {kind}"))
+                present.pop()
+                continue
+            bad.append((name, nulls, "no nulls: every row needs a value"))
+            out = exp.or_(
+                exp.LT(this=column.copy(), expression=exp.Literal.number(0)),
+                exp.GT(this=column.copy(), expression=exp.Literal.number(MAX_COUNT)),
+            )
+            bad.append((name, out, f"a count from 0 to {MAX_COUNT}"))
+        else:
+            if kind != "VARCHAR" and not kind.startswith("ENUM("):
+                problems.append(ColumnProblem(name, f"a VARCHAR or ENUM column, not {kind}"))
+                present.pop()
+                continue
+            bad.append((name, nulls, "no nulls: every row needs a value"))
+            text = exp.cast(column.copy(), "VARCHAR")
+            outside = exp.Not(
+                this=exp.In(
+                    this=text, expressions=[exp.Literal.string(v) for v in field_type.values]
+                )
+            )
+            bad.append((name, outside, field_type.describe()))
+    # The values of every column of the right type are checked even when another column is
+    # not: one run reports all there is to fix.
+    problems += _offending(states, bad)
+    if not problems and "abuse_after_warning" in present:
+        problems = _offending(states, [_contradiction(present)])
+    if problems:
+        raise FrameError(problems)
+    return present
+
+
+def _contradiction(present: Sequence[str]) -> Check:
+    """Rows breaking ConversationState's own cross-field rule on ``abuse_after_warning``."""
+
+    def field(name: str) -> Any:
+        if name in present:
+            return exp.column(name, quoted=True)
+        default = ConversationState.model_fields[name].default
+        return exp.Boolean(this=default) if type(default) is bool else exp.Literal.number(default)
+
+    abused = exp.or_(
+        exp.GT(this=field("offensive_remarks"), expression=exp.Literal.number(0)),
+        field("personal_attacks"),
+        field("threats"),
+    )
+    possible = exp.and_(
+        exp.GT(this=field("warnings_given"), expression=exp.Literal.number(0)), exp.paren(abused)
+    )
+    return (
+        "abuse_after_warning",
+        exp.and_(field("abuse_after_warning"), exp.not_(exp.paren(possible))),
+        "true only where warnings_given >= 1 and offensive_remarks >= 1, personal_attacks or "
+        "threats (record the warning and the abuse first)",
+    )
+
+
+def _offending(states: Any, checks: Sequence[Check]) -> list[ColumnProblem]:
+    """One pass counting the rows each check finds, then the first rows of those that do."""
+    if not checks:
+        return []
+    counts = exp.select(
+        *(
+            exp.alias_(
+                exp.func("count_if", exp.func("coalesce", check.copy(), exp.true())),
+                f"c{index}",
+            )
+            for index, (_, check, _) in enumerate(checks)
+        )
+    ).from_(_TABLE)
+    found = states.query(_TABLE, counts.sql("duckdb")).fetchall()[0]
+    problems: list[ColumnProblem] = []
+    reported: set[str] = set()
+    for (name, check, rule), count in zip(checks, found, strict=True):
+        # One problem per column: the first rule it breaks (a null also fails the others).
+        if not count or name in reported:
+            continue
+        reported.add(name)
+        first = (
+            exp.select(exp.column(_ROW, quoted=True))
+            .from_(_TABLE)
+            .where(exp.func("coalesce", check.copy(), exp.true()))
+            .order_by(exp.column(_ROW, quoted=True))
+            .limit(MAX_ROWS_SHOWN)
+        )
+        rows = tuple(int(row[0]) for row in states.query(_TABLE, first.sql("duckdb")).fetchall())
+        problems.append(ColumnProblem(name, rule, rows, int(count)))
+    return problems

@@ -1,0 +1,162 @@
+"""advise_parquet() and ``advise --from-parquet``: DuckDB over a Parquet file of states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from difficult_customers import advise, default_rulebook
+from difficult_customers.__main__ import main
+from difficult_customers.errors import FrameError
+from strategies import random_state_rows
+
+duckdb = pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
+pl = pytest.importorskip("polars")
+
+from difficult_customers.parquet import MAX_ROWS_SHOWN, advise_parquet  # noqa: E402
+
+INDEX = {rule.id: i for i, rule in enumerate(default_rulebook().rules)}
+
+
+def _expected(row: dict[str, Any]) -> list[str]:
+    advice = advise(row)
+    ids = (r.rule_id for r in (*advice.attitudes, *advice.actions, *advice.avoid))
+    return sorted(ids, key=INDEX.__getitem__)
+
+
+def _write(path: Path, rows: list[dict[str, Any]], **overrides: Any) -> Path:
+    frame = pl.DataFrame(rows, schema_overrides={"done": pl.List(pl.String), **overrides})
+    frame.write_parquet(path)
+    return path
+
+
+def test_every_row_gets_the_advice_of_advise(tmp_path: Path) -> None:
+    rows = random_state_rows(5_000, seed=7)
+    numbered = [{"turn_id": i, **row} for i, row in enumerate(rows)]
+    source = _write(tmp_path / "turns.parquet", numbered)
+    target = tmp_path / "advice.parquet"
+    assert advise_parquet(source, target, keep=["turn_id"]) is None
+    written = pl.read_parquet(target)
+    assert written.columns == ["turn_id", "rule_ids"]
+    assert written["turn_id"].to_list() == list(range(len(rows)))
+    assert written["rule_ids"].to_list() == [_expected(row) for row in rows]
+
+
+def test_missing_columns_take_the_defaults_and_rows_stream_in_order(tmp_path: Path) -> None:
+    rows = [{"mood": "angry", "offensive_remarks": 2}, {"mood": "calm", "channel": "email"}]
+    rows = [
+        {"mood": row["mood"], "offensive_remarks": row.get("offensive_remarks", 0)} for row in rows
+    ]
+    source = _write(tmp_path / "few.parquet", rows)
+    found = advise_parquet(source)
+    assert found is not None
+    assert [row["rule_ids"] for row in found] == [_expected(row) for row in rows]
+
+
+def test_a_column_that_is_neither_a_field_nor_kept_is_an_error(tmp_path: Path) -> None:
+    # A misspelled field would otherwise take its default without a word.
+    source = _write(tmp_path / "typo.parquet", [{"turn_id": 1, "moood": "angry"}])
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source, keep=["turn_id"])
+    assert [(p.column, p.rule) for p in caught.value.problems] == [
+        ("moood", "not a state field (did you mean 'mood'?)")
+    ]
+
+
+def test_bad_values_name_the_column_the_rule_and_the_first_rows(tmp_path: Path) -> None:
+    rows = [
+        {"mood": "calm", "offensive_remarks": 0, "done": []},
+        {"mood": "livid", "offensive_remarks": -1, "done": ["stay-calm"]},
+        {"mood": "calm", "offensive_remarks": 20_000, "done": ["no-such-rule"]},
+        *({"mood": "livid", "offensive_remarks": 0, "done": []} for _ in range(10)),
+    ]
+    source = _write(tmp_path / "bad.parquet", rows)
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source, tmp_path / "never.parquet")
+    problems = {p.column: p for p in caught.value.problems}
+    assert problems["mood"].rows == (1, 3, 4, 5, 6)[:MAX_ROWS_SHOWN]
+    assert problems["mood"].count == 11
+    assert problems["offensive_remarks"].rows == (1, 2)
+    assert problems["offensive_remarks"].rule == "a count from 0 to 10000"
+    assert problems["done"].rows == (2,)
+    assert not (tmp_path / "never.parquet").exists()
+
+
+def test_wrong_types_and_nulls_are_refused(tmp_path: Path) -> None:
+    rows = [{"threats": 1, "warnings_given": 1.5, "mood": None}]
+    source = _write(tmp_path / "types.parquet", rows, mood=pl.String)
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source)
+    assert [(p.column, p.rule) for p in caught.value.problems] == [
+        ("threats", "a BOOLEAN column, not BIGINT"),
+        ("warnings_given", "an integer column, not DOUBLE"),
+        ("mood", "no nulls: every row needs a value"),
+    ]
+
+
+def test_rows_contradicting_the_state_rules_are_refused(tmp_path: Path) -> None:
+    rows = [
+        {"abuse_after_warning": False, "warnings_given": 0},
+        {"abuse_after_warning": True, "warnings_given": 0},
+    ]
+    with pytest.raises(FrameError, match=r"abuse_after_warning.*rows 1"):
+        advise_parquet(_write(tmp_path / "contradiction.parquet", rows))
+
+
+def test_hostile_kept_column_names_are_quoted(tmp_path: Path) -> None:
+    name = 'x" FROM states; DROP TABLE states; --'
+    source = _write(tmp_path / "hostile.parquet", [{name: 1, "mood": "angry"}])
+    found = advise_parquet(source, keep=[name])
+    assert found is not None
+    assert [row[name] for row in found] == [1]
+
+
+def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"turn_id": 7, "mood": "angry", "offensive_remarks": 2}]
+    source = _write(tmp_path / "turns.parquet", rows)
+    assert main(["advise", "--from-parquet", str(source), "--keep", "turn_id"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line == {"turn_id": 7, "rule_ids": _expected({"mood": "angry", "offensive_remarks": 2})}
+    target = tmp_path / "advice.parquet"
+    assert (
+        main(
+            [
+                "advise",
+                "--from-parquet",
+                str(source),
+                "--keep",
+                "turn_id",
+                "--to-parquet",
+                str(target),
+            ]
+        )
+        == 0
+    )
+    assert pl.read_parquet(target)["turn_id"].to_list() == [7]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--from-parquet", "missing.parquet"], "no such file: missing.parquet"),
+        (["--from-parquet", "{src}", "--set", "mood=calm"], "--set does not apply"),
+        (["--to-parquet", "out.parquet"], "go with --from-parquet"),
+        (["--from-parquet", "{src}"], "column 'turn_id': not a state field"),
+        (["--from-parquet", "{junk}"], "too small to be a Parquet file"),
+    ],
+)
+def test_command_line_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    source = _write(tmp_path / "turns.parquet", [{"turn_id": 7, "mood": "angry"}])
+    junk = tmp_path / "junk.parquet"
+    junk.write_text("not parquet", encoding="utf-8")
+    argv = [a.format(src=source, junk=junk) for a in argv]
+    assert main(["advise", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
