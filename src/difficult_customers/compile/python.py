@@ -81,12 +81,17 @@ def compile_rulebook(rulebook: Any) -> Evaluator:
         lines.append(f"    if {source(tree)}:")
         lines.append(f"        fired.append({index})")
     lines.append("    return fired")
+    evaluator: Evaluator = _function(lines, "evaluate", f"<rulebook {rulebook.name}>")
+    return evaluator
+
+
+def _function(lines: list[str], name: str, filename: str) -> Any:
+    """The function ``name`` defined by ``lines`` of generated source."""
     # No builtins: the generated code needs none (literal sets compile to constants).
     namespace: dict[str, Any] = {"__builtins__": {}}
-    code = compile("\n".join(lines), f"<rulebook {rulebook.name}>", "exec")
+    code = compile("\n".join(lines), filename, "exec")
     exec(code, namespace)  # generated from validated, lowered trees only; see above
-    evaluator: Evaluator = namespace["evaluate"]
-    return evaluator
+    return namespace[name]
 
 
 # --- bitmask evaluators, for the fast path of advise() -----------------------------------
@@ -115,10 +120,6 @@ def compile_quiet(rulebook: Any) -> MaskEvaluator:
     return _exec(rulebook, "quiet", speaking, quiet="customer_speaking")
 
 
-Conjunct = tuple[str, frozenset[str]]
-"""A top-level ``and`` operand of a condition: its Python source and the fields it reads."""
-
-
 def _exec(
     rulebook: Any, name: str, trees: Sequence[tuple[int, Node]], quiet: str = ""
 ) -> MaskEvaluator:
@@ -135,10 +136,7 @@ def _exec(
             lines.append(f"    if {' and '.join(parts) or 'True'}:")
             lines.append(f"        fired |= {1 << bit}")
     lines.append("    return fired")
-    namespace: dict[str, Any] = {"__builtins__": {}}
-    code = compile("\n".join(lines), f"<rulebook {rulebook.name} ({name})>", "exec")
-    exec(code, namespace)  # generated from validated, lowered trees only; see above
-    evaluator: MaskEvaluator = namespace[name]
+    evaluator: MaskEvaluator = _function(lines, name, f"<rulebook {rulebook.name} ({name})>")
     return evaluator
 
 
