@@ -9,6 +9,8 @@ caches. Equal means equal ``to_dict()`` (state, locale, every group and every te
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import pickle
 import subprocess
 import sys
@@ -68,6 +70,22 @@ def assert_same(fast: Advice, reference: Advice) -> None:
     assert fast.rule_ids == reference.rule_ids
     assert fast.labels == reference.labels
     assert fast == reference
+
+
+def test_fast_advice_is_a_whole_frozen_advice() -> None:
+    # Built by filling a same-layout class and then setting __class__: it must be an Advice
+    # in every respect, not only equal to one.
+    fast = advise(mood="angry", offensive_remarks=2, locale="fr")
+    reference = _reference(mood="angry", offensive_remarks=2, locale="fr")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.locale = "en"  # type: ignore[misc]
+    assert hash(fast.actions) == hash(reference.actions)
+    assert pickle.loads(pickle.dumps(fast)) == reference
+    assert dataclasses.replace(fast, locale="pl").locale == "pl"
+    assert copy.copy(fast) == fast
+    assert [f.name for f in dataclasses.fields(fast)] == [
+        f.name for f in dataclasses.fields(reference)
+    ]
 
 
 @given(state=states(), locale=st.sampled_from(LOCALES), extra=details())
