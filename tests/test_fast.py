@@ -195,6 +195,7 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast.resolved) <= 3
     assert len(fast.voices) <= 2
     assert all(len(voice.groups) <= 3 for voice in fast.voices.values())
+    assert all(len(voice.rendered) <= 3 for voice in fast.voices.values())
 
 
 @pytest.mark.parametrize("channel", ["phone", "chat", "social_media"])
@@ -376,3 +377,24 @@ def test_the_token_scan_is_skipped_only_when_it_would_find_nothing(text: str) ->
         return
     if source.comments:
         assert _needs_token_scan(text)
+
+
+def test_states_showing_the_same_advice_share_one_rendering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A state never seen before is rendered only if what it shows is new: random states
+    # would otherwise each be rendered anew, many times slower than a lookup.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="shared rendering")
+    calls: list[int] = []
+    render = engine._Fast.render
+
+    def counted(self: Any, *args: Any) -> Any:
+        calls.append(1)
+        return render(self, *args)
+
+    monkeypatch.setattr(engine._Fast, "render", counted)
+    calm = ConversationState(channel="email", mood="calm")
+    # issue-warning does not apply to a calm customer: having done it changes nothing shown.
+    for state in (calm, calm.model_copy(update={"done": ("issue-warning",)})):
+        assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
+    assert len(calls) == 1

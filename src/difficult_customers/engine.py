@@ -315,7 +315,7 @@ Key = tuple[int, object, bool, tuple[str, ...], int]
 class _Voice:
     """One locale and details of one rulebook: its renderer, labels and rendered groups."""
 
-    __slots__ = ("details", "groups", "interned", "labels", "renderer", "tag")
+    __slots__ = ("details", "groups", "interned", "labels", "rendered", "renderer", "tag")
 
     def __init__(
         self, book: Rulebook, plan: _Plan, locale: Locale, details: Details | None
@@ -324,7 +324,9 @@ class _Voice:
         self.tag = self.renderer.tag
         self.labels = self.renderer.labels()
         self.details = details
+        # Per state key (see _advise_fast), and per what is shown (see _Fast.groups).
         self.groups: dict[Key, Groups] = {}
+        self.rendered: dict[tuple[int, int, object, int], Groups] = {}
         # One object per distinct rendering, shared by every group that holds it: texts with
         # details are rendered anew by the reference, and each cached group would otherwise
         # keep its own copies.
@@ -346,6 +348,7 @@ class _Fast:
         "quiet",
         "resolved",
         "rule_bits",
+        "situational",
         "speaking",
         "voices",
         "width",
@@ -365,6 +368,7 @@ class _Fast:
             i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
         )
         self.after_ending = _mask(plan.after_ending)
+        self.situational = _mask(plan.situational)
         self.moves = _mask(
             i for i, r in enumerate(rules) if r.kind is Kind.DO and i not in plan.attitudes
         )
@@ -427,10 +431,10 @@ class _Fast:
         return voice
 
     def groups(self, voice: _Voice, key: Key, state: ConversationState) -> Groups:
-        """The rendered groups of a state whose key is not cached, rendered as the reference
-        does, and cached under ``key`` (see :func:`_advise_fast`).
+        """The rendered groups of a state whose key is not cached, cached under ``key`` (see
+        :func:`_advise_fast`).
         """
-        bits, _, ended, ids, quiet = key
+        bits, channel, ended, ids, quiet = key
         fired = bits & self.rule_bits
         if ended:
             fired &= self.after_ending
@@ -441,6 +445,25 @@ class _Fast:
         if quiet >= 0 and not ended:
             later = self.kept((fired & ~self.speaking) | quiet) & ~done
             pending = later & ~kept & self.moves
+        # Many state keys share what is shown: a state seen for the first time is rendered
+        # only if that is new too. Phrasing bits count only where a rule shown has a
+        # phrasing chosen by the state.
+        situational = (kept | pending) & self.situational
+        shown = (kept, pending, channel, bits >> self.width if situational else -1)
+        groups = voice.rendered.get(shown)
+        if groups is None:
+            groups = self.render(voice, kept, pending, state)
+            if len(voice.rendered) >= MAX_FAST_CACHE:
+                voice.rendered.clear()
+            voice.rendered[shown] = groups
+        if len(ids) <= MAX_CACHED_DONE:
+            if len(voice.groups) >= MAX_FAST_CACHE:
+                voice.groups.clear()
+            voice.groups[key] = groups
+        return groups
+
+    def render(self, voice: _Voice, kept: int, pending: int, state: ConversationState) -> Groups:
+        """The groups of kept and pending rules, rendered as the reference does."""
         rendered = voice.renderer.render
         interned = voice.interned.setdefault
 
@@ -459,17 +482,12 @@ class _Fast:
                 attitudes.append(recommendation)
             else:
                 actions.append(recommendation)
-        groups = (
+        return (
             tuple(attitudes),
             tuple(actions),
             tuple(avoid),
             tuple(render(index) for index in _bits(pending)),
         )
-        if len(ids) <= MAX_CACHED_DONE:
-            if len(voice.groups) >= MAX_FAST_CACHE:
-                voice.groups.clear()
-            voice.groups[key] = groups
-        return groups
 
 
 def _fast(book: Rulebook) -> _Fast:
