@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from difficult_customers import (
+    AgentFollowed,
     Conversation,
     ConversationEndedError,
     ConversationState,
@@ -25,7 +27,7 @@ from difficult_customers import (
     default_rulebook,
     parse_event,
 )
-from difficult_customers.conversation import MAX_EVENTS
+from difficult_customers.conversation import MAX_EVENTS, fold
 from difficult_customers.events import EVENT_TYPES, FACT_FIELDS
 
 BOOK = default_rulebook()
@@ -516,3 +518,106 @@ def test_an_effect_that_contradicts_the_state_is_refused() -> None:
     # With abuse recorded, the same effect is consistent.
     conv = Conversation(offensive_remarks=1, rulebook=book).apply(followed("claim-abuse"))
     assert conv.state.abuse_after_warning
+
+
+# --- the state a turn builds is a state like any other ---------------------------------
+
+
+@given(live_events())
+def test_a_turn_builds_the_state_validation_would(events: list[dict[str, object]]) -> None:
+    conv = Conversation(channel="email").apply(*events)
+    for turn in conv.turns:
+        state = turn.state
+        validated = ConversationState.model_validate(state.model_dump())
+        assert type(state) is ConversationState
+        assert state == validated
+        assert hash(state) == hash(validated)
+        assert state.model_fields_set == validated.model_fields_set
+        assert type(state.model_fields_set) is type(validated.model_fields_set)
+        assert state.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+        assert state.model_dump_json(exclude_unset=True) == validated.model_dump_json()
+        assert state.__pydantic_extra__ is None
+        assert state.__pydantic_private__ is None
+        assert pickle.loads(pickle.dumps(state)) == validated
+        assert copy.deepcopy(state) == validated
+        with pytest.raises(ValidationError, match="frozen"):
+            state.mood = "calm"  # type: ignore[assignment]
+
+
+def test_each_state_has_its_own_set_of_fields() -> None:
+    # pydantic gives every instance its own set; two states sharing one would be coupled.
+    conv = Conversation().apply(INSULT, INSULT)
+    first, second = conv.states
+    assert first.model_fields_set is not second.model_fields_set
+
+
+def test_a_subclass_of_an_event_model_folds_as_its_model() -> None:
+    class Remark(CustomerInsulted):
+        pass
+
+    class Move(AgentFollowed):
+        pass
+
+    conv = Conversation(mood="angry").apply(Remark(), Remark())
+    assert conv.state.offensive_remarks == 2
+    assert not conv.state.threats
+    assert conv.events == (Remark(), Remark())
+    ended = Conversation().apply(followed("end-the-conversation"))
+    after = ended.apply(Move(rule="record-the-complaint"))
+    assert "record-the-complaint" in after.state.done
+
+
+def test_folding_something_that_is_not_an_event_says_what_is_allowed() -> None:
+    with pytest.raises(TypeError, match=r"not an event: str; events are .*CustomerInsulted"):
+        fold(ConversationState(), "customer_insulted", BOOK)  # type: ignore[arg-type]
+
+
+def test_an_effect_on_an_enum_field_sets_the_enum() -> None:
+    from difficult_customers import Channel, Mood, Rule
+
+    rule = Rule.model_validate(
+        {
+            "id": "move-to-email",
+            "kind": "do",
+            "phase": "resolve",
+            "when": "True",
+            "effects": {"channel": "email", "mood": "calm"},
+            "title": "Move to email",
+            "phrasing": [{"text": "Offer to continue by email."}],
+            "rationale": "To test the fold.",
+            "sources": [{"document": "x.txt", "quote": "a quote of ten characters"}],
+        }
+    )
+    book = Rulebook([rule], name="enum-effects")
+    state = Conversation(mood="angry", rulebook=book).apply(followed("move-to-email")).state
+    assert state.channel is Channel.EMAIL
+    assert state.mood is Mood.CALM
+    assert state.mood.rank == Mood.CALM.rank
+    validated = ConversationState.model_validate(state.model_dump())
+    assert state.__dict__ == validated.__dict__
+    assert [type(v) for v in state.__dict__.values()] == [
+        type(v) for v in validated.__dict__.values()
+    ]
+
+
+def test_a_conversation_pickles_and_copies_as_its_log() -> None:
+    conv = Conversation(mood="angry").apply(INSULT, INSULT, followed("issue-warning"), INSULT)
+    assert [turn.advised for turn in conv.turns] == [None, None, True, None]  # turns made
+    for again in (pickle.loads(pickle.dumps(conv)), copy.deepcopy(conv)):
+        assert again == conv
+        assert again.states == conv.states
+        assert again.state == conv.state
+        assert [turn.before for turn in again.turns] == [conv.initial, *conv.states[:-1]]
+        assert again.apply(STOPS).state == conv.apply(STOPS).state
+
+
+def test_the_turns_of_a_longer_conversation_are_its_own() -> None:
+    conv = Conversation().apply(SPEAKS)
+    longer = conv.apply(INSULT)
+    assert len(conv.turns) == 1
+    assert [turn.event.type for turn in longer.turns] == [
+        "customer_started_speaking",
+        "customer_insulted",
+    ]
+    assert longer.turns[1].before == conv.state
+    assert list(longer) == list(longer.turns)

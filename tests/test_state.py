@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -241,10 +242,21 @@ class TestNoUnvalidatedState:
         state = ConversationState(mood="angry", warnings_given=1)
         values = {**state.__dict__, "warnings_given": 2}
         built = ConversationState._trusted(values)
-        assert built == ConversationState(mood="angry", warnings_given=2)
-        assert built.model_fields_set == set(ConversationState.model_fields)
-        values["warnings_given"] = 3
-        assert built.warnings_given == 2, "the caller's dict is not shared"
+        validated = ConversationState.model_validate(dict(values))
+        assert built == validated
+        assert hash(built) == hash(validated)
+        assert built.__dict__ is values, "the fresh dict it is given becomes the state's"
+        # What pydantic's own construction sets, as it sets it: a set of its own each time.
+        assert type(built.model_fields_set) is set
+        assert built.model_fields_set == validated.model_fields_set
+        again = ConversationState._trusted(dict(values))
+        assert built.model_fields_set is not again.model_fields_set
+        assert built.__pydantic_extra__ is None
+        assert built.__pydantic_private__ is None
+        assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+        assert pickle.loads(pickle.dumps(built)) == validated
+        with pytest.raises(ValidationError, match="frozen"):
+            built.mood = "calm"  # type: ignore[assignment]
 
 
 class TestNoContradiction:

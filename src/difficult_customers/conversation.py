@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from enum import Enum
 from typing import Any
 
 from babel import Locale
 from pydantic import ValidationError
 
+from . import rules as _rules
 from .advice import Advice
 from .details import Details
 from .engine import DetailsInput, StateInput, _coerce_state, _rulebook, advise, decided_ids
@@ -30,6 +32,7 @@ from .events import (
     CustomerThreatened,
     Event,
     Facts,
+    _from_dict,
     event_json,
     parse_event,
 )
@@ -51,6 +54,7 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
     """The state after one event. Pure: the same inputs always give the same state.
 
     Raises:
+        TypeError: ``event`` is not an event model (see :func:`parse_event` for JSON).
         ConversationEndedError: the conversation has ended, and the event is not an agent
             move that may follow an ending.
         UnknownRuleError: ``agent_followed`` names no rule of ``rulebook``.
@@ -58,134 +62,149 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
 
     .. versionadded:: 0.2
     """
-    if state.ended and type(event) is not AgentFollowed:
-        raise ConversationEndedError(event, allowed=_after_ending(rulebook))
+    step = _FOLDS.get(type(event)) or _step_of(event)
+    return _fold(state, event, step, rulebook)
+
+
+def _fold(
+    state: ConversationState, event: Any, step: _Step, rulebook: Rulebook
+) -> ConversationState:
     values = state.__dict__.copy()
-    if _FOLDS[type(event)](state, event, values, rulebook) and _is_consistent(values):
-        return _derived(values)
+    if values["ended"] and step is not _agent_followed:
+        raise ConversationEndedError(event, allowed=_after_ending(rulebook))
+    if step(values, event, rulebook) and _is_consistent(values):
+        return _trusted(values)
     # Validated again as a whole, so that the error names the field and what is allowed.
     return ConversationState.model_validate(values)
 
 
-# Each fold below writes an event's changes into ``values`` (a copy of the state's fields)
-# and says whether the result is known to be valid field by field: then only the
-# cross-field rule is checked, not the whole state again.
-_Fold = Callable[[ConversationState, Any, dict[str, Any], Rulebook], bool]
+# Each step below writes an event's changes into ``values`` (a copy of the fields of the
+# state before it, so that it also reads that state from there) and says whether the
+# result is known to be valid field by field: then only the cross-field rule is checked,
+# not the whole state again.
+_Step = Callable[[dict[str, Any], Any, Rulebook], bool]
 
 
-def _agent_followed(
-    state: ConversationState, event: AgentFollowed, values: dict[str, Any], rulebook: Rulebook
-) -> bool:
+def _agent_followed(values: dict[str, Any], event: AgentFollowed, rulebook: Rulebook) -> bool:
     rule = rulebook[event.rule]  # UnknownRuleError with the closest id
-    if state.ended and not rule.after_ending:
+    if values["ended"] and not rule.after_ending:
         raise ConversationEndedError(event, allowed=_after_ending(rulebook))
+    done = values["done"]
     valid = True
     for effect in rule.effects:
         if effect.increment:
             values[effect.field] += effect.value
             valid = valid and values[effect.field] <= MAX_COUNT
+        elif effect.field in _ENUMS:
+            # A rule keeps an enum value as its text; the state holds the enum member.
+            values[effect.field] = _ENUMS[effect.field](effect.value)
         else:
             values[effect.field] = effect.value  # each value checked when the rule loaded
-    done = state.done if rule.id in state.done else tuple(sorted((*state.done, rule.id)))
-    values["done"] = done
+    if rule.id not in done:
+        done = tuple(sorted((*done, rule.id)))
+        values["done"] = done
     if rule.kind is Kind.DO:
         values["agent_replied"] = True
     return valid and len(done) <= MAX_DONE
 
 
-def _facts(
-    state: ConversationState, event: Facts, values: dict[str, Any], rulebook: Rulebook
-) -> bool:
+def _facts(values: dict[str, Any], event: Facts, rulebook: Rulebook) -> bool:
     # Each fact was validated as its state field when the event was; none of them takes part
     # in a cross-field rule (those fields come from events), which is checked anyway.
     values.update(event.values)
     return True
 
 
-def _speaks(
-    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
-) -> bool:
+def _started_speaking(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
     values["customer_speaking"] = True
     values["agent_replied"] = False
-    if type(event) is CustomerInterrupted:
-        values["customer_interrupts"] = True
-    if state.done:
+    done = values["done"]
+    if done:
         # A new turn of the customer's: the steps taken once per turn are due again.
-        values["done"] = tuple(i for i in state.done if rulebook[i].repeats != "each_turn")
+        values["done"] = tuple(i for i in done if rulebook[i].repeats != "each_turn")
     return True
 
 
-def _stops(
-    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
-) -> bool:
+def _interrupted(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+    values["customer_interrupts"] = True
+    return _started_speaking(values, event, rulebook)
+
+
+def _finished_speaking(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
     values["customer_speaking"] = False
     return True
 
 
-def _abuses(
-    state: ConversationState, event: Event, values: dict[str, Any], rulebook: Rulebook
-) -> bool:
-    kind = type(event)
-    if kind is CustomerInsulted:
-        values["offensive_remarks"] += 1
-    elif kind is CustomerAttackedAgent:
-        values["personal_attacks"] = True
-    else:
-        values["threats"] = True
+def _insulted(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+    remarks: int = values["offensive_remarks"] + 1
+    values["offensive_remarks"] = remarks
+    _abused(values)
+    return remarks <= MAX_COUNT  # else validation names the limit
+
+
+def _attacked(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+    values["personal_attacks"] = True
+    _abused(values)
+    return True
+
+
+def _threatened(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+    values["threats"] = True
+    _abused(values)
+    return True
+
+
+def _abused(values: dict[str, Any]) -> None:
     # Abuse since the last warning is what a warning's consequence hangs on; the cumulative
     # counts cannot tell it apart from abuse before the warning.
-    if state.warnings_given >= 1:
+    if values["warnings_given"] >= 1:
         values["abuse_after_warning"] = True
-    within: bool = values["offensive_remarks"] <= MAX_COUNT  # else validation names the limit
-    return within
 
 
-def _mood(
-    state: ConversationState, event: CustomerMood, values: dict[str, Any], rulebook: Rulebook
-) -> bool:
-    values["mood"] = event.mood
-    if event.mood is Mood.CALM:
+def _mood(values: dict[str, Any], event: CustomerMood, rulebook: Rulebook) -> bool:
+    mood = event.mood
+    values["mood"] = mood
+    if mood is Mood.CALM:
         # A customer who has calmed down is no longer abusing the agent: the warning stands
         # (warnings_given), but there is nothing to carry it out against.
         values["abuse_after_warning"] = False
     return True
 
 
-_FOLDS: dict[type, _Fold] = {
+# By the event's exact class: a dictionary lookup, where isinstance() on a pydantic model
+# class costs more than most steps do.
+_FOLDS: dict[type, _Step] = {
     AgentFollowed: _agent_followed,
     Facts: _facts,
-    CustomerStartedSpeaking: _speaks,
-    CustomerInterrupted: _speaks,
-    CustomerFinishedSpeaking: _stops,
-    CustomerInsulted: _abuses,
-    CustomerAttackedAgent: _abuses,
-    CustomerThreatened: _abuses,
+    CustomerStartedSpeaking: _started_speaking,
+    CustomerInterrupted: _interrupted,
+    CustomerFinishedSpeaking: _finished_speaking,
+    CustomerInsulted: _insulted,
+    CustomerAttackedAgent: _attacked,
+    CustomerThreatened: _threatened,
     CustomerMood: _mood,
 }
 _is_consistent = ConversationState._is_consistent
-
-
+_ENUMS: dict[str, type[Enum]] = {
+    name: field.annotation
+    for name, field in ConversationState.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, Enum)
+}
+_trusted = ConversationState._trusted
 _new = object.__new__
-_set = object.__setattr__
-_EVERY_FIELD: frozenset[str] = frozenset(ConversationState.model_fields)
+_MAX_LOG = 2 * MAX_EVENTS  # an event and a state for each
 
 
-def _derived(values: dict[str, Any]) -> ConversationState:
-    """A state from a validated one and an event's changes, without revalidating.
-
-    Every changed value is of its field's type already (an event's values and a rule's
-    effects are validated when they are made), counts were checked against their limit and
-    the cross-field rule with ``ConversationState._is_consistent``, so validating the whole
-    state again would only repeat what is known: a turn stays as cheap as its advice.
-    """
-    derived = _new(ConversationState)
-    _set(derived, "__dict__", values)
-    # Every field has its value here, so every field counts as set; the models are frozen,
-    # so one shared set serves every derived state.
-    _set(derived, "__pydantic_fields_set__", _EVERY_FIELD)
-    _set(derived, "__pydantic_extra__", None)
-    _set(derived, "__pydantic_private__", None)
-    return derived
+def _step_of(event: object) -> _Step:
+    """The step of a subclass of an event model (that of its model), or a TypeError."""
+    for kind in type(event).__mro__:
+        if kind in _FOLDS:
+            return _FOLDS[kind]
+    names = ", ".join(kind.__name__ for kind in _FOLDS)
+    raise TypeError(
+        f"not an event: {type(event).__name__}; events are {names} "
+        "(parse_event reads them from JSON)"
+    )
 
 
 def _after_ending(rulebook: Rulebook) -> tuple[str, ...]:
@@ -260,23 +279,21 @@ class Conversation:
     .. versionadded:: 0.2
     """
 
-    __slots__ = ("_initial", "_rulebook", "_turns")
+    # The events and the states they led to are kept flat, alternately, in one tuple: one
+    # concatenation per turn, and ``events``/``states`` are slices of it. The Turn objects
+    # are made when first asked for: most turns of a live conversation are only advised.
+    __slots__ = ("_initial", "_log", "_rulebook", "_state", "_turns", "_values")
 
     def __init__(
         self, state: StateInput = None, /, *, rulebook: Rulebook | None = None, **fields: Any
     ) -> None:
         self._rulebook = _rulebook(rulebook)
-        self._initial = _coerce_state(state, fields)
-        self._turns: tuple[Turn, ...] = ()
+        self._initial = self._state = _coerce_state(state, fields)
+        # The current state's fields, read without the cost of a pydantic attribute.
+        self._values: dict[str, Any] = self._state.__dict__
+        self._log: tuple[Event | ConversationState, ...] = ()
+        self._turns: tuple[Turn, ...] | None = ()
         _check_memory(self._initial, self._rulebook)
-
-    @classmethod
-    def _extended(cls, base: Conversation, turns: tuple[Turn, ...]) -> Conversation:
-        new = cls.__new__(cls)
-        new._rulebook = base._rulebook
-        new._initial = base._initial
-        new._turns = base._turns + turns
-        return new
 
     # -- reading -------------------------------------------------------------------------
 
@@ -288,22 +305,31 @@ class Conversation:
     @property
     def state(self) -> ConversationState:
         """The current state: after the last event, or the initial one."""
-        return self._turns[-1].state if self._turns else self._initial
+        return self._state
 
     @property
     def events(self) -> tuple[Event, ...]:
         """Every event so far, in order."""
-        return tuple(turn.event for turn in self._turns)
+        return self._log[0::2]  # type: ignore[return-value]
 
     @property
     def states(self) -> tuple[ConversationState, ...]:
         """The history: the state after each event, one per event."""
-        return tuple(turn.state for turn in self._turns)
+        return self._log[1::2]  # type: ignore[return-value]
 
     @property
     def turns(self) -> tuple[Turn, ...]:
         """Each event with the state it led to and, for agent moves, whether it was advised."""
-        return self._turns
+        turns = self._turns
+        if turns is None:
+            log, book = self._log, self._rulebook
+            befores = (self._initial, *log[1:-1:2])
+            turns = tuple(
+                Turn(event, state, before, book)  # type: ignore[arg-type]
+                for event, state, before in zip(log[0::2], log[1::2], befores, strict=True)
+            )
+            self._turns = turns  # a cache: the conversation itself does not change
+        return turns
 
     @property
     def rulebook(self) -> Rulebook:
@@ -313,13 +339,13 @@ class Conversation:
     @property
     def ended(self) -> bool:
         """A rule that ends the conversation has been carried out."""
-        return self.state.ended
+        return self._state.ended
 
     def __len__(self) -> int:
-        return len(self._turns)
+        return len(self._log) >> 1
 
     def __iter__(self) -> Iterator[Turn]:
-        return iter(self._turns)
+        return iter(self.turns)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Conversation):
@@ -335,7 +361,17 @@ class Conversation:
 
     def __repr__(self) -> str:
         status = ", ended" if self.ended else ""
-        return f"<Conversation: {len(self._turns)} events{status}>"
+        return f"<Conversation: {len(self)} events{status}>"
+
+    # Pickled as what it is made of, without the cache of turns.
+    def __getstate__(self) -> tuple[Rulebook, ConversationState, tuple[Any, ...]]:
+        return self._rulebook, self._initial, self._log
+
+    def __setstate__(self, data: tuple[Rulebook, ConversationState, tuple[Any, ...]]) -> None:
+        self._rulebook, self._initial, self._log = data
+        self._state = self._log[-1] if self._log else self._initial  # type: ignore[assignment]
+        self._values = self._state.__dict__
+        self._turns = None
 
     # -- changing (into a new conversation) ----------------------------------------------
 
@@ -352,37 +388,63 @@ class Conversation:
             ConversationEndedError: an event comes after the end of the conversation.
             DifficultCustomersError: the conversation would exceed :data:`MAX_EVENTS`.
         """
-        turns_so_far = self._turns
-        if len(turns_so_far) + len(events) > MAX_EVENTS:
-            raise DifficultCustomersError(
-                f"a conversation holds at most {MAX_EVENTS:,} events; "
-                f"this one has {len(turns_so_far):,} and {len(events):,} more were given"
-            )
-        state = turns_so_far[-1].state if turns_so_far else self._initial
-        if len(events) == 1:
+        log = self._log
+        if len(events) == 1 and len(log) < _MAX_LOG:
             # One event: the common turn of a live conversation, kept as short as it can be
-            # (a turn should cost about what its advice does).
-            try:
-                event = parse_event(events[0])
-            except ValidationError as exc:
-                exc.add_note("in events[0]")
-                raise
+            # (a turn should cost about what its advice does), so fold() is written out.
+            raw = events[0]
+            step = _FOLDS.get(type(raw))
+            if step is not None:
+                event: Event = raw  # type: ignore[assignment]  # an event model, by its class
+            else:
+                try:
+                    event = _from_dict(raw) if type(raw) is dict else parse_event(raw)
+                except ValidationError as exc:
+                    exc.add_note("in events[0]")
+                    raise
+                step = _FOLDS.get(type(event)) or _step_of(event)
             book = self._rulebook
+            values = self._values.copy()
+            if values["ended"] and step is not _agent_followed:
+                raise ConversationEndedError(event, allowed=_after_ending(book))
+            if step(values, event, book) and _is_consistent(values):
+                state = _trusted(values)
+            else:
+                state = ConversationState.model_validate(values)
+                values = state.__dict__
             new = _new(Conversation)
             new._rulebook = book
             new._initial = self._initial
-            new._turns = (*turns_so_far, Turn(event, fold(state, event, book), state, book))
+            new._state = state
+            new._values = values
+            new._log = log + (event, state)  # noqa: RUF005 (faster than unpacking)
+            new._turns = None
             return new
-        turns = []
+        if len(log) // 2 + len(events) > MAX_EVENTS:
+            raise DifficultCustomersError(
+                f"a conversation holds at most {MAX_EVENTS:,} events; "
+                f"this one has {len(log) // 2:,} and {len(events):,} more were given"
+            )
+        state, book = self._state, self._rulebook
+        added: list[Event | ConversationState] = []
         for position, raw in enumerate(events):
             try:
                 event = parse_event(raw)
             except ValidationError as exc:
                 exc.add_note(f"in events[{position}]")
                 raise
-            before, state = state, fold(state, event, self._rulebook)
-            turns.append(Turn(event, state, before, self._rulebook))
-        return Conversation._extended(self, tuple(turns))
+            state = fold(state, event, book)
+            added += (event, state)
+        if not added:
+            return self
+        new = _new(Conversation)
+        new._rulebook = book
+        new._initial = self._initial
+        new._state = state
+        new._values = state.__dict__
+        new._log = log + tuple(added)
+        new._turns = None
+        return new
 
     # -- advising ------------------------------------------------------------------------
 
@@ -400,19 +462,19 @@ class Conversation:
             details: as for :func:`~difficult_customers.advise`.
             rulebook: rules to advise with; by default the conversation's own.
         """
-        return advise(
-            self.state,
-            locale=locale,
-            details=details,
-            rulebook=self._rulebook if rulebook is None else rulebook,
-        )
+        if rulebook is None:
+            rulebook = self._rulebook
+            if details is None and rulebook is _rules._DEFAULT:
+                # The state was validated when it was made: straight to the fast path.
+                return advise(self._state, locale=locale)
+        return advise(self._state, locale=locale, details=details, rulebook=rulebook)
 
     def advise_each(
         self, *, locale: str | Locale = "en", details: Details | None = None
     ) -> Iterator[Advice]:
         """The advice after each event, in order: the conversation as the agent saw it."""
-        for turn in self._turns:
-            yield advise(turn.state, locale=locale, details=details, rulebook=self._rulebook)
+        for state in self.states:
+            yield advise(state, locale=locale, details=details, rulebook=self._rulebook)
 
     # -- serialization -------------------------------------------------------------------
 

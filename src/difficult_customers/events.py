@@ -221,9 +221,13 @@ _MODELS: frozenset[type] = frozenset(
     )
 )
 
-# Moods and agent moves already parsed, by (type, value): a rulebook has a few dozen rules,
-# so this stays small; the bound keeps hostile input from growing it.
-_SEEN: dict[tuple[str, str], Event] = {}
+# Moods and agent moves already parsed, by type and then by the one value they carry: a
+# rulebook has a few dozen rules, so these stay small; the bound keeps hostile input from
+# growing them.
+_SEEN: dict[str, tuple[str, dict[str, Event]]] = {
+    "customer_mood": ("mood", {}),
+    "agent_followed": ("rule", {}),
+}
 _MAX_SEEN = 4096
 
 #: Every event ``type``, in the order of the union.
@@ -252,29 +256,41 @@ def parse_event(event: Event | Mapping[str, Any]) -> Event:
 
     .. versionadded:: 0.2
     """
-    if type(event) in _MODELS:
-        return event  # type: ignore[return-value]
     if type(event) is dict:
-        # Most turns are a bare customer event, a mood or an agent move: events are frozen,
-        # so one instance of each serves every conversation, and the union's validation
-        # would only find the same.
-        kind = event.get("type")
-        if type(kind) is str:
-            if len(event) == 1 and kind in _BARE:
-                return _BARE[kind]
-            if kind == "facts" and len(event) == 2:
-                return _facts(event)
-            value = event.get("mood" if kind == "customer_mood" else "rule")
-            if len(event) == 2 and type(value) is str:
-                known = _SEEN.get((kind, value))
-                if known is not None:
+        return _from_dict(event)
+    if type(event) in _MODELS or isinstance(event, _Event):  # or a subclass of a model
+        return event  # type: ignore[return-value]
+    return _ADAPTER.validate_python(event)
+
+
+def _from_dict(event: dict[str, Any]) -> Event:
+    """:func:`parse_event` of a plain dict, the form JSON gives.
+
+    Most turns are a bare customer event, a mood or an agent move: events are frozen, so
+    one instance of each serves every conversation, and the union's validation would only
+    find the same again.
+    """
+    kind = event.get("type")
+    if type(kind) is str:
+        size = len(event)
+        if size == 1:
+            bare = _BARE.get(kind)
+            if bare is not None:
+                return bare
+        elif size == 2:
+            cached = _SEEN.get(kind)
+            if cached is not None:
+                field, seen = cached
+                value = event.get(field)
+                if type(value) is str:
+                    known = seen.get(value)
+                    if known is None:
+                        known = _ADAPTER.validate_python(event)
+                        if len(seen) < _MAX_SEEN:
+                            seen[value] = known
                     return known
-                parsed = _ADAPTER.validate_python(event)
-                if len(_SEEN) < _MAX_SEEN:
-                    _SEEN[kind, value] = parsed
-                return parsed
-    elif isinstance(event, _Event):
-        return event  # a subclass of an event model
+            elif kind == "facts":
+                return _facts(event)
     return _ADAPTER.validate_python(event)
 
 
@@ -283,14 +299,12 @@ def _facts(event: dict[str, Any]) -> Event:
     values = event.get("values")
     if type(values) is not dict or not 0 < len(values) <= MAX_FACTS:
         return _ADAPTER.validate_python(event)
-    # The type is part of the key: True == 1 to Python, but only one of them is a boolean.
-    parts = []
-    for name, value in values.items():
-        kind = type(value)
-        if type(name) is not str or (kind is not str and kind is not bool and kind is not int):
+    # Every fact is a string (an enum value) or a boolean. Anything else is not cached: 1
+    # and 1.0 are equal to True as keys, but only True is a boolean.
+    for value in values.values():
+        if type(value) is not str and type(value) is not bool:
             return _ADAPTER.validate_python(event)
-        parts.append((name, kind, value))
-    key = tuple(parts)
+    key = tuple(values.items())
     known = _SEEN_FACTS.get(key)
     if known is None:
         known = _ADAPTER.validate_python(event)
@@ -299,7 +313,7 @@ def _facts(event: dict[str, Any]) -> Event:
     return known
 
 
-_SEEN_FACTS: dict[tuple[tuple[str, type, object], ...], Event] = {}
+_SEEN_FACTS: dict[tuple[tuple[str, str | bool], ...], Event] = {}
 
 
 def event_json(event: Event) -> dict[str, Any]:

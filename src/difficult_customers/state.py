@@ -448,14 +448,34 @@ class ConversationState(BaseModel):
             return cls.model_validate(values)
 
     @classmethod
-    def _trusted(cls, values: Mapping[str, Any]) -> Self:
+    def _trusted(cls, values: dict[str, Any]) -> Self:
         """Internal: a state from values derived from a validated state, without validating.
 
-        For library code only (such as folding an event into a state), where every value is
-        already of its field's type and the cross-field rules are known to hold; anything
-        from a caller goes through :meth:`model_validate`.
+        For library code only (such as folding an event into a state), where ``values``
+        holds every field, each already of its field's type, and the cross-field rules are
+        known to hold; anything from a caller goes through :meth:`model_validate`.
+        ``values`` becomes the state's own ``__dict__``: pass a dict nobody else holds.
+
+        Builds what pydantic's ``model_construct`` does (the same four slots, a set of the
+        fields of its own), without its Python loop over the fields and their defaults:
+        a conversation turn builds one state, and should cost about what its advice does.
         """
-        return super().model_construct(None, **values)
+        state = _new(cls)
+        # Through pydantic's slot descriptors, which object.__setattr__ would look up by
+        # name each time.
+        _set_dict(state, values)
+        _set_fields_set(state, _EVERY_FIELD.copy())
+        _set_extra(state, None)
+        _set_private(state, None)
+        return state
+
+
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_EVERY_FIELD: set[str] = set(ConversationState.model_fields)
 
 
 def _retry(data: object, exc: ValidationError) -> Mapping[Any, Any]:
