@@ -36,7 +36,7 @@ from .events import (
     event_json,
     parse_event,
 )
-from .rules import Kind, Rulebook
+from .rules import Effect, Kind, Rulebook
 from .state import MAX_COUNT, MAX_DONE, ConversationState, Mood
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
@@ -63,113 +63,151 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
     .. versionadded:: 0.2
     """
     step = _FOLDS.get(type(event)) or _step_of(event)
-    return _fold(state, event, step, rulebook)
+    return _fold(state, event, step, _folding_of(rulebook))
 
 
 def _fold(
-    state: ConversationState, event: Any, step: _Step, rulebook: Rulebook
+    state: ConversationState, event: Any, step: _Step, folding: _Folding
 ) -> ConversationState:
     values = state.__dict__.copy()
+    # Conversation.apply writes these lines out for one event: a change here belongs there.
     if values["ended"] and step is not _agent_followed:
-        raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-    if step(values, event, rulebook) and _is_consistent(values):
+        raise ConversationEndedError(event, allowed=folding.after_ending)
+    if step(values, event, folding) and _is_consistent(values):
         return _trusted(values)
     # Validated again as a whole, so that the error names the field and what is allowed.
     return ConversationState.model_validate(values)
+
+
+class _Folding:
+    """What the fold needs of one rulebook, worked out once and kept with the rulebook."""
+
+    __slots__ = ("after_ending", "each_turn", "moves", "rulebook")
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self.rulebook = rulebook
+        #: By rule id: may it follow an ending, its effects (field, value, increment) with
+        #: enum values as the state holds them, and whether it is something the agent does.
+        self.moves: dict[str, tuple[bool, tuple[tuple[str, Any, bool], ...], bool]] = {
+            rule.id: (
+                rule.after_ending,
+                tuple((e.field, _state_value(e), e.increment) for e in rule.effects),
+                rule.kind is Kind.DO,
+            )
+            for rule in rulebook
+        }
+        self.each_turn = frozenset(rule.id for rule in rulebook if rule.repeats == "each_turn")
+        self.after_ending = tuple(rule.id for rule in rulebook if rule.after_ending)
+
+
+def _state_value(effect: Effect) -> Any:
+    # A rule keeps an enum value as its text; the state holds the enum member.
+    kind = _ENUMS.get(effect.field)
+    return effect.value if kind is None else kind(effect.value)
+
+
+def _folding_of(rulebook: Rulebook) -> _Folding:
+    folding: _Folding | None = rulebook._cache.get("folding")
+    if folding is None:
+        folding = rulebook._cache["folding"] = _Folding(rulebook)
+    return folding
 
 
 # Each step below writes an event's changes into ``values`` (a copy of the fields of the
 # state before it, so that it also reads that state from there) and says whether the
 # result is known to be valid field by field: then only the cross-field rule is checked,
 # not the whole state again.
-_Step = Callable[[dict[str, Any], Any, Rulebook], bool]
+_Step = Callable[[dict[str, Any], Any, _Folding], bool]
 
 
-def _agent_followed(values: dict[str, Any], event: AgentFollowed, rulebook: Rulebook) -> bool:
-    rule = rulebook[event.rule]  # UnknownRuleError with the closest id
-    if values["ended"] and not rule.after_ending:
-        raise ConversationEndedError(event, allowed=_after_ending(rulebook))
-    done = values["done"]
+def _agent_followed(values: dict[str, Any], event: AgentFollowed, folding: _Folding) -> bool:
+    rule_id = event.rule
+    move = folding.moves.get(rule_id)
+    if move is None:
+        folding.rulebook[rule_id]  # UnknownRuleError with the closest id
+        raise AssertionError(rule_id)  # unreachable: every rule has its move
+    after_ending, effects, do = move
+    if values["ended"] and not after_ending:
+        raise ConversationEndedError(event, allowed=folding.after_ending)
     valid = True
-    for effect in rule.effects:
-        if effect.increment:
-            values[effect.field] += effect.value
-            valid = valid and values[effect.field] <= MAX_COUNT
-        elif effect.field in _ENUMS:
-            # A rule keeps an enum value as its text; the state holds the enum member.
-            values[effect.field] = _ENUMS[effect.field](effect.value)
-        else:
-            values[effect.field] = effect.value  # each value checked when the rule loaded
-    if rule.id not in done:
-        done = tuple(sorted((*done, rule.id)))
+    for field, value, increment in effects:
+        if increment:
+            value += values[field]
+            valid = value <= MAX_COUNT and valid
+        values[field] = value  # each value checked when the rule loaded
+    done = values["done"]
+    if rule_id not in done:
+        done = tuple(sorted((*done, rule_id)))
         values["done"] = done
-    if rule.kind is Kind.DO:
+        valid = len(done) <= MAX_DONE and valid
+    if do:
         values["agent_replied"] = True
-    return valid and len(done) <= MAX_DONE
+    return valid
 
 
-def _facts(values: dict[str, Any], event: Facts, rulebook: Rulebook) -> bool:
+def _facts(values: dict[str, Any], event: Facts, folding: _Folding) -> bool:
     # Each fact was validated as its state field when the event was; none of them takes part
     # in a cross-field rule (those fields come from events), which is checked anyway.
     values.update(event.values)
     return True
 
 
-def _started_speaking(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+def _started_speaking(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
     values["customer_speaking"] = True
     values["agent_replied"] = False
     done = values["done"]
-    if done:
+    if done and not folding.each_turn.isdisjoint(done):
         # A new turn of the customer's: the steps taken once per turn are due again.
-        values["done"] = tuple(i for i in done if rulebook[i].repeats != "each_turn")
+        each_turn = folding.each_turn
+        values["done"] = tuple(i for i in done if i not in each_turn)
     return True
 
 
-def _interrupted(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+def _interrupted(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
     values["customer_interrupts"] = True
-    return _started_speaking(values, event, rulebook)
+    return _started_speaking(values, event, folding)
 
 
-def _finished_speaking(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+def _finished_speaking(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
     values["customer_speaking"] = False
     return True
 
 
-def _insulted(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+def _insulted(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
     remarks: int = values["offensive_remarks"] + 1
     values["offensive_remarks"] = remarks
-    _abused(values)
+    # Abuse since the last warning is what a warning's consequence hangs on; the cumulative
+    # counts cannot tell it apart from abuse before the warning.
+    if values["warnings_given"]:
+        values["abuse_after_warning"] = True
     return remarks <= MAX_COUNT  # else validation names the limit
 
 
-def _attacked(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
+def _attacked(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
     values["personal_attacks"] = True
-    _abused(values)
-    return True
-
-
-def _threatened(values: dict[str, Any], event: Event, rulebook: Rulebook) -> bool:
-    values["threats"] = True
-    _abused(values)
-    return True
-
-
-def _abused(values: dict[str, Any]) -> None:
-    # Abuse since the last warning is what a warning's consequence hangs on; the cumulative
-    # counts cannot tell it apart from abuse before the warning.
-    if values["warnings_given"] >= 1:
+    if values["warnings_given"]:
         values["abuse_after_warning"] = True
+    return True
 
 
-def _mood(values: dict[str, Any], event: CustomerMood, rulebook: Rulebook) -> bool:
+def _threatened(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
+    values["threats"] = True
+    if values["warnings_given"]:
+        values["abuse_after_warning"] = True
+    return True
+
+
+def _mood(values: dict[str, Any], event: CustomerMood, folding: _Folding) -> bool:
     mood = event.mood
     values["mood"] = mood
-    if mood is Mood.CALM:
+    if mood is _CALM:
         # A customer who has calmed down is no longer abusing the agent: the warning stands
         # (warnings_given), but there is nothing to carry it out against.
         values["abuse_after_warning"] = False
     return True
 
+
+_CALM = Mood.CALM  # an enum member read from its class costs a lookup through the metaclass
 
 # By the event's exact class: a dictionary lookup, where isinstance() on a pydantic model
 # class costs more than most steps do.
@@ -185,14 +223,14 @@ _FOLDS: dict[type, _Step] = {
     CustomerMood: _mood,
 }
 _is_consistent = ConversationState._is_consistent
+_trusted = ConversationState._trusted
+_new = object.__new__
+_MAX_LOG = 2 * MAX_EVENTS  # an event and a state for each
 _ENUMS: dict[str, type[Enum]] = {
     name: field.annotation
     for name, field in ConversationState.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, Enum)
 }
-_trusted = ConversationState._trusted
-_new = object.__new__
-_MAX_LOG = 2 * MAX_EVENTS  # an event and a state for each
 
 
 def _step_of(event: object) -> _Step:
@@ -205,10 +243,6 @@ def _step_of(event: object) -> _Step:
         f"not an event: {type(event).__name__}; events are {names} "
         "(parse_event reads them from JSON)"
     )
-
-
-def _after_ending(rulebook: Rulebook) -> tuple[str, ...]:
-    return tuple(rule.id for rule in rulebook if rule.after_ending)
 
 
 class Turn:
@@ -282,18 +316,19 @@ class Conversation:
     # The events and the states they led to are kept flat, alternately, in one tuple: one
     # concatenation per turn, and ``events``/``states`` are slices of it. The Turn objects
     # are made when first asked for: most turns of a live conversation are only advised.
-    __slots__ = ("_initial", "_log", "_rulebook", "_state", "_turns", "_values")
+    __slots__ = ("_folding", "_initial", "_log", "_state", "_turns", "_values")
 
     def __init__(
         self, state: StateInput = None, /, *, rulebook: Rulebook | None = None, **fields: Any
     ) -> None:
-        self._rulebook = _rulebook(rulebook)
+        book = _rulebook(rulebook)
+        self._folding = _folding_of(book)
         self._initial = self._state = _coerce_state(state, fields)
         # The current state's fields, read without the cost of a pydantic attribute.
         self._values: dict[str, Any] = self._state.__dict__
         self._log: tuple[Event | ConversationState, ...] = ()
         self._turns: tuple[Turn, ...] | None = ()
-        _check_memory(self._initial, self._rulebook)
+        _check_memory(self._initial, book)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -322,7 +357,7 @@ class Conversation:
         """Each event with the state it led to and, for agent moves, whether it was advised."""
         turns = self._turns
         if turns is None:
-            log, book = self._log, self._rulebook
+            log, book = self._log, self._folding.rulebook
             befores = (self._initial, *log[1:-1:2])
             turns = tuple(
                 Turn(event, state, before, book)  # type: ignore[arg-type]
@@ -334,7 +369,7 @@ class Conversation:
     @property
     def rulebook(self) -> Rulebook:
         """The rules this conversation follows."""
-        return self._rulebook
+        return self._folding.rulebook
 
     @property
     def ended(self) -> bool:
@@ -351,13 +386,13 @@ class Conversation:
         if not isinstance(other, Conversation):
             return NotImplemented
         return (
-            self._rulebook is other._rulebook
+            self._folding is other._folding
             and self._initial == other._initial
             and self.events == other.events
         )
 
     def __hash__(self) -> int:
-        return hash((id(self._rulebook), self._initial, self.events))
+        return hash((id(self._folding), self._initial, self.events))
 
     def __repr__(self) -> str:
         status = ", ended" if self.ended else ""
@@ -365,10 +400,11 @@ class Conversation:
 
     # Pickled as what it is made of, without the cache of turns.
     def __getstate__(self) -> tuple[Rulebook, ConversationState, tuple[Any, ...]]:
-        return self._rulebook, self._initial, self._log
+        return self._folding.rulebook, self._initial, self._log
 
     def __setstate__(self, data: tuple[Rulebook, ConversationState, tuple[Any, ...]]) -> None:
-        self._rulebook, self._initial, self._log = data
+        book, self._initial, self._log = data
+        self._folding = _folding_of(book)
         self._state = self._log[-1] if self._log else self._initial  # type: ignore[assignment]
         self._values = self._state.__dict__
         self._turns = None
@@ -403,17 +439,18 @@ class Conversation:
                     exc.add_note("in events[0]")
                     raise
                 step = _FOLDS.get(type(event)) or _step_of(event)
-            book = self._rulebook
+            # fold(), written out.
+            folding = self._folding
             values = self._values.copy()
             if values["ended"] and step is not _agent_followed:
-                raise ConversationEndedError(event, allowed=_after_ending(book))
-            if step(values, event, book) and _is_consistent(values):
+                raise ConversationEndedError(event, allowed=folding.after_ending)
+            if step(values, event, folding) and _is_consistent(values):
                 state = _trusted(values)
             else:
                 state = ConversationState.model_validate(values)
                 values = state.__dict__
             new = _new(Conversation)
-            new._rulebook = book
+            new._folding = folding
             new._initial = self._initial
             new._state = state
             new._values = values
@@ -425,7 +462,7 @@ class Conversation:
                 f"a conversation holds at most {MAX_EVENTS:,} events; "
                 f"this one has {len(log) // 2:,} and {len(events):,} more were given"
             )
-        state, book = self._state, self._rulebook
+        state, folding = self._state, self._folding
         added: list[Event | ConversationState] = []
         for position, raw in enumerate(events):
             try:
@@ -433,12 +470,13 @@ class Conversation:
             except ValidationError as exc:
                 exc.add_note(f"in events[{position}]")
                 raise
-            state = fold(state, event, book)
+            step = _FOLDS.get(type(event)) or _step_of(event)
+            state = _fold(state, event, step, folding)
             added += (event, state)
         if not added:
             return self
         new = _new(Conversation)
-        new._rulebook = book
+        new._folding = folding
         new._initial = self._initial
         new._state = state
         new._values = state.__dict__
@@ -463,7 +501,7 @@ class Conversation:
             rulebook: rules to advise with; by default the conversation's own.
         """
         if rulebook is None:
-            rulebook = self._rulebook
+            rulebook = self._folding.rulebook
             if details is None and rulebook is _rules._DEFAULT:
                 # The state was validated when it was made: straight to the fast path.
                 return advise(self._state, locale=locale)
@@ -474,7 +512,7 @@ class Conversation:
     ) -> Iterator[Advice]:
         """The advice after each event, in order: the conversation as the agent saw it."""
         for state in self.states:
-            yield advise(state, locale=locale, details=details, rulebook=self._rulebook)
+            yield advise(state, locale=locale, details=details, rulebook=self.rulebook)
 
     # -- serialization -------------------------------------------------------------------
 
@@ -483,7 +521,7 @@ class Conversation:
         return {
             "format": _FORMAT,
             "version": _VERSION,
-            "rulebook": self._rulebook.name,
+            "rulebook": self.rulebook.name,
             "initial": self._initial.model_dump(mode="json"),
             "events": [event_json(event) for event in self.events],
         }
