@@ -27,6 +27,7 @@ from difficult_customers import (
     default_rulebook,
     parse_event,
 )
+from difficult_customers import testing as dc_testing
 from difficult_customers.conversation import MAX_EVENTS, fold
 from difficult_customers.events import EVENT_TYPES, FACT_FIELDS
 
@@ -621,3 +622,30 @@ def test_the_turns_of_a_longer_conversation_are_its_own() -> None:
     ]
     assert longer.turns[1].before == conv.state
     assert list(longer) == list(longer.turns)
+
+
+@given(dc_testing.states(), dc_testing.events())
+def test_every_step_builds_what_validation_would_from_any_state(
+    state: ConversationState, event: object
+) -> None:
+    # The fold builds a state without validating it when its step says the result is
+    # valid (only an agent's move checks the cross-field rule): any state, any event.
+    try:
+        folded = fold(state, event, BOOK)  # type: ignore[arg-type]
+    except (ConversationEndedError, ValidationError):
+        return
+    values = folded.model_dump()
+    assert ConversationState.model_validate(values) == folded
+    assert folded.__dict__ == ConversationState.model_validate(values).__dict__
+
+
+def test_a_conversation_grown_one_event_at_a_time_to_its_limit() -> None:
+    conv = Conversation()
+    for number in range(MAX_EVENTS):
+        conv = conv.apply(SPEAKS if number % 2 else STOPS)
+    assert len(conv) == len(conv.events) == len(conv.turns) == MAX_EVENTS
+    assert conv.turns[-1].before == conv.states[-2]
+    assert pickle.loads(pickle.dumps(conv)) == conv
+    with pytest.raises(DifficultCustomersError, match="at most"):
+        conv.apply(SPEAKS)
+    del conv  # a long chain of conversations is freed without going deep

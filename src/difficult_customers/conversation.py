@@ -16,7 +16,6 @@ from typing import Any
 from babel import Locale
 from pydantic import ValidationError
 
-from . import rules as _rules
 from .advice import Advice
 from .details import Details
 from .engine import DetailsInput, StateInput, _coerce_state, _rulebook, advise, decided_ids
@@ -36,7 +35,7 @@ from .events import (
     event_json,
     parse_event,
 )
-from .rules import Effect, Kind, Rulebook
+from .rules import Effect, Kind, Rulebook, default_rulebook
 from .state import MAX_COUNT, MAX_DONE, ConversationState, Mood
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
@@ -73,7 +72,7 @@ def _fold(
     # Conversation.apply writes these lines out for one event: a change here belongs there.
     if values["ended"] and step is not _agent_followed:
         raise ConversationEndedError(event, allowed=folding.after_ending)
-    if step(values, event, folding) and _is_consistent(values):
+    if step(values, event, folding):
         return _trusted(values)
     # Validated again as a whole, so that the error names the field and what is allowed.
     return ConversationState.model_validate(values)
@@ -82,10 +81,12 @@ def _fold(
 class _Folding:
     """What the fold needs of one rulebook, worked out once and kept with the rulebook."""
 
-    __slots__ = ("after_ending", "each_turn", "moves", "rulebook")
+    __slots__ = ("after_ending", "default", "each_turn", "moves", "rulebook")
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
+        #: The built-in rulebook, which advise() uses when it is given none.
+        self.default = rulebook is default_rulebook()
         #: By rule id: may it follow an ending, its effects (field, value, increment) with
         #: enum values as the state holds them, and whether it is something the agent does.
         self.moves: dict[str, tuple[bool, tuple[tuple[str, Any, bool], ...], bool]] = {
@@ -115,8 +116,12 @@ def _folding_of(rulebook: Rulebook) -> _Folding:
 
 # Each step below writes an event's changes into ``values`` (a copy of the fields of the
 # state before it, so that it also reads that state from there) and says whether the
-# result is known to be valid field by field: then only the cross-field rule is checked,
-# not the whole state again.
+# result is known to be a valid state: each field valid, and the cross-field rule
+# (ConversationState._is_consistent) kept. Then the state is built without validating it
+# again; otherwise it is validated, so that the error names the field. Only an agent's
+# move, whose effects are rule data, can break the cross-field rule, so only that step
+# checks it; the others keep it by what they change (see each), which the property tests
+# check on every state they build.
 _Step = Callable[[dict[str, Any], Any, _Folding], bool]
 
 
@@ -142,12 +147,12 @@ def _agent_followed(values: dict[str, Any], event: AgentFollowed, folding: _Fold
         valid = len(done) <= MAX_DONE and valid
     if do:
         values["agent_replied"] = True
-    return valid
+    return valid and _is_consistent(values)
 
 
 def _facts(values: dict[str, Any], event: Facts, folding: _Folding) -> bool:
     # Each fact was validated as its state field when the event was; none of them takes part
-    # in a cross-field rule (those fields come from events), which is checked anyway.
+    # in the cross-field rule (its fields come from events: FACT_FIELDS leaves them out).
     values.update(event.values)
     return True
 
@@ -177,7 +182,8 @@ def _insulted(values: dict[str, Any], event: Event, folding: _Folding) -> bool:
     remarks: int = values["offensive_remarks"] + 1
     values["offensive_remarks"] = remarks
     # Abuse since the last warning is what a warning's consequence hangs on; the cumulative
-    # counts cannot tell it apart from abuse before the warning.
+    # counts cannot tell it apart from abuse before the warning. Set only with a warning
+    # given and the abuse just recorded, which is what the cross-field rule asks.
     if values["warnings_given"]:
         values["abuse_after_warning"] = True
     return remarks <= MAX_COUNT  # else validation names the limit
@@ -225,7 +231,6 @@ _FOLDS: dict[type, _Step] = {
 _is_consistent = ConversationState._is_consistent
 _trusted = ConversationState._trusted
 _new = object.__new__
-_MAX_LOG = 2 * MAX_EVENTS  # an event and a state for each
 _ENUMS: dict[str, type[Enum]] = {
     name: field.annotation
     for name, field in ConversationState.model_fields.items()
@@ -313,22 +318,59 @@ class Conversation:
     .. versionadded:: 0.2
     """
 
-    # The events and the states they led to are kept flat, alternately, in one tuple: one
-    # concatenation per turn, and ``events``/``states`` are slices of it. The Turn objects
-    # are made when first asked for: most turns of a live conversation are only advised.
-    __slots__ = ("_folding", "_initial", "_log", "_state", "_turns", "_values")
+    # Each conversation is one event longer than the one it was made from, and points to
+    # it: a turn adds one small object, whatever the length. Events, states and the Turn
+    # objects are gathered from the chain when asked for (most turns are only advised).
+    __slots__ = (
+        "_event",
+        "_folding",
+        "_initial",
+        "_length",
+        "_previous",
+        "_state",
+        "_turns",
+        "_values",
+    )
 
     def __init__(
         self, state: StateInput = None, /, *, rulebook: Rulebook | None = None, **fields: Any
     ) -> None:
         book = _rulebook(rulebook)
-        self._folding = _folding_of(book)
-        self._initial = self._state = _coerce_state(state, fields)
+        initial = _coerce_state(state, fields)
+        _check_memory(initial, book)
+        self._start(_folding_of(book), initial)
+
+    def _start(self, folding: _Folding, initial: ConversationState) -> None:
+        self._folding = folding
+        self._initial = self._state = initial
         # The current state's fields, read without the cost of a pydantic attribute.
-        self._values: dict[str, Any] = self._state.__dict__
-        self._log: tuple[Event | ConversationState, ...] = ()
-        self._turns: tuple[Turn, ...] | None = ()
-        _check_memory(self._initial, book)
+        self._values: dict[str, Any] = initial.__dict__
+        self._previous: Conversation | None = None
+        self._event: Event | None = None
+        self._length = 0
+        self._turns: tuple[Turn, ...] = ()
+
+    def _then(self, event: Event, state: ConversationState) -> Conversation:
+        # The same slots as apply() sets for one event (where they are written out).
+        new = _new(Conversation)
+        new._folding = self._folding
+        new._initial = self._initial
+        new._state = state
+        new._values = state.__dict__
+        new._previous = self
+        new._event = event
+        new._length = self._length + 1
+        return new
+
+    def _chain(self) -> list[Conversation]:
+        """This conversation and those it grew from, the first event's first, the start out."""
+        chain = []
+        conv: Conversation | None = self
+        while conv is not None and conv._previous is not None:
+            chain.append(conv)
+            conv = conv._previous
+        chain.reverse()
+        return chain
 
     # -- reading -------------------------------------------------------------------------
 
@@ -345,25 +387,36 @@ class Conversation:
     @property
     def events(self) -> tuple[Event, ...]:
         """Every event so far, in order."""
-        return self._log[0::2]  # type: ignore[return-value]
+        return tuple(conv._event for conv in self._chain())  # type: ignore[misc]
 
     @property
     def states(self) -> tuple[ConversationState, ...]:
         """The history: the state after each event, one per event."""
-        return self._log[1::2]  # type: ignore[return-value]
+        return tuple(conv._state for conv in self._chain())
 
     @property
     def turns(self) -> tuple[Turn, ...]:
         """Each event with the state it led to and, for agent moves, whether it was advised."""
-        turns = self._turns
-        if turns is None:
-            log, book = self._log, self._folding.rulebook
-            befores = (self._initial, *log[1:-1:2])
-            turns = tuple(
-                Turn(event, state, before, book)  # type: ignore[arg-type]
-                for event, state, before in zip(log[0::2], log[1::2], befores, strict=True)
-            )
-            self._turns = turns  # a cache: the conversation itself does not change
+        try:
+            return self._turns
+        except AttributeError:  # not asked for yet
+            pass
+        # Back to the nearest conversation whose turns are known (at the latest, the start).
+        newer = []
+        conv = self
+        while True:
+            try:
+                known = conv._turns
+                break
+            except AttributeError:
+                newer.append(conv)
+                conv = conv._previous  # type: ignore[assignment]  # the start has turns
+        book = self._folding.rulebook
+        turns = known + tuple(
+            Turn(c._event, c._state, c._previous._state, book)  # type: ignore[arg-type, union-attr]
+            for c in reversed(newer)
+        )
+        self._turns = turns  # a cache: the conversation itself does not change
         return turns
 
     @property
@@ -377,7 +430,7 @@ class Conversation:
         return self._state.ended
 
     def __len__(self) -> int:
-        return len(self._log) >> 1
+        return self._length
 
     def __iter__(self) -> Iterator[Turn]:
         return iter(self.turns)
@@ -387,6 +440,7 @@ class Conversation:
             return NotImplemented
         return (
             self._folding is other._folding
+            and self._length == other._length
             and self._initial == other._initial
             and self.events == other.events
         )
@@ -396,18 +450,28 @@ class Conversation:
 
     def __repr__(self) -> str:
         status = ", ended" if self.ended else ""
-        return f"<Conversation: {len(self)} events{status}>"
+        return f"<Conversation: {self._length} events{status}>"
 
-    # Pickled as what it is made of, without the cache of turns.
-    def __getstate__(self) -> tuple[Rulebook, ConversationState, tuple[Any, ...]]:
-        return self._folding.rulebook, self._initial, self._log
+    # Pickled (and copied) flat, as what it is made of: a chain of thousands of events
+    # would go deeper than pickle's recursion limit.
+    def __getstate__(self) -> tuple[Rulebook, ConversationState, tuple[Any, ...], tuple[Any, ...]]:
+        return self.rulebook, self._initial, self.events, self.states
 
-    def __setstate__(self, data: tuple[Rulebook, ConversationState, tuple[Any, ...]]) -> None:
-        book, self._initial, self._log = data
-        self._folding = _folding_of(book)
-        self._state = self._log[-1] if self._log else self._initial  # type: ignore[assignment]
-        self._values = self._state.__dict__
-        self._turns = None
+    def __setstate__(
+        self, data: tuple[Rulebook, ConversationState, tuple[Any, ...], tuple[Any, ...]]
+    ) -> None:
+        book, initial, events, states = data
+        if not events:
+            self._start(_folding_of(book), initial)
+            return
+        conv = _new(Conversation)
+        conv._start(_folding_of(book), initial)
+        for event, state in zip(events[:-1], states[:-1], strict=True):
+            conv = conv._then(event, state)
+        last = conv._then(events[-1], states[-1])
+        for name in Conversation.__slots__:
+            if name != "_turns":
+                setattr(self, name, getattr(last, name))
 
     # -- changing (into a new conversation) ----------------------------------------------
 
@@ -424,27 +488,29 @@ class Conversation:
             ConversationEndedError: an event comes after the end of the conversation.
             DifficultCustomersError: the conversation would exceed :data:`MAX_EVENTS`.
         """
-        log = self._log
-        if len(events) == 1 and len(log) < _MAX_LOG:
+        length = self._length
+        if len(events) == 1 and length < MAX_EVENTS:
             # One event: the common turn of a live conversation, kept as short as it can be
             # (a turn should cost about what its advice does), so fold() is written out.
-            raw = events[0]
-            step = _FOLDS.get(type(raw))
-            if step is not None:
-                event: Event = raw  # type: ignore[assignment]  # an event model, by its class
-            else:
-                try:
-                    event = _from_dict(raw) if type(raw) is dict else parse_event(raw)
-                except ValidationError as exc:
-                    exc.add_note("in events[0]")
-                    raise
-                step = _FOLDS.get(type(event)) or _step_of(event)
-            # fold(), written out.
+            event: Any = events[0]
+            try:
+                if type(event) is dict:
+                    event = _from_dict(event)
+                    step = _FOLDS[type(event)]  # the union's models only
+                else:
+                    found = _FOLDS.get(type(event))  # an event model, found by its class
+                    if found is None:
+                        event = parse_event(event)
+                        found = _FOLDS.get(type(event)) or _step_of(event)
+                    step = found
+            except ValidationError as exc:
+                exc.add_note("in events[0]")
+                raise
             folding = self._folding
             values = self._values.copy()
             if values["ended"] and step is not _agent_followed:
                 raise ConversationEndedError(event, allowed=folding.after_ending)
-            if step(values, event, folding) and _is_consistent(values):
+            if step(values, event, folding):
                 state = _trusted(values)
             else:
                 state = ConversationState.model_validate(values)
@@ -454,16 +520,16 @@ class Conversation:
             new._initial = self._initial
             new._state = state
             new._values = values
-            new._log = log + (event, state)  # noqa: RUF005 (faster than unpacking)
-            new._turns = None
+            new._previous = self
+            new._event = event
+            new._length = length + 1
             return new
-        if len(log) // 2 + len(events) > MAX_EVENTS:
+        if length + len(events) > MAX_EVENTS:
             raise DifficultCustomersError(
                 f"a conversation holds at most {MAX_EVENTS:,} events; "
-                f"this one has {len(log) // 2:,} and {len(events):,} more were given"
+                f"this one has {length:,} and {len(events):,} more were given"
             )
-        state, folding = self._state, self._folding
-        added: list[Event | ConversationState] = []
+        conv, state, folding = self, self._state, self._folding
         for position, raw in enumerate(events):
             try:
                 event = parse_event(raw)
@@ -472,17 +538,8 @@ class Conversation:
                 raise
             step = _FOLDS.get(type(event)) or _step_of(event)
             state = _fold(state, event, step, folding)
-            added += (event, state)
-        if not added:
-            return self
-        new = _new(Conversation)
-        new._folding = folding
-        new._initial = self._initial
-        new._state = state
-        new._values = state.__dict__
-        new._log = log + tuple(added)
-        new._turns = None
-        return new
+            conv = conv._then(event, state)
+        return conv
 
     # -- advising ------------------------------------------------------------------------
 
@@ -501,10 +558,10 @@ class Conversation:
             rulebook: rules to advise with; by default the conversation's own.
         """
         if rulebook is None:
-            rulebook = self._folding.rulebook
-            if details is None and rulebook is _rules._DEFAULT:
+            if details is None and self._folding.default:
                 # The state was validated when it was made: straight to the fast path.
                 return advise(self._state, locale=locale)
+            rulebook = self._folding.rulebook
         return advise(self._state, locale=locale, details=details, rulebook=rulebook)
 
     def advise_each(

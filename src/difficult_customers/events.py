@@ -290,17 +290,32 @@ def _from_dict(event: dict[str, Any]) -> Event:
                             seen[value] = known
                     return known
             elif kind == "facts":
-                return _facts(event)
+                values = event.get("values")
+                if type(values) is dict and 0 < len(values) <= MAX_FACTS:
+                    return _facts(event, values)
     return _ADAPTER.validate_python(event)
 
 
-def _facts(event: dict[str, Any]) -> Event:
-    """A ``facts`` event, from the cache when the same plain facts were parsed before."""
-    values = event.get("values")
-    if type(values) is not dict or not 0 < len(values) <= MAX_FACTS:
+def _facts(event: dict[str, Any], values: dict[Any, Any]) -> Event:
+    """A ``facts`` event, from the cache when the same plain facts were parsed before.
+
+    Every fact is a string (an enum value) or a boolean, and only those are cached: 1 and
+    1.0 are equal to True as keys, but only True is a boolean.
+    """
+    if len(values) == 1:
+        # The common case, one fact learnt at a time, without building a key. Only valid
+        # facts are kept, so this holds a few dozen events at most.
+        (name,) = values
+        value = values[name]
+        if type(value) is str or type(value) is bool:
+            seen = _SEEN_FACT.get(name)
+            known = None if seen is None else seen.get(value)
+            if known is None:
+                known = _ADAPTER.validate_python(event)
+                if type(name) is str:
+                    _SEEN_FACT.setdefault(name, {})[value] = known
+            return known
         return _ADAPTER.validate_python(event)
-    # Every fact is a string (an enum value) or a boolean. Anything else is not cached: 1
-    # and 1.0 are equal to True as keys, but only True is a boolean.
     for value in values.values():
         if type(value) is not str and type(value) is not bool:
             return _ADAPTER.validate_python(event)
@@ -313,6 +328,7 @@ def _facts(event: dict[str, Any]) -> Event:
     return known
 
 
+_SEEN_FACT: dict[str, dict[str | bool, Event]] = {}
 _SEEN_FACTS: dict[tuple[tuple[str, str | bool], ...], Event] = {}
 
 
