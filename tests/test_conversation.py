@@ -545,11 +545,14 @@ def test_a_turn_builds_the_state_validation_would(events: list[dict[str, object]
             state.mood = "calm"  # type: ignore[assignment]
 
 
-def test_each_state_has_its_own_set_of_fields() -> None:
-    # pydantic gives every instance its own set; two states sharing one would be coupled.
+def test_the_states_of_a_turn_share_their_field_names_only_until_copied() -> None:
     conv = Conversation().apply(INSULT, INSULT)
     first, second = conv.states
-    assert first.model_fields_set is not second.model_fields_set
+    assert first.model_fields_set == set(ConversationState.model_fields)
+    copied = copy.copy(first)
+    copied.model_fields_set.discard("mood")
+    assert "mood" in second.model_fields_set
+    assert copied.model_dump(exclude_unset=True).keys() == set(first.model_dump()) - {"mood"}
 
 
 def test_a_subclass_of_an_event_model_folds_as_its_model() -> None:

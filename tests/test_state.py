@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 from pathlib import Path
@@ -246,11 +247,15 @@ class TestNoUnvalidatedState:
         assert built == validated
         assert hash(built) == hash(validated)
         assert built.__dict__ is values, "the fresh dict it is given becomes the state's"
-        # What pydantic's own construction sets, as it sets it: a set of its own each time.
+        # What pydantic's own construction sets: a set (not a frozenset) of every field.
         assert type(built.model_fields_set) is set
         assert built.model_fields_set == validated.model_fields_set
+        # Shared by the trusted states, never by their copies.
         again = ConversationState._trusted(dict(values))
-        assert built.model_fields_set is not again.model_fields_set
+        assert built.model_fields_set is again.model_fields_set
+        for copied in (copy.copy(built), copy.deepcopy(built), pickle.loads(pickle.dumps(built))):
+            assert copied.model_fields_set == built.model_fields_set
+            assert copied.model_fields_set is not built.model_fields_set
         assert built.__pydantic_extra__ is None
         assert built.__pydantic_private__ is None
         assert built.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
