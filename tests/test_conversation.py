@@ -652,3 +652,19 @@ def test_a_conversation_grown_one_event_at_a_time_to_its_limit() -> None:
     with pytest.raises(DifficultCustomersError, match="at most"):
         conv.apply(SPEAKS)
     del conv  # a long chain of conversations is freed without going deep
+
+
+@pytest.mark.parametrize("wrong", [1, 1.0, 0, "true", None])
+def test_a_fact_parsed_before_does_not_let_a_lookalike_through(wrong: object) -> None:
+    # True == 1 == 1.0 and hash alike: a cache of parsed facts must not mistake them.
+    for value in (True, False):
+        assert parse_event({"type": "facts", "values": {"resolved": value}}).values == {
+            "resolved": value
+        }
+        assert parse_event(
+            {"type": "facts", "values": {"resolved": value, "unsatisfiable": value}}
+        ).values == {"resolved": value, "unsatisfiable": value}
+    with pytest.raises(ValidationError, match="resolved"):
+        parse_event({"type": "facts", "values": {"resolved": wrong}})
+    with pytest.raises(ValidationError, match="resolved"):
+        parse_event({"type": "facts", "values": {"resolved": wrong, "unsatisfiable": True}})

@@ -135,19 +135,24 @@ def _agent_followed(values: dict[str, Any], event: AgentFollowed, folding: _Fold
     if values["ended"] and not after_ending:
         raise ConversationEndedError(event, allowed=folding.after_ending)
     valid = True
-    for field, value, increment in effects:
-        if increment:
-            value += values[field]
-            valid = value <= MAX_COUNT and valid
-        values[field] = value  # each value checked when the rule loaded
+    if effects:
+        for field, value, increment in effects:
+            if increment:
+                value += values[field]
+                valid = value <= MAX_COUNT and valid
+            values[field] = value  # each value checked when the rule loaded
+        # Effects may set any field, so they may break the cross-field rule.
+        valid = valid and _is_consistent(values)
     done = values["done"]
-    if rule_id not in done:
+    if not done:
+        values["done"] = (rule_id,)
+    elif rule_id not in done:
         done = tuple(sorted((*done, rule_id)))
         values["done"] = done
         valid = len(done) <= MAX_DONE and valid
     if do:
         values["agent_replied"] = True
-    return valid and _is_consistent(values)
+    return valid
 
 
 def _facts(values: dict[str, Any], event: Facts, folding: _Folding) -> bool:

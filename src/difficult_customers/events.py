@@ -291,8 +291,19 @@ def _from_dict(event: dict[str, Any]) -> Event:
                     return known
             elif kind == "facts":
                 values = event.get("values")
-                if type(values) is dict and 0 < len(values) <= MAX_FACTS:
-                    return _facts(event, values)
+                if type(values) is dict:
+                    if len(values) == 1:
+                        # One fact learnt at a time, the common case, found without a key.
+                        (name,) = values
+                        by_value = _SEEN_FACT.get(name)
+                        if by_value is not None:
+                            fact = values[name]
+                            if type(fact) is str or type(fact) is bool:
+                                parsed = by_value.get(fact)
+                                if parsed is not None:
+                                    return parsed
+                    if 0 < len(values) <= MAX_FACTS:
+                        return _facts(event, values)
     return _ADAPTER.validate_python(event)
 
 
@@ -303,19 +314,13 @@ def _facts(event: dict[str, Any], values: dict[Any, Any]) -> Event:
     1.0 are equal to True as keys, but only True is a boolean.
     """
     if len(values) == 1:
-        # The common case, one fact learnt at a time, without building a key. Only valid
-        # facts are kept, so this holds a few dozen events at most.
+        # Kept by name, then value: only valid facts are kept, so a few dozen at most.
         (name,) = values
         value = values[name]
-        if type(value) is str or type(value) is bool:
-            seen = _SEEN_FACT.get(name)
-            known = None if seen is None else seen.get(value)
-            if known is None:
-                known = _ADAPTER.validate_python(event)
-                if type(name) is str:
-                    _SEEN_FACT.setdefault(name, {})[value] = known
-            return known
-        return _ADAPTER.validate_python(event)
+        parsed = _ADAPTER.validate_python(event)
+        if type(name) is str and (type(value) is str or type(value) is bool):
+            _SEEN_FACT.setdefault(name, {})[value] = parsed
+        return parsed
     for value in values.values():
         if type(value) is not str and type(value) is not bool:
             return _ADAPTER.validate_python(event)
