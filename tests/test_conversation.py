@@ -526,9 +526,16 @@ def test_an_effect_that_contradicts_the_state_is_refused() -> None:
 
 @given(live_events())
 def test_a_turn_builds_the_state_validation_would(events: list[dict[str, object]]) -> None:
-    conv = Conversation(channel="email").apply(*events)
-    for turn in conv.turns:
-        state = turn.state
+    conv = Conversation(channel="email")
+    at_once = conv.apply(*events).states
+    one_by_one = []
+    for event in events:  # a single event takes apply()'s own path
+        conv = conv.apply(event)
+        one_by_one.append(conv.state)
+    assert tuple(one_by_one) == at_once
+    for state in (*one_by_one, *at_once):
+        trusted = ConversationState._trusted(dict(state.__dict__))
+        assert state.model_fields_set is trusted.model_fields_set
         validated = ConversationState.model_validate(state.model_dump())
         assert type(state) is ConversationState
         assert state == validated

@@ -36,7 +36,17 @@ from .events import (
     parse_event,
 )
 from .rules import Effect, Kind, Rulebook, default_rulebook
-from .state import MAX_COUNT, MAX_DONE, ConversationState, Mood
+from .state import (
+    _EVERY_FIELD,
+    MAX_COUNT,
+    MAX_DONE,
+    ConversationState,
+    Mood,
+    _set_dict,
+    _set_extra,
+    _set_fields_set,
+    _set_private,
+)
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
 
@@ -516,7 +526,13 @@ class Conversation:
             if values["ended"] and step is not _agent_followed:
                 raise ConversationEndedError(event, allowed=folding.after_ending)
             if step(values, event, folding):
-                state = _trusted(values)
+                # ConversationState._trusted(values), written out: its call would be a
+                # twentieth of the turn.
+                state = _new(ConversationState)
+                _set_dict(state, values)
+                _set_fields_set(state, _EVERY_FIELD)
+                _set_extra(state, None)
+                _set_private(state, None)
             else:
                 state = ConversationState.model_validate(values)
                 values = state.__dict__
