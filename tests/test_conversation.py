@@ -675,3 +675,23 @@ def test_a_fact_parsed_before_does_not_let_a_lookalike_through(wrong: object) ->
         parse_event({"type": "facts", "values": {"resolved": wrong}})
     with pytest.raises(ValidationError, match="resolved"):
         parse_event({"type": "facts", "values": {"resolved": wrong, "unsatisfiable": True}})
+
+
+def test_a_conversation_under_a_pack_advises_with_the_pack() -> None:
+    from difficult_customers import Rule
+
+    rule = Rule.model_validate(
+        {
+            "id": "only-rule",
+            "kind": "do",
+            "phase": "resolve",
+            "when": "True",
+            "title": "The only rule",
+            "phrasing": [{"text": "Do the one thing."}],
+            "rationale": "To test the rulebook a conversation advises with.",
+            "sources": [{"document": "x.txt", "quote": "a quote of ten characters"}],
+        }
+    )
+    conv = Conversation(rulebook=Rulebook([rule], name="one")).apply(INSULT)
+    assert ids(conv.advise()) == ["only-rule"]
+    assert ids(conv.advise(rulebook=BOOK)) == ids(advise(conv.state))

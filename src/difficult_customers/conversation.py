@@ -16,6 +16,7 @@ from typing import Any
 from babel import Locale
 from pydantic import ValidationError
 
+from . import rules as _rules
 from .advice import Advice
 from .details import Details
 from .engine import DetailsInput, StateInput, _coerce_state, _rulebook, advise, decided_ids
@@ -35,7 +36,7 @@ from .events import (
     event_json,
     parse_event,
 )
-from .rules import Effect, Kind, Rulebook, default_rulebook
+from .rules import Effect, Kind, Rulebook
 from .state import (
     _EVERY_FIELD,
     MAX_COUNT,
@@ -95,8 +96,9 @@ class _Folding:
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
-        #: The built-in rulebook, which advise() uses when it is given none.
-        self.default = rulebook is default_rulebook()
+        # The built-in rulebook, which advise() uses when it is given none (if it has not
+        # been loaded, this is not it: a pack's conversation does not load it).
+        self.default = rulebook is _rules._DEFAULT
         #: By rule id: may it follow an ending, its effects (field, value, increment) with
         #: enum values as the state holds them, and whether it is something the agent does.
         self.moves: dict[str, tuple[bool, tuple[tuple[str, Any, bool], ...], bool]] = {
