@@ -331,15 +331,17 @@ def bench_conversation(states: list[dict[str, Any]], samples: int) -> list[Row]:
     json_dict = lambda e: e.model_dump(mode="json")  # noqa: E731
     for label, make in (("event model", lambda e: e), ("event dict", json_dict)):
         inputs = [(conv, make(event), state) for conv, event, state in turns]
-        turn = per_call_ns(lambda t: t[0].apply(t[1]).advise(), inputs, samples)
-        bare = per_call_ns(lambda t: advise(t[2]), inputs, samples)
-        ratio = statistics.median(turn) / statistics.median(bare)
+        # As in (b): two clock reads, an append and a lambda's call are in both timings but
+        # are the cost of neither, and left in they would bring the ratio closer to 1.
+        loop = statistics.median(per_call_ns(lambda t: None, inputs, samples))
+        turn = statistics.median(per_call_ns(lambda t: t[0].apply(t[1]).advise(), inputs, samples))
+        bare = statistics.median(per_call_ns(lambda t: advise(t[2]), inputs, samples))
+        ratio = (turn - loop) / (bare - loop)
         rows.append(
             Row(
-                f"(f) `conv.apply(event).advise()` per turn, {label}: median "
-                "(`advise()` on the same state)",
-                f"{statistics.median(turn) / 1000:.1f} µs ({statistics.median(bare) / 1000:.1f}"
-                f" µs): {ratio:.2f}x",
+                f"(f) `conv.apply(event).advise()` per turn, {label}: median net of the "
+                "loop's cost (`advise()` on the same state)",
+                f"{(turn - loop) / 1000:.2f} µs ({(bare - loop) / 1000:.2f} µs): {ratio:.2f}x",
                 f"<= {TARGET_TURN_RATIO:.0f}x",
                 ratio <= TARGET_TURN_RATIO,
             )
