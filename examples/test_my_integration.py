@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import given, settings
 from pydantic import ValidationError
 
-from difficult_customers import Conversation, ConversationState, advise
+from difficult_customers import Conversation, ConversationState, advise, default_rulebook
 from difficult_customers.testing import (
     assert_consistent,
     conversations,
@@ -74,4 +74,8 @@ def test_every_turn_of_a_conversation_is_consistent(conversation: Conversation) 
     for advice in conversation.advise_each():
         assert_consistent(advice, ignore=KNOWN)
     if conversation.ended:
-        assert agent_panel(conversation.state.model_dump(mode="json"))["then"] == []
+        # Our own promise: once it has ended, the panel offers only what is left to do
+        # afterwards (debriefing, recording the complaint), never another move towards
+        # the customer.
+        advice = agent_panel(conversation.state.model_dump(mode="json"))["advice"]
+        assert all(default_rulebook()[r.rule_id].after_ending for r in advice.actions)
