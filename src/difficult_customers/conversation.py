@@ -16,10 +16,17 @@ from typing import Any
 from babel import Locale
 from pydantic import ValidationError
 
-from . import rules as _rules
 from .advice import Advice
 from .details import Details
-from .engine import DetailsInput, StateInput, _coerce_state, _rulebook, advise, decided_ids
+from .engine import (
+    DetailsInput,
+    StateInput,
+    _coerce_state,
+    _rulebook,
+    advise,
+    advise_valid,
+    decided_ids,
+)
 from .errors import ConversationEndedError, DifficultCustomersError
 from .events import (
     AgentFollowed,
@@ -92,13 +99,10 @@ def _fold(
 class _Folding:
     """What the fold needs of one rulebook, worked out once and kept with the rulebook."""
 
-    __slots__ = ("after_ending", "default", "each_turn", "moves", "rulebook")
+    __slots__ = ("after_ending", "each_turn", "moves", "rulebook")
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
-        # The built-in rulebook, which advise() uses when it is given none (if it has not
-        # been loaded, this is not it: a pack's conversation does not load it).
-        self.default = rulebook is _rules._DEFAULT
         #: By rule id: may it follow an ending, its effects (field, value, increment) with
         #: enum values as the state holds them, and whether it is something the agent does.
         self.moves: dict[str, tuple[bool, tuple[tuple[str, Any, bool], ...], bool]] = {
@@ -580,12 +584,11 @@ class Conversation:
             details: as for :func:`~difficult_customers.advise`.
             rulebook: rules to advise with; by default the conversation's own.
         """
-        if rulebook is None:
-            if details is None and self._folding.default:
-                # The state was validated when it was made: straight to the fast path.
-                return advise(self._state, locale=locale)
-            rulebook = self._folding.rulebook
-        return advise(self._state, locale=locale, details=details, rulebook=rulebook)
+        book = self._folding.rulebook if rulebook is None else _rulebook(rulebook)
+        if details is None:
+            # The state was validated when it was made: straight to the fast path.
+            return advise_valid(self._state, locale, book)
+        return advise(self._state, locale=locale, details=details, rulebook=book)
 
     def advise_each(
         self, *, locale: str | Locale = "en", details: Details | None = None

@@ -585,6 +585,7 @@ def advise(
     except KeyError:
         fast = _fast(book)
     if details is None:
+        # advise_valid() written out: a call less on the path of nearly every call.
         try:
             voice = fast.voices[locale]
         except (KeyError, TypeError):  # first use, or not a locale (negotiation says so)
@@ -594,6 +595,23 @@ def advise(
         return _advise_fast(fast, fast.voice(locale, details), valid_state)
     negotiated = negotiate_rulebook_locale(locale, book)
     return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
+
+
+def advise_valid(state: ConversationState, locale: str | Locale, book: Rulebook) -> Advice:
+    """:func:`advise` without details for a state already validated, without its dispatch.
+
+    For library code that holds a :class:`ConversationState` it made itself, such as
+    :meth:`Conversation.advise` on every turn.
+    """
+    try:
+        fast: _Fast = book._cache["fast"]
+    except KeyError:
+        fast = _fast(book)
+    try:
+        voice = fast.voices[locale]
+    except (KeyError, TypeError):  # first use, or not a locale (negotiation says so)
+        voice = fast.voice(locale, None)
+    return _advise_fast(fast, voice, state)
 
 
 def _reference(
