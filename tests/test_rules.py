@@ -923,15 +923,15 @@ class TestSharing:
     ) -> None:
         rules_module = importlib.import_module("difficult_customers.rules")
         loads: list[int] = []
-        real_read = rules_module._read_rules
+        real_read = rules_module._read_builtin
         barrier = threading.Barrier(16)
 
-        def slow_read(path: Path) -> object:
+        def slow_read() -> object:
             loads.append(1)
             time.sleep(0.05)  # widen the window in which other threads would load too
-            return real_read(path)
+            return real_read()
 
-        monkeypatch.setattr(rules_module, "_read_rules", slow_read)
+        monkeypatch.setattr(rules_module, "_read_builtin", slow_read)
         monkeypatch.setattr(rules_module, "_DEFAULT", None)
         books: list[Rulebook] = []
 

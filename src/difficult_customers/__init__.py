@@ -9,10 +9,10 @@
 """
 
 import contextlib
+import typing
 
 from .advice import Advice, Recommendation
 from .conditions import Condition, Failure, parse_condition
-from .conversation import Conversation, Turn
 from .details import Details, FormOfAddress, Weekday
 from .engine import Explanation, advise, advise_many, explain, iter_advice
 from .errors import (
@@ -27,19 +27,6 @@ from .errors import (
     UnknownRuleError,
     UnsupportedLocaleError,
 )
-from .events import (
-    AgentFollowed,
-    CustomerAttackedAgent,
-    CustomerFinishedSpeaking,
-    CustomerInsulted,
-    CustomerInterrupted,
-    CustomerMood,
-    CustomerStartedSpeaking,
-    CustomerThreatened,
-    Event,
-    Facts,
-    parse_event,
-)
 from .rules import (
     Effect,
     Kind,
@@ -52,6 +39,47 @@ from .rules import (
     load_rulebook,
 )
 from .state import Channel, ComplaintValidity, ConversationState, CustomerValue, Mood
+
+if typing.TYPE_CHECKING:
+    from typing import Any
+
+    from .conversation import Conversation, Turn
+    from .events import (
+        AgentFollowed,
+        CustomerAttackedAgent,
+        CustomerFinishedSpeaking,
+        CustomerInsulted,
+        CustomerInterrupted,
+        CustomerMood,
+        CustomerStartedSpeaking,
+        CustomerThreatened,
+        Event,
+        Facts,
+        parse_event,
+    )
+
+# Conversations and their events are imported on first use (PEP 562): advise() needs
+# neither, and building the event models and their union is a tenth of the import.
+_LAZY = {
+    "Conversation": "conversation",
+    "Turn": "conversation",
+    **dict.fromkeys(
+        (
+            "AgentFollowed",
+            "CustomerAttackedAgent",
+            "CustomerFinishedSpeaking",
+            "CustomerInsulted",
+            "CustomerInterrupted",
+            "CustomerMood",
+            "CustomerStartedSpeaking",
+            "CustomerThreatened",
+            "Event",
+            "Facts",
+            "parse_event",
+        ),
+        "events",
+    ),
+}
 
 __version__ = "0.1.0"
 
@@ -134,10 +162,38 @@ __all__ = [
     "rules",
 ]
 
-# Show the public path in reprs and docs, as httpx does.
-for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and getattr(_obj, "__module__", "").startswith(__name__ + "."):
+
+def _relabel(obj: object) -> None:
+    """Show the public path in reprs and docs, as httpx does."""
+    if getattr(obj, "__module__", "").startswith(__name__ + "."):
         with contextlib.suppress(AttributeError, TypeError):
-            _obj.__module__ = __name__
-del _name, _obj
+            obj.__module__ = __name__
+
+
+def __getattr__(name: str) -> "Any":
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    import sys
+
+    importlib.import_module(f"{__name__}.{module_name}")
+    # Every lazy export of the modules now loaded (conversation loads events), relabelled
+    # as the others are at import, and kept, so that __getattr__ is not called again.
+    for lazy, owner in _LAZY.items():
+        module = sys.modules.get(f"{__name__}.{owner}")
+        if module is not None and lazy not in globals():
+            value = getattr(module, lazy)
+            _relabel(value)
+            globals()[lazy] = value
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+for _name in __all__:
+    if _name not in _LAZY:
+        _relabel(globals()[_name])
+del _name, typing

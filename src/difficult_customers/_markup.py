@@ -7,7 +7,6 @@ and rule packs, so a rendering must show them as text and never let them become 
 
 from __future__ import annotations
 
-import html
 import re
 
 __all__ = ["escape_html", "escape_markdown"]
@@ -26,6 +25,8 @@ def escape_markdown(text: str) -> str:
     one_line = _LINE_BREAK.sub(" ", text.strip())
     escaped = _INLINE.sub(r"\\\1", one_line)
     escaped = _BLOCK.sub(lambda match: _escape_block(match.group()), escaped, count=1)
+    import html  # only for renderings, which most processes never make
+
     return html.escape(escaped, quote=False)
 
 
@@ -36,4 +37,6 @@ def _escape_block(start: str) -> str:
 
 def escape_html(text: str) -> str:
     """``text`` as literal HTML, safe in element content and in quoted attributes."""
+    import html
+
     return html.escape(text, quote=True)

@@ -31,7 +31,8 @@ class Recommendation(BaseModel):
     .. versionadded:: 0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built when first rendered, not at import (docs/performance.md, "Cold start").
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     rule_id: str
     kind: Kind

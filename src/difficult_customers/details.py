@@ -61,7 +61,7 @@ class Details(BaseModel):
     .. versionadded:: 0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     business_name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]

@@ -92,10 +92,12 @@ class LazyCatalogs(Mapping[str, Mapping[tuple[str, str], str]]):
     .. versionadded:: 0.2
     """
 
-    __slots__ = ("_domain", "_files", "_loaded", "_lock")
+    __slots__ = ("_domain", "_files", "_loaded", "_lock", "_prebuilt")
 
-    def __init__(self, locales_dir: Path, domain: str) -> None:
+    def __init__(self, locales_dir: Path, domain: str, *, prebuilt: Path | None = None) -> None:
         self._domain = domain
+        # The built-in catalogs' folder of artifacts (see _prebuilt.py); None for a pack's.
+        self._prebuilt = prebuilt
         self._files: dict[str, list[Path]] = {}
         for po, lang in _catalog_paths(locales_dir, domain):
             self._files.setdefault(lang, []).append(po)
@@ -112,7 +114,7 @@ class LazyCatalogs(Mapping[str, Mapping[tuple[str, str], str]]):
             if lang not in self._loaded:
                 entries: Catalog = {}
                 for po in files:
-                    entries.update(_read_catalog(po, lang, self._domain))
+                    entries.update(_read_catalog(po, lang, self._domain, self._prebuilt))
                 # Read-only, as a Rulebook's catalogs are: rendered texts are cached from it.
                 self._loaded[lang] = MappingProxyType(entries)
         return self._loaded[lang]
@@ -211,15 +213,29 @@ def _catalog_paths(locales_dir: Path, domain: str) -> Iterator[tuple[Path, str]]
         yield po, lang
 
 
-def _read_catalog(po: Path, lang: str, domain: str) -> Catalog:
-    from babel.messages.pofile import PoFileError, read_po
-
+def _read_catalog(po: Path, lang: str, domain: str, prebuilt: Path | None = None) -> Catalog:
     try:
         data = read_regular_file(po, MAX_CATALOG_BYTES)
     except OSError as exc:
         raise RulebookError(f"cannot read catalog: {exc.strerror or exc}", file=str(po)) from None
     except ValueError as exc:
         raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
+    entries: list[tuple[str, str, str]] | None = None
+    if prebuilt is not None:
+        # The built-in catalogs: their entries as read at build time, if made from exactly
+        # these bytes (see _prebuilt.py); checked below all the same.
+        from ._prebuilt import catalog_entries
+
+        entries = catalog_entries(po, data, prebuilt)
+    if entries is None:
+        entries = _read_po(po, data, lang, domain)
+    return _checked_entries(entries, po)
+
+
+def _read_po(po: Path, data: bytes, lang: str, domain: str) -> list[tuple[str, str, str]]:
+    """The translated entries of a ``.po`` file's content, ``(msgctxt, msgid, msgstr)``."""
+    from babel.messages.pofile import PoFileError, read_po
+
     try:
         # abort_invalid: Babel would otherwise print its complaints and read on.
         with warnings.catch_warnings():
@@ -232,31 +248,37 @@ def _read_catalog(po: Path, lang: str, domain: str) -> Catalog:
         ) from None
     except Exception as exc:  # Babel raises several types for a malformed file
         raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
-    entries: Catalog = {}
+    entries: list[tuple[str, str, str]] = []
     for message in catalog:
         if not message.id or message.fuzzy or not message.string:
             continue
         if not isinstance(message.id, str) or not isinstance(message.string, str):
             continue  # plural entries are not used by rules
-        context = message.context or ""
+        entries.append((message.context or "", message.id, message.string))
+    return entries
+
+
+def _checked_entries(entries: list[tuple[str, str, str]], po: Path) -> Catalog:
+    checked: Catalog = {}
+    for context, message, translation in entries:
         _check_variant(context, str(po))
-        position = control_character(message.string)
+        position = control_character(translation)
         if position is not None:
             raise RulebookError(
-                f"the translation of {message.id!r}: {describe_control(message.string[position])}",
+                f"the translation of {message!r}: {describe_control(translation[position])}",
                 file=str(po),
                 rule=context or None,
                 field="msgstr",
             )
-        if _fields(message.string) != _fields(message.id):
+        if _fields(translation) != _fields(message):
             raise RulebookError(
-                f"placeholders of the translation of {message.id!r} differ from the source",
+                f"placeholders of the translation of {message!r} differ from the source",
                 file=str(po),
                 rule=context or None,
                 field="msgstr",
             )
-        entries[(context, message.id)] = message.string
-    return entries
+        checked[(context, message)] = translation
+    return checked
 
 
 def _fields(text: str) -> set[str]:

@@ -6,7 +6,6 @@ import difflib
 import re
 import string
 import threading
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     StringConstraints,
     ValidationError,
@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from ._files import read_regular_file
 from ._markup import escape_html, escape_markdown
@@ -155,7 +156,7 @@ class Source(BaseModel):
     .. versionadded:: 0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     document: Annotated[
         str,
@@ -209,9 +210,27 @@ def _parse_when(value: object) -> object:
     raise ValueError(f"must be a condition written as a string, not {type(value).__name__}")
 
 
+class _ParsedWhen:
+    """The schema of a ``when``: :func:`_parse_when` alone, which always returns a Condition.
+
+    Not ``BeforeValidator``: that would also make pydantic build a schema for the Condition
+    dataclass, whose annotations it resolves in the module named by ``__module__`` when the
+    (deferred) rule models are first used, and the package relabels that to its own.
+    """
+
+    @staticmethod
+    def __get_pydantic_core_schema__(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        # The inner schema passes on what _parse_when returned; it carries a reference, as
+        # the dataclass's schema did, so that the JSON Schema stays exactly what it was
+        # (pydantic gives a field a "title" unless its schema is a referenced one).
+        return core_schema.no_info_before_validator_function(
+            _parse_when, core_schema.any_schema(ref="difficult_customers.Condition")
+        )
+
+
 WhenCondition = Annotated[
     Condition,
-    BeforeValidator(_parse_when),
+    _ParsedWhen,
     PlainSerializer(lambda condition: condition.source, return_type=str),
     WithJsonSchema({"type": "string", "description": "A precondition over the state."}),
 ]
@@ -220,7 +239,9 @@ WhenCondition = Annotated[
 class Phrasing(BaseModel):
     """One way of saying a rule, for some channels, details supplied or situations."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     text: Text = Field(description="English source text, a gettext msgid.")
     channels: tuple[Channel, ...] = Field(
@@ -283,7 +304,7 @@ class Effect(BaseModel):
     .. versionadded:: 0.2
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     field: str
     value: bool | int | str
@@ -355,7 +376,9 @@ class Rule(BaseModel):
     .. versionadded:: 0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     id: RuleId
     kind: Kind
@@ -864,6 +887,9 @@ class _Pack:
 
 
 def _read_pack(path: Path) -> _Pack:
+    # Here, not at import: the built-in rules usually come prebuilt (see _prebuilt.py).
+    import tomllib
+
     file = str(path)
     try:
         raw = read_regular_file(path, MAX_PACK_BYTES)
@@ -1014,14 +1040,28 @@ def default_rulebook() -> Rulebook:
         with _DEFAULT_LOCK:
             book = _DEFAULT
             if book is None:
-                name, rules = _read_rules(BUILTIN_RULEBOOK)
+                name, rules = _read_builtin()
                 # Each language's catalog is read when first asked for: a process advising
                 # in English reads one catalog, not three.
-                book = Rulebook(
-                    rules, catalogs=LazyCatalogs(builtin_locales_dir(), DOMAIN), name=name
-                )
+                from ._prebuilt import PREBUILT_DIR
+
+                catalogs = LazyCatalogs(builtin_locales_dir(), DOMAIN, prebuilt=PREBUILT_DIR)
+                book = Rulebook(rules, catalogs=catalogs, name=name)
                 _DEFAULT = book
     return book
+
+
+def _read_builtin() -> tuple[str, list[Rule]]:
+    """The built-in rules: as validated when the package was built, if that is still what
+    ``rulebook.toml`` and the validating code give (see _prebuilt.py), else from the TOML."""
+    from ._prebuilt import trusted_rules
+
+    try:
+        toml = read_regular_file(BUILTIN_RULEBOOK, MAX_PACK_BYTES)
+    except (OSError, ValueError):
+        toml = None  # reported by _read_rules, as for any pack
+    trusted = None if toml is None else trusted_rules(toml)
+    return trusted if trusted is not None else _read_rules(BUILTIN_RULEBOOK)
 
 
 def builtin_locales_dir() -> Path:

@@ -17,7 +17,7 @@ The nodes hold only field names of the schema, validated enum values, integers a
 from __future__ import annotations
 
 import ast
-import functools
+import contextlib
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -37,6 +37,7 @@ from ..conditions import (
 )
 
 __all__ = [
+    "LOWERED_CACHE_SIZE",
     "OPERATORS",
     "RULE_ID",
     "AllOf",
@@ -53,6 +54,7 @@ __all__ = [
     "names",
     "require",
     "rulebook_logic",
+    "seed",
 ]
 
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
@@ -223,10 +225,39 @@ def lower(condition: Condition | str, schema: Mapping[str, FieldType] | None = N
     return _lower(text, schema)
 
 
-@functools.lru_cache(maxsize=1024)
+#: Most condition texts whose lowered tree (for the default schema) is kept.
+LOWERED_CACHE_SIZE = 1024
+# Schemas are read-only mappings, not hashable: only the default one is cached. Keyed by
+# the text alone, which is all a lowered tree depends on besides the schema, so a Condition
+# built by hand is lowered from its own text, checked, like any other.
+_LOWERED: dict[str, Node] = {}
+
+
 def _lower_default(text: str) -> Node:
-    # Schemas are read-only mappings, not hashable: only the default one is cached.
-    return _lower(text, state_schema())
+    node = _LOWERED.get(text)
+    if node is None:
+        node = _lower(text, state_schema())
+        _remember(text, node)
+    return node
+
+
+def _remember(text: str, node: Node) -> None:
+    if len(_LOWERED) >= LOWERED_CACHE_SIZE:
+        # The oldest goes, so the cache stays bounded; another thread may have taken it.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            _LOWERED.pop(next(iter(_LOWERED)))
+    _LOWERED[text] = node
+
+
+def seed(text: str, node: Node) -> None:
+    """Remember the lowered tree of a condition text, for the default schema.
+
+    For the built-in rulebook's conditions, lowered when the package was built
+    (``_prebuilt.py``, which checks the tree against the schema first): its first
+    ``advise()`` then need not parse and check every condition again.
+    """
+    if text not in _LOWERED:
+        _remember(text, node)
 
 
 def _lower(text: str, schema: Mapping[str, FieldType]) -> Node:
