@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck format catalogs lint-catalogs bench wheel-check clean
+.PHONY: demo test lint typecheck format catalogs prebuilt lint-catalogs bench wheel-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,17 @@ format: $(STAMP)
 
 catalogs: $(STAMP)
 	$(BIN)/python tools/catalogs.py update
+	$(BIN)/python -m difficult_customers._prebuilt >/dev/null
+
+# The built-in rules and catalogs as the first advise() reads them (src/difficult_customers/
+# _prebuilt.py); the wheel build makes its own. Stale ones are ignored, never used.
+prebuilt: $(STAMP)
+	$(BIN)/python -m difficult_customers._prebuilt
 
 lint-catalogs: $(STAMP)
 	$(BIN)/python ../shared/tools/lint-catalogs --allow tools/lint-catalogs.allow locales/
 
-bench: $(STAMP)
+bench: prebuilt
 	$(BIN)/python benchmarks/bench_advise.py
 
 wheel-check: $(STAMP)
@@ -45,3 +51,4 @@ wheel-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf src/difficult_customers/_prebuilt

@@ -21,6 +21,12 @@ import difficult_customers as dc
 root = Path(sys.argv[1]).resolve()
 assert root not in Path(dc.__file__).resolve().parents, f"imported from the checkout: {dc.__file__}"
 advice = dc.advise({"channel": "phone", "mood": "angry", "offensive_remarks": 2}, locale="pl")
+# The wheel carries the prebuilt rulebook and catalogs, fresh: the first advice in Polish
+# parsed neither the TOML nor a .po file.
+from difficult_customers._prebuilt import status
+
+assert set(status().values()) == {"fresh"}, status()
+assert "tomllib" not in sys.modules and "babel.messages" not in sys.modules, "prebuilt unused"
 assert advice.locale == "pl" and len(advice) > 0
 assert advice[0].text != dc.advise(advice.state, locale="en")[0].text, "Polish text missing"
 # Durations and forms of address are read from the packaged catalogs too.

@@ -192,13 +192,13 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def trusted_rules(toml: bytes, directory: Path = PREBUILT_DIR) -> tuple[str, list[Rule]] | None:
+def trusted_rules(toml: bytes, directory: Path | None = None) -> tuple[str, list[Rule]] | None:
     """The name and rules of the built-in rulebook from its artifact, if it is fresh.
 
     ``None`` when there is no artifact for exactly this TOML and code: read the TOML then.
     The lowered trees of the conditions are handed to :mod:`compile._tree`, checked again.
     """
-    data = _read_json(directory / "rulebook.json")
+    data = _read_json((directory or PREBUILT_DIR) / "rulebook.json")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return None
     key = rulebook_key(toml)
@@ -262,14 +262,14 @@ def _valid_node(node: object, schema: Mapping[str, FieldType]) -> bool:
 
 
 def catalog_entries(
-    po: Path, data: bytes, directory: Path = PREBUILT_DIR
+    po: Path, data: bytes, directory: Path | None = None
 ) -> list[tuple[str, str, str]] | None:
     """The ``(msgctxt, msgid, msgstr)`` entries of a catalog from its artifact, if fresh.
 
     ``data`` is the ``.po`` file's content: the artifact is used only if it was made from
     exactly these bytes. ``None``: read the ``.po`` itself.
     """
-    artifact = _read_json(directory / f"catalog.{po.parents[1].name}.json")
+    artifact = _read_json((directory or PREBUILT_DIR) / f"catalog.{po.parents[1].name}.json")
     if (
         not isinstance(artifact, dict)
         or artifact.get("format") != FORMAT
@@ -322,13 +322,15 @@ def _dumps(data: object) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def status(directory: Path = PREBUILT_DIR) -> dict[str, str]:
+def status(directory: Path | None = None) -> dict[str, str]:
     """``{artifact: "fresh" | "stale" | "missing"}``, for the benchmark and ``make``."""
     from .i18n import _catalog_paths
     from .rules import BUILTIN_RULEBOOK, DOMAIN, builtin_locales_dir
 
+    folder = directory or PREBUILT_DIR
+
     def state(name: str, field: str, expected: str | None) -> str:
-        path = directory / name
+        path = folder / name
         if not path.exists():
             return "missing"
         data = _read_json(path)

@@ -1,0 +1,43 @@
+"""Wheel build hook: the prebuilt rulebook and catalogs (src/difficult_customers/_prebuilt.py).
+
+They are written into a temporary folder and force-included, so a wheel always carries
+artifacts made from exactly its own rulebook, catalogs and code, whatever a checkout's own
+``_prebuilt/`` holds (git ignores it, and so does the build). An editable install skips
+them: a checkout builds its own with ``make prebuilt``, and reads the sources until then.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+class PrebuiltArtifactsHook(BuildHookInterface):  # type: ignore[type-arg]
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel" or version == "editable":
+            return
+        self._folder = tempfile.mkdtemp(prefix="difficult-customers-prebuilt-")
+        # A child process, so that importing the package (pydantic, Babel: the hook's
+        # dependencies) leaves the build backend's own interpreter as it was.
+        env = {**os.environ, "PYTHONPATH": str(Path(self.root) / "src")}
+        subprocess.run(
+            [sys.executable, "-m", "difficult_customers._prebuilt", self._folder],
+            check=True,
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for path in sorted(Path(self._folder).iterdir()):
+            build_data["force_include"][str(path)] = f"difficult_customers/_prebuilt/{path.name}"
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        folder = getattr(self, "_folder", None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,320 @@
+"""The prebuilt rulebook and catalogs: equal to what the sources give, and never used stale."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from difficult_customers import Condition, Rulebook, advise, default_rulebook
+from difficult_customers import _prebuilt as prebuilt
+from difficult_customers.compile import _tree
+from difficult_customers.conditions import state_schema
+from difficult_customers.i18n import LazyCatalogs, _read_catalog
+
+rules_module = importlib.import_module("difficult_customers.rules")
+TOML = rules_module.BUILTIN_RULEBOOK.read_bytes()
+LOCALES = rules_module.builtin_locales_dir()
+PO = {
+    po.parents[1].name: po for po in sorted(LOCALES.glob("*/LC_MESSAGES/difficult_customers.po"))
+}
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prebuilt")
+    assert prebuilt.main([str(folder)]) == 0
+    return folder
+
+
+def assert_same(a: object, b: object, path: str) -> None:
+    """Equal, of the same types all the way down, with the same fields set."""
+    assert type(a) is type(b), (path, type(a), type(b))
+    if isinstance(a, BaseModel):
+        assert isinstance(b, BaseModel)
+        assert a.model_fields_set == b.model_fields_set, path
+        assert list(a.__dict__) == list(b.__dict__), path
+        assert a.__pydantic_extra__ == b.__pydantic_extra__, path
+        assert a.__pydantic_private__ == b.__pydantic_private__, path
+        for name in type(a).model_fields:
+            assert_same(getattr(a, name), getattr(b, name), f"{path}.{name}")
+    elif isinstance(a, tuple):
+        assert isinstance(b, tuple)
+        assert len(a) == len(b), path
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{path}[{index}]")
+    elif isinstance(a, Condition):
+        assert isinstance(b, Condition)
+        assert (a.source, a.fields, a.python, a._schema) == (
+            b.source,
+            b.fields,
+            b.python,
+            b._schema,
+        )
+    else:
+        assert a == b, path
+
+
+def test_the_prebuilt_rules_are_the_validated_rules(artifacts: Path) -> None:
+    trusted = prebuilt.trusted_rules(TOML, artifacts)
+    assert trusted is not None
+    name, rules = trusted
+    validated_name, validated = rules_module._read_rules(rules_module.BUILTIN_RULEBOOK)
+    assert name == validated_name
+    assert len(rules) == len(validated)
+    for rule, expected in zip(rules, validated, strict=True):
+        assert_same(rule, expected, rule.id)
+        assert rule.model_dump_json() == expected.model_dump_json()
+        assert hash(rule) == hash(expected)
+
+
+def test_the_prebuilt_lowered_trees_are_the_lowered_conditions(artifacts: Path) -> None:
+    data = json.loads((artifacts / "rulebook.json").read_text(encoding="utf-8"))
+    texts = [text for text, _ in data["lowered"]]
+    conditions = {
+        condition.source
+        for rule in default_rulebook()
+        for condition in (rule.when, *(p.when for p in rule.phrasing))
+        if condition is not None
+    }
+    assert len(texts) == len(set(texts))
+    assert set(texts) == conditions
+    for text, node in data["lowered"]:
+        assert prebuilt._decode(node) == _tree._lower(text, state_schema()), text
+
+
+def test_the_default_rulebook_advises_alike_from_either_source(
+    artifacts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    states: list[dict[str, Any]] = [
+        {"mood": "angry", "offensive_remarks": 2},
+        {"channel": "email", "complaint_validity": "invalid"},
+        {"mood": "furious", "customer_speaking": True, "threats": True},
+        {"resolved": True, "channel": "chat"},
+    ]
+    books = []
+    for folder in (artifacts, artifacts / "missing"):
+        monkeypatch.setattr(prebuilt, "PREBUILT_DIR", folder)
+        monkeypatch.setattr(rules_module, "_DEFAULT", None)
+        books.append(default_rulebook())
+    monkeypatch.undo()
+    from_artifacts, from_sources = books
+    assert from_artifacts.rules == from_sources.rules
+    for lang in ("en", "fr", "pl"):
+        assert dict(from_artifacts.catalogs[lang]) == dict(from_sources.catalogs[lang])
+    assert from_artifacts.locales == from_sources.locales
+    for state in states:
+        for locale in ("en", "fr", "pl"):
+            assert advise(state, locale=locale, rulebook=from_artifacts) == advise(
+                state, locale=locale, rulebook=from_sources
+            )
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "pl"])
+def test_a_prebuilt_catalog_is_the_catalog(artifacts: Path, lang: str) -> None:
+    po = PO[lang]
+    assert _read_catalog(po, lang, "difficult_customers", artifacts) == _read_catalog(
+        po, lang, "difficult_customers"
+    )
+    assert prebuilt.catalog_entries(po, po.read_bytes(), artifacts) is not None
+
+
+def test_a_catalog_changed_since_the_build_is_read_from_its_po(
+    artifacts: Path, tmp_path: Path
+) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(LOCALES, locales)
+    po = locales / "fr" / "LC_MESSAGES" / "difficult_customers.po"
+    text = po.read_text(encoding="utf-8")
+    assert 'msgstr "Donnez un avertissement clair"' in text
+    po.write_text(
+        text.replace('msgstr "Donnez un avertissement clair"', 'msgstr "Avertissez clairement"'),
+        encoding="utf-8",
+    )
+    assert prebuilt.catalog_entries(po, po.read_bytes(), artifacts) is None
+    catalogs = LazyCatalogs(locales, "difficult_customers", prebuilt=artifacts)
+    assert catalogs["fr"][("issue-warning", "Give a clear warning")] == "Avertissez clairement"
+    assert prebuilt.status(artifacts)["catalog.fr.json"] == "fresh"  # for the shipped .po
+
+
+def test_a_rulebook_changed_since_the_build_is_read_from_its_toml(artifacts: Path) -> None:
+    changed = TOML.replace(b'title = "Give a clear warning"', b'title = "Warn clearly"')
+    assert changed != TOML
+    assert prebuilt.trusted_rules(changed, artifacts) is None
+
+
+def test_validating_code_changed_since_the_build_makes_the_rules_stale(
+    artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy of the package's sources with one validator edited: same TOML, other code.
+    package = Path(prebuilt.__file__).parent
+    copy = tmp_path / "package"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "_prebuilt"))
+    rules_py = copy / "rules.py"
+    rules_py.write_text(rules_py.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    monkeypatch.setattr(prebuilt, "_HERE", copy)
+    assert prebuilt.trusted_rules(TOML, artifacts) is None
+    (copy / "compile" / "_tree.py").unlink()
+    assert prebuilt.rulebook_key(TOML) is None  # sources missing: nothing is trusted
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: {**data, "format": prebuilt.FORMAT + 1},
+        lambda data: {**data, "key": "0" * 64},
+        lambda data: {**data, "rules": [["X", "Rule", {}]]},
+        lambda data: {**data, "rules": [["M", "Details", {}]]},
+        lambda data: {**data, "rules": [["E", "Kind", "maybe"]]},
+        lambda data: {k: v for k, v in data.items() if k != "rules"},
+        lambda data: [data],
+    ],
+    ids=["format", "key", "tag", "model", "enum", "missing", "shape"],
+)
+def test_a_damaged_rulebook_artifact_is_ignored(
+    artifacts: Path, tmp_path: Path, damage: Any
+) -> None:
+    data = json.loads((artifacts / "rulebook.json").read_text(encoding="utf-8"))
+    (tmp_path / "rulebook.json").write_text(json.dumps(damage(data)), encoding="utf-8")
+    assert prebuilt.trusted_rules(TOML, tmp_path) is None
+    (tmp_path / "rulebook.json").write_bytes(b"\xff not json")
+    assert prebuilt.trusted_rules(TOML, tmp_path) is None
+    assert prebuilt.status(tmp_path)["rulebook.json"] == "stale"
+
+
+def test_a_damaged_catalog_artifact_is_ignored(artifacts: Path, tmp_path: Path) -> None:
+    po = PO["fr"]
+    data = json.loads((artifacts / "catalog.fr.json").read_text(encoding="utf-8"))
+    for damaged in (
+        {**data, "format": 0},
+        {**data, "po": "0" * 64},
+        {**data, "entries": [["issue-warning", "Give a clear warning", 3]]},
+        {**data, "entries": "nothing"},
+    ):
+        (tmp_path / "catalog.fr.json").write_text(json.dumps(damaged), encoding="utf-8")
+        assert prebuilt.catalog_entries(po, po.read_bytes(), tmp_path) is None
+
+
+def test_a_prebuilt_translation_is_checked_as_a_po_translation_is(
+    artifacts: Path, tmp_path: Path
+) -> None:
+    from difficult_customers import RulebookError
+
+    po = PO["fr"]
+    data = json.loads((artifacts / "catalog.fr.json").read_text(encoding="utf-8"))
+    data["entries"][0][2] = "{x.__class__}"
+    (tmp_path / "catalog.fr.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(RulebookError, match="placeholders"):
+        _read_catalog(po, "fr", "difficult_customers", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        _tree.Flag("__import__('os').system('true')"),
+        _tree.Flag("offensive_remarks"),  # a count, not a flag
+        _tree.Compare("mood", "==", "livid"),
+        _tree.Compare("offensive_remarks", "==", "1"),
+        _tree.Compare("offensive_remarks", "=", 1),  # type: ignore[arg-type]
+        _tree.Member("mood", ()),
+        _tree.Fields("offensive_remarks", "<", "threats"),
+        _tree.AllOf((_tree.Flag("threats"), _tree.Flag("nope"))),
+        _tree.Not(_tree.Constant(1)),  # type: ignore[arg-type]
+        "threats",
+    ],
+)
+def test_a_lowered_tree_that_the_schema_does_not_allow_is_not_seeded(node: object) -> None:
+    assert not prebuilt._valid_node(node, state_schema())
+
+
+def test_the_seeded_trees_of_the_rulebook_are_valid(artifacts: Path) -> None:
+    data = json.loads((artifacts / "rulebook.json").read_text(encoding="utf-8"))
+    for _, node in data["lowered"]:
+        assert prebuilt._valid_node(prebuilt._decode(node), state_schema())
+
+
+def test_the_lowered_cache_stays_bounded() -> None:
+    for count in range(_tree.LOWERED_CACHE_SIZE + 10):
+        _tree.lower(f"offensive_remarks >= {count}")
+    assert len(_tree._LOWERED) <= _tree.LOWERED_CACHE_SIZE
+    # A seed does not replace what lowering the text gave.
+    text = "offensive_remarks >= 3"
+    lowered = _tree.lower(text)
+    _tree.seed(text, _tree.Constant(True))
+    assert _tree.lower(text) == lowered
+
+
+def test_the_status_and_check_of_a_folder(artifacts: Path, tmp_path: Path) -> None:
+    assert set(prebuilt.status(artifacts).values()) == {"fresh"}
+    assert set(prebuilt.status(tmp_path).values()) == {"missing"}
+    assert prebuilt.main(["--check", str(artifacts)]) == 0
+    assert prebuilt.main(["--check", str(tmp_path)]) == 1
+
+
+def test_a_first_advice_from_fresh_artifacts_parses_no_source(artifacts: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from difficult_customers import _prebuilt\n"
+        f"_prebuilt.PREBUILT_DIR = Path({str(artifacts)!r})\n"
+        "import difficult_customers as dc\n"
+        "advice = dc.advise({'mood': 'angry', 'offensive_remarks': 2}, locale='pl')\n"
+        "assert advice.locale == 'pl' and len(advice) > 0\n"
+        "assert 'tomllib' not in sys.modules, 'the TOML was parsed'\n"
+        "assert 'babel.messages' not in sys.modules, 'a .po file was parsed'\n"
+        # Deferred models were built on this first use, and validate as usual.
+        "assert not dc.Details.__pydantic_complete__\n"
+        "try:\n"
+        "    dc.Details(deposit_percent=150)\n"
+        "except Exception as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    from pydantic import ValidationError
+
+    from difficult_customers import Details
+
+    with pytest.raises(ValidationError) as expected:
+        Details(deposit_percent=150)  # type: ignore[arg-type]
+    assert result.stdout.strip() == str(expected.value).strip()
+
+
+def test_the_schemas_of_deferred_models_are_built_on_first_use() -> None:
+    code = (
+        "import difficult_customers as dc\n"
+        "deferred = (dc.Rule, dc.Phrasing, dc.Source, dc.Effect, dc.Details, dc.Recommendation)\n"
+        "assert not any(m.__pydantic_complete__ for m in deferred)\n"
+        "assert dc.ConversationState.__pydantic_complete__\n"
+        "import json\n"
+        "print(json.dumps([m.model_json_schema() for m in deferred], sort_keys=True))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    from difficult_customers import Details, Effect, Phrasing, Recommendation, Rule, Source
+
+    built = [
+        m.model_json_schema() for m in (Rule, Phrasing, Source, Effect, Details, Recommendation)
+    ]
+    assert json.loads(result.stdout) == built
+
+
+def test_a_hand_built_condition_is_still_checked_once_trees_are_seeded() -> None:
+    # Seeding remembers trees by text, checked: a forged text is lowered, and refused.
+    from difficult_customers import ConditionTypeError
+
+    default_rulebook()  # the built-in rules, from the artifacts when they are fresh
+    rule = default_rulebook()["stay-calm"]
+    forged = Condition(source='channel == "x\' OR 1=1 --"', fields=frozenset(), python="True")
+    book = Rulebook([rule.model_copy(update={"when": forged, "overrides": ()})])
+    with pytest.raises(ConditionTypeError, match="not a value of field 'channel'"):
+        advise({}, rulebook=book)
