@@ -288,26 +288,6 @@ def test_a_first_advice_from_fresh_artifacts_parses_no_source(artifacts: Path) -
     assert result.stdout.strip() == str(expected.value).strip()
 
 
-def test_the_schemas_of_deferred_models_are_built_on_first_use() -> None:
-    code = (
-        "import difficult_customers as dc\n"
-        "deferred = (dc.Rule, dc.Phrasing, dc.Source, dc.Effect, dc.Details, dc.Recommendation)\n"
-        "assert not any(m.__pydantic_complete__ for m in deferred)\n"
-        "assert dc.ConversationState.__pydantic_complete__\n"
-        "import json\n"
-        "print(json.dumps([m.model_json_schema() for m in deferred], sort_keys=True))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    from difficult_customers import Details, Effect, Phrasing, Recommendation, Rule, Source
-
-    built = [
-        m.model_json_schema() for m in (Rule, Phrasing, Source, Effect, Details, Recommendation)
-    ]
-    assert json.loads(result.stdout) == built
-
-
 def test_a_hand_built_condition_is_still_checked_once_trees_are_seeded() -> None:
     # Seeding remembers trees by text, checked: a forged text is lowered, and refused.
     from difficult_customers import ConditionTypeError

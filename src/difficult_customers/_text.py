@@ -9,8 +9,18 @@ rather than escaped at every place that prints, so that a loaded rulebook is saf
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["control_character", "describe_control"]
+__all__ = ["close_matches", "control_character", "describe_control"]
+
+
+def close_matches(word: str, possibilities: Iterable[str], n: int = 1) -> list[str]:
+    """:func:`difflib.get_close_matches`, importing difflib only when a suggestion is made:
+    only error messages need it, and most processes never build one."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)
+
 
 # C0 controls but tab, line feed and carriage return (handled below), DEL, C1 controls, the
 # bidi embeddings and overrides U+202A-U+202E and the bidi isolates U+2066-U+2069.

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import difflib
 import functools
 import io
 import operator
@@ -35,7 +34,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
-from ._text import control_character, describe_control
+from ._text import close_matches, control_character, describe_control
 from .errors import ConditionSyntaxError, ConditionTypeError
 from .state import ConversationState, CustomerValue, Mood
 
@@ -585,7 +584,7 @@ class _Checker(_Pass[None]):
     def _field(self, node: ast.Name) -> FieldType:
         field_type = self.schema.get(node.id)
         if field_type is None:
-            close = difflib.get_close_matches(node.id, list(self.schema), n=1)
+            close = close_matches(node.id, list(self.schema), n=1)
             raise _type_error(
                 f"unknown field {node.id!r}", self.source, node, close[0] if close else None
             )
@@ -673,7 +672,7 @@ class _Checker(_Pass[None]):
                     constant,
                 )
             if value not in field_type.values:
-                close = difflib.get_close_matches(value, field_type.values, n=1)
+                close = close_matches(value, field_type.values, n=1)
                 raise _type_error(
                     f"{value!r} is not a value of field {name.id!r}; allowed: "
                     + ", ".join(map(repr, field_type.values)),

@@ -6,7 +6,6 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -15,6 +14,7 @@ from babel import Locale
 from pydantic import ValidationError
 
 from . import rules as _rules
+from ._text import close_matches
 from .advice import Advice, Recommendation
 from .compile.python import Evaluator, MaskEvaluator, compile_masks, compile_quiet
 from .compile.python import compile_rulebook as _compile
@@ -30,7 +30,7 @@ from .i18n import (
     spoken_form,
     variant_context,
 )
-from .rules import Kind, Rule, Rulebook, default_rulebook
+from .rules import Kind, Phase, Rule, Rulebook, Source, default_rulebook
 from .state import ConversationState
 
 __all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
@@ -221,14 +221,11 @@ class _Renderer:
         # Every phrasing is a format string, with or without placeholders, so "{{" renders
         # as "{" whichever phrasing the details select.
         text = FORMATTER.format(text, **{name: self.values[name] for name in phrasing.requires})
-        recommendation = Recommendation(
-            rule_id=rule.id,
-            kind=rule.kind,
-            phase=rule.phase,
-            title=self.translate(rule.id, rule.title),
-            text=text,
-            rationale=self.translate(rule.id, rule.rationale),
-            sources=rule.sources,
+        recommendation = _recommendation(
+            rule,
+            self.translate(rule.id, rule.title),
+            text,
+            self.translate(rule.id, rule.rationale),
         )
         if not phrasing.requires:
             self.plan.rendered[key] = recommendation
@@ -249,6 +246,44 @@ class _Renderer:
             )
             self.plan.labels[self.tag] = labels
         return labels
+
+
+def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recommendation:
+    """The recommendation of a rule, with its texts rendered.
+
+    Built without validating again when every part already has exactly the type validation
+    would give (any validated rule, and catalog text), which spares building the model's
+    schema at the first advice; otherwise validated, for the same result and errors.
+    """
+    sources = rule.sources
+    if (
+        type(rule.id) is str
+        and type(rule.kind) is Kind
+        and type(rule.phase) is Phase
+        and type(title) is str
+        and type(text) is str
+        and type(rationale) is str
+        and type(sources) is tuple
+        and all(type(source) is Source for source in sources)
+    ):
+        return Recommendation.model_construct(
+            rule_id=rule.id,
+            kind=rule.kind,
+            phase=rule.phase,
+            title=title,
+            text=text,
+            rationale=rationale,
+            sources=sources,
+        )
+    return Recommendation(
+        rule_id=rule.id,
+        kind=rule.kind,
+        phase=rule.phase,
+        title=title,
+        text=text,
+        rationale=rationale,
+        sources=sources,
+    )
 
 
 # --- the fast path --------------------------------------------------------------------------
@@ -638,7 +673,7 @@ def _done(plan: _Plan, state: ConversationState) -> frozenset[int]:
         return frozenset(plan.index[i] for i in state.done) - plan.repeats
     except KeyError:
         unknown = next(i for i in state.done if i not in plan.index)
-        close = difflib.get_close_matches(unknown, list(plan.index), n=1)
+        close = close_matches(unknown, list(plan.index), n=1)
         raise UnknownRuleError(unknown, suggestion=close[0] if close else None) from None
 
 

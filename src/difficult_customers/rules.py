@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 import threading
@@ -31,7 +30,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from ._files import read_regular_file
 from ._markup import escape_html, escape_markdown
-from ._text import control_character, describe_control
+from ._text import close_matches, control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .details import DETAIL_NAMES
 from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
@@ -319,7 +318,7 @@ class Effect(BaseModel):
         schema = state_schema()
         field_type = schema.get(name)
         if field_type is None:
-            close = difflib.get_close_matches(name, list(schema), n=1)
+            close = close_matches(name, list(schema), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"unknown state field {name!r}{hint}")
         if field_type.kind == "bool":
@@ -612,7 +611,7 @@ class Rulebook:
         try:
             return self._by_id[rule_id]
         except KeyError:
-            close = difflib.get_close_matches(str(rule_id), self._by_id, n=1)
+            close = close_matches(str(rule_id), self._by_id, n=1)
             raise UnknownRuleError(rule_id, suggestion=close[0] if close else None) from None
 
     def __repr__(self) -> str:
@@ -784,7 +783,7 @@ def _closest(value: object, known: list[str]) -> str | None:
     starting = [name for name in known if text and name.startswith(text)]
     if len(starting) == 1:
         return starting[0]
-    close = difflib.get_close_matches(text, known, n=1)
+    close = close_matches(text, known, n=1)
     return close[0] if close else None
 
 
@@ -797,7 +796,7 @@ def _check_overrides(by_id: Mapping[str, Rule], name: str) -> None:
         for key in ("overrides", "conflicts_with"):
             for target in getattr(rule, key):
                 if target not in by_id:
-                    close = difflib.get_close_matches(target, by_id, n=1)
+                    close = close_matches(target, by_id, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise RulebookError(
                         f"{key.replace('_', ' ')} unknown rule {target!r}{hint}",
@@ -1015,7 +1014,7 @@ def _build_rule(entry: object, file: str, index: int) -> Rule:
         detail = ".".join(location[1:])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(location[-1], Rule.model_fields, n=1)
+            close = close_matches(location[-1], Rule.model_fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             message = f"unknown key {location[-1]!r}{hint}"
         where = f"{detail}: " if detail else ""
@@ -1126,7 +1125,7 @@ def _load(path: str | Path, base: Rulebook | None) -> tuple[Rulebook, _Merge]:
                 field="disable",
             )
         if rule_id not in by_id:
-            close = difflib.get_close_matches(rule_id, by_id, n=1)
+            close = close_matches(rule_id, by_id, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise RulebookError(
                 f"cannot disable {rule_id!r}: no rule has this id{hint}",

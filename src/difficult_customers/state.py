@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import warnings
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from ._text import close_matches
 from .errors import StateValidationError
 
 __all__ = [
@@ -568,7 +568,7 @@ def _state_error(exc: ValidationError) -> StateValidationError:
     for error in exc.errors():
         loc = error["loc"]
         if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
-            close = difflib.get_close_matches(loc[-1], ConversationState.model_fields, n=1)
+            close = close_matches(loc[-1], ConversationState.model_fields, n=1)
             message = "Extra inputs are not permitted: no such field"
             if close:
                 message += f" (did you mean {close[0]!r}?)"
