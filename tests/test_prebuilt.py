@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -298,3 +299,18 @@ def test_a_hand_built_condition_is_still_checked_once_trees_are_seeded() -> None
     book = Rulebook([rule.model_copy(update={"when": forged, "overrides": ()})])
     with pytest.raises(ConditionTypeError, match="not a value of field 'channel'"):
         advise({}, rulebook=book)
+
+
+def test_the_artifacts_are_the_same_on_any_hash_seed(tmp_path: Path) -> None:
+    for seed in ("1", "4242"):
+        subprocess.run(
+            [sys.executable, "-m", "difficult_customers._prebuilt", str(tmp_path / seed)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    first, second = (sorted((tmp_path / seed).iterdir()) for seed in ("1", "4242"))
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
