@@ -39,7 +39,11 @@ def docstring_tests() -> list[doctest.DocTest]:
     # The package relabels exports' __module__, which hides them from doctest.testmod;
     # collect the docstrings of every object each module exports directly instead.
     finder = doctest.DocTestFinder(exclude_empty=True)
-    globs = vars(difficult_customers).copy()
+    # Every export, also those the package loads on first access (conversations, events).
+    globs = {
+        **vars(difficult_customers),
+        **{name: getattr(difficult_customers, name) for name in difficult_customers.__all__},
+    }
     tests = list(finder.find(difficult_customers, "difficult_customers", globs=globs))
     seen: set[int] = set()
     for module_name in (
