@@ -1,7 +1,7 @@
 """The built-in rulebook and catalogs, checked at build time, for a quick first advise().
 
-Reading ``rulebook.toml`` (TOML parsing, then validating 38 rules and parsing their 43
-conditions) and a ``.po`` catalog (Babel's parser) is most of the first ``advise()`` of a
+Reading ``rulebook.toml`` (TOML parsing, then validating every rule and parsing and checking
+its conditions) and a ``.po`` catalog (Babel's parser) is most of the first ``advise()`` of a
 process. The wheel build (``hatch_build.py``) and ``make prebuilt`` in a checkout write
 what those steps produce into ``_prebuilt/`` beside this module, as JSON:
 
@@ -57,9 +57,11 @@ __all__ = [
 FORMAT = 1
 PREBUILT_DIR = Path(__file__).with_name("_prebuilt")
 
-# The modules whose code decides what validating rulebook.toml gives: an edit to any of
-# them makes the rulebook artifact stale, as an edit to the TOML does.
+# The modules whose code decides what validating rulebook.toml gives, and this one, which
+# encodes and decodes it: an edit to any of them makes the rulebook artifact stale, as an
+# edit to the TOML does.
 _VALIDATING = (
+    "_prebuilt.py",
     "rules.py",
     "conditions.py",
     "state.py",
