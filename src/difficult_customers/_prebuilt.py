@@ -24,7 +24,6 @@ code is generated from them.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import sys
@@ -140,8 +139,8 @@ def _encode(value: object) -> Any:
         if value._schema is not None:
             raise TypeError("only conditions over the state's own fields are prebuilt")
         return ["C", value.source, sorted(value.fields), value.python]
-    if type(value) in _NODES.values() and dataclasses.is_dataclass(value):
-        parts = (_encode(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, _tree._Node) and type(value) in _NODES.values():
+        parts = (_encode(getattr(value, name)) for name in value.__match_args__)
         return ["N", type(value).__name__, *parts]
     if isinstance(value, tuple):
         return ["T", *map(_encode, value)]

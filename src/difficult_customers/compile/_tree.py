@@ -76,64 +76,142 @@ _FLIPPED: Mapping[str, Op] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">":
 RULE_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
-@dataclass(frozen=True, slots=True)
-class Constant:
+class _Node:
+    """A node of a lowered tree: immutable, equal to a node of the same type and fields.
+
+    Written out rather than as dataclasses: the tree is needed by the first advise(), and
+    defining eight dataclasses costs about 4 ms at import (their methods are compiled one by
+    one), most of what the package itself adds to pydantic's own import time.
+    """
+
+    __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Node)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{type(self).__name__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), self._values()
+
+
+_set = object.__setattr__
+
+
+class Constant(_Node):
     """``True`` or ``False`` standing alone."""
 
+    __slots__ = ("value",)
+    __match_args__ = ("value",)
     value: bool
 
+    def __init__(self, value: bool) -> None:
+        _set(self, "value", value)
 
-@dataclass(frozen=True, slots=True)
-class Flag:
+
+class Flag(_Node):
     """A boolean field standing alone: true when the field is."""
 
+    __slots__ = ("name",)
+    __match_args__ = ("name",)
     name: str
 
+    def __init__(self, name: str) -> None:
+        _set(self, "name", name)
 
-@dataclass(frozen=True, slots=True)
-class Compare:
+
+class Compare(_Node):
     """``name op value``: a field against a constant of the field's own type."""
 
+    __slots__ = ("name", "op", "value")
+    __match_args__ = ("name", "op", "value")
     name: str
     op: Op
     value: Value
 
+    def __init__(self, name: str, op: Op, value: Value) -> None:
+        _set(self, "name", name)
+        _set(self, "op", op)
+        _set(self, "value", value)
 
-@dataclass(frozen=True, slots=True)
-class Fields:
+
+class Fields(_Node):
     """``left op right``: two counts compared with each other."""
 
+    __slots__ = ("left", "op", "right")
+    __match_args__ = ("left", "op", "right")
     left: str
     op: Op
     right: str
 
+    def __init__(self, left: str, op: Op, right: str) -> None:
+        _set(self, "left", left)
+        _set(self, "op", op)
+        _set(self, "right", right)
 
-@dataclass(frozen=True, slots=True)
-class Member:
+
+class Member(_Node):
     """``name in values`` (or ``not in`` when ``negated``); ``values`` is never empty."""
 
+    __slots__ = ("name", "negated", "values")
+    __match_args__ = ("name", "values", "negated")
     name: str
     values: tuple[Value, ...]
-    negated: bool = False
+    negated: bool
+
+    def __init__(self, name: str, values: tuple[Value, ...], negated: bool = False) -> None:
+        _set(self, "name", name)
+        _set(self, "values", values)
+        _set(self, "negated", negated)
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(_Node):
+    __slots__ = ("operand",)
+    __match_args__ = ("operand",)
     operand: Node
 
+    def __init__(self, operand: Node) -> None:
+        _set(self, "operand", operand)
 
-@dataclass(frozen=True, slots=True)
-class AllOf:
+
+class AllOf(_Node):
     """Every operand holds (at least two)."""
 
+    __slots__ = ("operands",)
+    __match_args__ = ("operands",)
     operands: tuple[Node, ...]
 
+    def __init__(self, operands: tuple[Node, ...]) -> None:
+        _set(self, "operands", operands)
 
-@dataclass(frozen=True, slots=True)
-class AnyOf:
+
+class AnyOf(_Node):
     """Some operand holds (at least two)."""
 
+    __slots__ = ("operands",)
+    __match_args__ = ("operands",)
     operands: tuple[Node, ...]
+
+    def __init__(self, operands: tuple[Node, ...]) -> None:
+        _set(self, "operands", operands)
 
 
 Node = Constant | Flag | Compare | Fields | Member | Not | AllOf | AnyOf
