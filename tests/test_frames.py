@@ -250,3 +250,94 @@ def test_bad_arguments() -> None:
         advise_frame(frame, text="yes")
     with pytest.raises(TypeError, match="rulebook must be a Rulebook"):
         advise_frame(frame, rulebook="builtin")
+
+
+def test_a_slice_of_a_frame() -> None:
+    # A slice's boolean columns may start inside a byte of their Arrow bitmaps.
+    rows = random_state_rows(300, seed=8)
+    for start in (1, 5, 8):
+        found = advise_frame(_frame(rows).slice(start, 200))["rule_ids"].to_list()
+        assert found == [_expected(row)[0] for row in rows[start : start + 200]], start
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_a_frame_of_many_chunks_gathered_in_parts(
+    monkeypatch: pytest.MonkeyPatch, text: bool
+) -> None:
+    # Large frames are evaluated a slice at a time and their lists gathered in parts, one
+    # per thread: the same paths, on a frame small enough to check row by row.
+    monkeypatch.setattr(frames, "_CHUNK_ROWS", 64)
+    monkeypatch.setattr(frames, "_PARALLEL_ROWS", 100)
+    rows = random_state_rows(1000, seed=9)
+    result = advise_frame(_frame(rows), text=text)
+    assert result["rule_ids"].to_list() == [_expected(row)[0] for row in rows]
+    if text:
+        assert result["texts"].to_list() == [_expected(row)[1] for row in rows]
+
+
+def test_no_pandas_for_a_polars_frame() -> None:
+    # pyarrow's pa.array() and to_numpy() import pandas when it is installed: a fifth of a
+    # second in the first call of a process, for a frame that has nothing to do with pandas.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, polars as pl\n"
+        "from difficult_customers.frames import advise_frame\n"
+        "frame = pl.DataFrame({'mood': ['calm'], 'done': [['stay-calm']]})\n"
+        "advise_frame(frame)\n"
+        "advise_frame(frame, text=True)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values", "bad"),
+    [
+        ("Int8", [0, -3, 127, -128], (1, 3)),
+        ("Int32", [0, -3, 10_001, 2], (1, 2)),
+        ("UInt16", [0, 3, 10_001, 20_000], (2, 3)),
+        ("UInt64", [0, 3, 10_001, 2**64 - 1], (2, 3)),
+        ("Int64", [-(2**63), 3, 10_001, -1], (0, 2, 3)),
+    ],
+)
+def test_counts_out_of_range_in_every_integer_dtype(
+    dtype: str, values: list[int], bad: tuple[int, ...]
+) -> None:
+    # The range is first tested on the column's minimum and maximum (64-bit columns read as
+    # unsigned), then the rows are looked for.
+    frame = pl.DataFrame({"warnings_given": pl.Series(values, dtype=getattr(pl, dtype))})
+    (problem,) = _problems_list(frame)
+    assert problem.column == "warnings_given"
+    assert problem.rows == bad
+
+
+def test_enum_columns_of_other_categories_are_checked() -> None:
+    # An Enum whose categories differ from the field's is read by value, not by position.
+    frame = pl.DataFrame(
+        {"mood": pl.Series(["furious", "calm"], dtype=pl.Enum(["furious", "calm"]))}
+    )
+    rows = [{"mood": "furious"}, {"mood": "calm"}]
+    assert advise_frame(frame)["rule_ids"].to_list() == [_expected(row)[0] for row in rows]
+    wrong = pl.DataFrame({"mood": pl.Series(["calm", "livid"], dtype=pl.Enum(["calm", "livid"]))})
+    (problem,) = _problems_list(wrong)
+    assert problem.rows == (1,)
+
+
+def test_done_with_too_many_ids_and_nulls() -> None:
+    from difficult_customers.state import MAX_DONE
+
+    ids = sorted(default_rulebook().ids)
+    long = (ids * (MAX_DONE // len(ids) + 2))[: MAX_DONE + 1]
+    frame = pl.DataFrame({"done": [[], long, ["stay-calm", None]]})
+    (problem,) = _problems_list(frame)
+    assert problem.rows == (1,)
+    assert f"at most {MAX_DONE}" in problem.rule
+    frame = pl.DataFrame({"done": [[], ["stay-calm", None]]})
+    (problem,) = _problems_list(frame)
+    assert problem.rows == (1,)
+    assert "unknown" in problem.rule

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from .compile._tree import RulebookLogic, require, rulebook_logic
@@ -30,7 +31,8 @@ import polars as pl  # noqa: E402
 import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 from babel import Locale  # noqa: E402
 
-from .compile.polars import expression, fired  # noqa: E402
+from .compile._tree import Flag  # noqa: E402
+from .compile.polars import Bitmap, bitmaps, expression  # noqa: E402
 from .conditions import FieldType, state_schema  # noqa: E402
 from .errors import ColumnProblem, FrameError  # noqa: E402
 from .i18n import negotiate_rulebook_locale  # noqa: E402
@@ -91,13 +93,12 @@ def advise_frame(
     states, kind = _as_polars(frame)
     states = _validated(states, book)
     logic = rulebook_logic(book)
-    keys = _keys(logic, states)
     ids = pl.List(pl.Enum(list(logic.ids)))
+    codes, distinct = _outcomes(_keys(logic, states))
     if language is None:
-        result = pl.DataFrame([_rule_ids(logic, keys, ids)])
+        result = pl.DataFrame([_gathered(_id_table(logic, distinct, ids), codes)])
     else:
-        result = _with_texts(pl.DataFrame([keys]), states, book, logic, language, ids)
-        result = result.drop("_key")
+        result = _with_texts(codes, distinct, states, book, logic, language, ids)
     return _from_polars(result, kind)
 
 
@@ -155,60 +156,196 @@ def _from_polars(result: pl.DataFrame, kind: Kind) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-def _rows(states: pl.DataFrame, bad: pl.Expr) -> tuple[tuple[int, ...], int]:
-    """The first offending positions, and how many rows offend."""
-    found = states.select(
-        pl.arg_where(bad.fill_null(True)).head(MAX_ROWS_SHOWN).implode().alias("rows"),
-        bad.fill_null(True).sum().alias("count"),
-    ).row(0)
-    return tuple(found[0]), int(found[1])
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """One rule a column's values must keep.
+
+    ``found`` is a whole-column aggregate, true when some row breaks the rule; ``bad`` is
+    true on each such row. The ``found`` of every check of a frame are computed in one
+    pass over it, and rows are looked for only where something was found.
+    """
+
+    column: str
+    rule: str
+    found: pl.Expr
+    bad: pl.Expr
 
 
-def _problem(states: pl.DataFrame, name: str, bad: pl.Expr, rule: str) -> ColumnProblem | None:
-    rows, count = _rows(states, bad)
-    return ColumnProblem(name, rule, rows, count) if count else None
+#: A column's lenient cast (under a temporary name, so that its checks still see the
+#: caller's values) and its checks, in the order they are reported; or what is wrong with
+#: the column as a whole.
+_Plan = tuple[pl.Expr | None, list[_Check]] | ColumnProblem
 
 
 def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
     """The states with enum columns as ``Enum``; raises FrameError listing every problem."""
     schema = state_schema()
     fields = ConversationState.model_fields
-    problems: list[ColumnProblem] = []
-    casts: list[pl.Series] = []
-    null_counts = states.null_count().row(0, named=True) if states.width else {}
-    for name in states.columns:
+    problems: dict[str, ColumnProblem] = {}
+    checks: list[list[_Check]] = []
+    casts: dict[str, pl.Expr] = {}
+    for name, dtype in states.schema.items():
         if name not in fields:
             close = difflib.get_close_matches(name, list(fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(ColumnProblem(name, f"not a state field{hint}"))
+            problems[name] = ColumnProblem(name, f"not a state field{hint}")
             continue
-        dtype = states.schema[name]
-        if name == "done":
-            problem, done = _check_done(states, dtype, book)
-            if problem is not None:
-                problems.append(problem)
-            elif done is not None:
-                casts.append(done)
-            continue
-        field_type = schema[name]
-        problem, cast = _check_column(states, name, dtype, field_type, null_counts[name])
-        if problem is not None:
-            problems.append(problem)
-        elif cast is not None:
-            casts.append(cast)
-    if not problems and "abuse_after_warning" in states.columns:
-        problem = _problem(
-            states,
-            "abuse_after_warning",
-            pl.col("abuse_after_warning") & ~_abuse_after_a_warning_possible(states),
-            "true only where warnings_given >= 1 and offensive_remarks >= 1, personal_attacks "
-            "or threats (record the warning and the abuse first)",
+        plan = (
+            _done_plan(states, dtype, book)
+            if name == "done"
+            else _plan(states, name, dtype, schema[name])
         )
-        if problem is not None:
-            problems.append(problem)
+        if isinstance(plan, ColumnProblem):
+            problems[name] = plan
+            continue
+        cast, column_checks = plan
+        if cast is not None:
+            casts[name] = cast.alias(_cast_name(name))
+        checks.append(column_checks)
+    # The state's own cross-field rule reads other columns: only checked on valid ones.
+    cross = None if problems else _abuse_after_warning_check(states)
+    frame = states.with_columns(casts.values()) if casts else states
+    problems.update(_broken(frame, checks, cross))
     if problems:
-        raise FrameError(problems)
-    return states.with_columns(casts) if casts else states
+        order = {name: i for i, name in enumerate(states.columns)}
+        raise FrameError(sorted(problems.values(), key=lambda p: order[p.column]))
+    if not casts:
+        return states
+    return states.with_columns(frame[_cast_name(name)].alias(name) for name in casts)
+
+
+def _cast_name(name: str) -> str:
+    # No state field starts with "_", and other columns were refused before any cast.
+    return f"_cast_{name}"
+
+
+def _broken(
+    frame: pl.DataFrame, checks: list[list[_Check]], cross: _Check | None
+) -> dict[str, ColumnProblem]:
+    """Each column's first broken rule, with its rows; the cross-field rule only if none."""
+    every = [check for column in checks for check in column]
+    if cross is not None:
+        every.append(cross)
+    if not every or frame.height == 0:
+        return {}
+    found = frame.select(
+        check.found.fill_null(False).alias(f"_{i}") for i, check in enumerate(every)
+    ).row(0)
+    broken = {id(check) for check, hit in zip(every, found, strict=True) if hit}
+    first = [
+        next(check for check in column if id(check) in broken)
+        for column in checks
+        if any(id(check) in broken for check in column)
+    ]
+    if not first and cross is not None and id(cross) in broken:
+        first = [cross]
+    if not first:
+        return {}
+    located = frame.select(
+        expression
+        for i, check in enumerate(first)
+        for expression in (
+            pl.arg_where(check.bad.fill_null(True))
+            .head(MAX_ROWS_SHOWN)
+            .implode()
+            .alias(f"_rows{i}"),
+            check.bad.fill_null(True).sum().alias(f"_count{i}"),
+        )
+    ).row(0)
+    return {
+        check.column: ColumnProblem(
+            check.column, check.rule, tuple(located[2 * i]), int(located[2 * i + 1])
+        )
+        for i, check in enumerate(first)
+    }
+
+
+def _nulls(
+    states: pl.DataFrame, name: str, rule: str = "no nulls: every row needs a value"
+) -> _Check:
+    # A column knows its null count: no pass over it.
+    found = pl.lit(states.get_column(name).null_count() > 0)
+    return _Check(name, rule, found, pl.col(name).is_null())
+
+
+def _plan(states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: FieldType) -> _Plan:
+    column = pl.col(name)
+    if field_type.kind == "bool":
+        if dtype != pl.Boolean:
+            return ColumnProblem(name, f"a Boolean column, not {_describe(dtype)}")
+        return None, [_nulls(states, name)]
+    if field_type.kind == "int":
+        if not dtype.is_integer():
+            return ColumnProblem(name, f"an integer column, not {_describe(dtype)}")
+        # The minimum and maximum are cheaper to find than every row out of range; read as
+        # unsigned, a 64-bit column's negative values are beyond the maximum too.
+        if dtype in (pl.Int64, pl.UInt64):
+            found = column.reinterpret(signed=False).max() > MAX_COUNT
+        else:
+            found = (column.min() < 0) | (column.max() > MAX_COUNT)
+        in_range = _Check(
+            name, f"a count from 0 to {MAX_COUNT}", found, (column < 0) | (column > MAX_COUNT)
+        )
+        return None, [_nulls(states, name), in_range]
+    enum = pl.Enum(list(field_type.values))
+    if dtype == enum:
+        return None, [_nulls(states, name)]
+    if not isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
+        rule = f"a string, Categorical or Enum column, not {_describe(dtype)}"
+        return ColumnProblem(name, rule)
+    # Values outside the enum become nulls in a lenient cast; the column's own nulls are
+    # reported first, so a null the cast leaves is a value outside the enum.
+    cast = column.cast(pl.String).cast(enum, strict=False)
+    outside = _Check(
+        name,
+        field_type.describe(),
+        pl.col(_cast_name(name)).null_count() > 0,
+        ~column.cast(pl.String).is_in(list(field_type.values)),
+    )
+    return cast, [_nulls(states, name), outside]
+
+
+def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Plan:
+    """The ``done`` column's checks, and its cast to a list of ``Enum`` ids."""
+    rule = "a list of the rulebook's rule ids"
+    if not isinstance(dtype, pl.List) or not isinstance(
+        dtype.inner, pl.String | pl.Categorical | pl.Enum
+    ):
+        return ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
+    column = pl.col("done")
+    ids = pl.List(pl.Enum(list(rulebook_logic(book).ids)))  # in advice order: rule indices
+    cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
+    # Unknown ids and null items are the nulls inside the cast's lists.
+    converted = pl.col(_cast_name("done"))
+    unknown = converted.list.eval(pl.element().null_count()).explode().sum() > 0
+    return cast, [
+        _nulls(states, "done", "no nulls: an empty list for nothing done"),
+        _Check(
+            "done",
+            f"at most {MAX_DONE} rule ids",
+            column.list.len().max() > MAX_DONE,
+            column.list.len() > MAX_DONE,
+        ),
+        _Check(
+            "done",
+            rule + " (a rule id is unknown)",
+            unknown,
+            column.list.eval(
+                pl.element().is_null() | ~pl.element().cast(pl.String).is_in(list(book.ids))
+            ).list.any(),
+        ),
+    ]
+
+
+def _abuse_after_warning_check(states: pl.DataFrame) -> _Check | None:
+    if "abuse_after_warning" not in states.columns:
+        return None
+    bad = pl.col("abuse_after_warning") & ~_abuse_after_a_warning_possible(states)
+    rule = (
+        "true only where warnings_given >= 1 and offensive_remarks >= 1, personal_attacks "
+        "or threats (record the warning and the abuse first)"
+    )
+    return _Check("abuse_after_warning", rule, bad.any(), bad)
 
 
 def _abuse_after_a_warning_possible(states: pl.DataFrame) -> pl.Expr:
@@ -225,125 +362,77 @@ def _describe(dtype: pl.DataType) -> str:
     return str(dtype)
 
 
-def _check_column(
-    states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: FieldType, null_count: int
-) -> tuple[ColumnProblem | None, pl.Series | None]:
-    column = pl.col(name)
-    # Rows are looked for only once a cheap whole-column test has found something.
-    nulls = (
-        _problem(states, name, column.is_null(), "no nulls: every row needs a value")
-        if null_count
-        else None
-    )
-    if field_type.kind == "bool":
-        if dtype != pl.Boolean:
-            return ColumnProblem(name, f"a Boolean column, not {_describe(dtype)}"), None
-        return nulls, None
-    if field_type.kind == "int":
-        if not dtype.is_integer():
-            return ColumnProblem(name, f"an integer column, not {_describe(dtype)}"), None
-        if nulls is not None:
-            return nulls, None
-        rule = f"a count from 0 to {MAX_COUNT}"
-        low, high = states.select(column.min().alias("low"), column.max().alias("high")).row(0)
-        if low is None or (low >= 0 and high <= MAX_COUNT):
-            return None, None
-        return _problem(states, name, (column < 0) | (column > MAX_COUNT), rule), None
-    enum = pl.Enum(list(field_type.values))
-    if dtype == enum:
-        return nulls, None
-    if not isinstance(dtype, pl.String | pl.Categorical | pl.Enum):
-        rule = f"a string, Categorical or Enum column, not {_describe(dtype)}"
-        return ColumnProblem(name, rule), None
-    if nulls is not None:
-        return nulls, None
-    # Values outside the enum become nulls in a lenient cast: count them first, and look
-    # for their rows only when there are any.
-    converted = states.select(column.cast(pl.String).cast(enum, strict=False).alias(name))[name]
-    if converted.null_count() == 0:
-        return None, converted
-    outside = ~column.cast(pl.String).is_in(list(field_type.values))
-    return _problem(states, name, outside, field_type.describe()), None
-
-
-def _check_done(
-    states: pl.DataFrame, dtype: pl.DataType, book: Rulebook
-) -> tuple[ColumnProblem | None, pl.Series | None]:
-    """Problems of the ``done`` column, or the column as a list of ``Enum`` ids."""
-    rule = "a list of the rulebook's rule ids"
-    if not isinstance(dtype, pl.List) or not isinstance(
-        dtype.inner, pl.String | pl.Categorical | pl.Enum
-    ):
-        problem = ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
-        return problem, None
-    column = pl.col("done")
-    nulls = _problem(states, "done", column.is_null(), "no nulls: an empty list for nothing done")
-    if nulls is not None:
-        return nulls, None
-    too_long = _problem(
-        states, "done", column.list.len() > MAX_DONE, f"at most {MAX_DONE} rule ids"
-    )
-    if too_long is not None:
-        return too_long, None
-    ids = pl.List(pl.Enum(list(rulebook_logic(book).ids)))  # in advice order, as rule indices
-    cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
-    # Unknown ids (and null items) become nulls in the cast: count them on the flat values
-    # first, and look for their rows only when there are any.
-    converted = states.select(cast.alias("done"))["done"]
-    flat = converted.to_arrow()
-    if isinstance(flat, pa.ChunkedArray):
-        flat = flat.combine_chunks()
-    if flat.values.null_count == 0:
-        return None, converted
-    unknown = column.list.eval(
-        pl.element().is_null() | ~pl.element().cast(pl.String).is_in(list(book.ids))
-    ).list.any()
-    unknown_ids = _problem(states, "done", unknown, rule + " (a rule id is unknown)")
-    # Every null of the cast is an unknown id or a null item, so the search finds a row.
-    assert unknown_ids is not None
-    return unknown_ids, None
-
-
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------
 
 
-def _keys(logic: RulebookLogic, states: pl.DataFrame) -> pl.Series:
-    """Per row, the set of rules in the advice as one integer (bytes past 64 rules).
+#: Per row, the rules in its advice: ``keys[r, w]`` bit ``b`` is rule ``64 w + b``.
+Keys = np.ndarray[Any, np.dtype[np.uint64]]
 
-    The conditions are evaluated by polars, one Boolean column each; everything after is
-    done on their Arrow bitmaps, 64 rows per machine word: the ending, the overrides (in
-    :attr:`RulebookLogic.overriders` order), and the rules carried out.
+#: Rows evaluated together (a multiple of 8, so that each slice's bitmaps start on a byte).
+_CHUNK_ROWS = 1 << 20
+
+#: Below this many rows a frame's id lists are gathered in one piece: splitting them
+#: between threads costs more than it saves.
+_PARALLEL_ROWS = 200_000
+
+
+def _keys(logic: RulebookLogic, states: pl.DataFrame) -> Keys:
+    """Per row, the set of rules in its advice.
+
+    The conditions are evaluated as bitmaps (:func:`.compile.polars.bitmaps`), and so are
+    the ending and the overrides (in :attr:`RulebookLogic.overriders` order), 8 rows per
+    byte; then the bitmaps are transposed into one key per row, and the rules carried out
+    are removed from the keys. A slice of :data:`_CHUNK_ROWS` rows at a time, so that
+    the bitmaps stay in the processor's cache and their memory is reused.
     """
-    rows = states.height
-    words = (rows + 63) // 64
     present = set(states.columns)
     defaults = [
         pl.lit(_default(name)).alias(name)
         for name in sorted(ConversationState.model_fields)
         if name not in present and name != "done"
     ]
-    frame = states.lazy().with_columns(defaults) if defaults else states.lazy()
-    ended = pl.col("ended") if "ended" in present else None
-    outcomes = frame.select(fired(logic, ended=ended)).collect().get_columns()
-    on = [_bitmap(column, words) for column in outcomes]
-    out: list[np.ndarray[Any, np.dtype[np.uint64]] | None] = [None] * len(on)
-    for i in logic.overriders:
-        # A rule overrides others only when it fired and was not overridden itself.
-        overridden = out[i]
-        by_i = on[i] if overridden is None else on[i] & ~overridden
-        for target in logic.overrides[i]:
-            current = out[target]
-            out[target] = by_i.copy() if current is None else current | by_i
-    kept = [f if o is None else f & ~o for f, o in zip(on, out, strict=True)]
-    keys = _transpose(kept, rows)
+    frame = states.with_columns(defaults) if defaults else states
+    ended = "ended" in present
+    keys = [
+        _chunk_keys(logic, frame.slice(offset, _CHUNK_ROWS), ended=ended)
+        for offset in range(0, frame.height, _CHUNK_ROWS)
+    ]
+    if not keys:
+        keys = [_chunk_keys(logic, frame, ended=ended)]
+    joined = keys[0] if len(keys) == 1 else np.concatenate(keys)
     if "done" in present:
-        keys &= ~_done_bits(logic, states["done"], keys.shape[1])
-    if keys.shape[1] == 1:
-        return pl.Series("_key", keys[:, 0])
-    # More than 64 rules: the key is the row's bytes, compared as a whole.
-    return pl.Series("_key", [row.tobytes() for row in keys], dtype=pl.Binary)
+        joined &= ~_done_bits(logic, states["done"], joined.shape[1])
+    return joined
+
+
+def _chunk_keys(logic: RulebookLogic, frame: pl.DataFrame, *, ended: bool) -> Keys:
+    rules = len(logic.ids)
+    *on, ending = bitmaps([*logic.conditions, Flag("ended")], frame)
+    # One row per rule (and zeros up to a multiple of 8 rules, for the transpose).
+    kept = np.zeros((-(-rules // 8) * 8, (frame.height + 7) // 8), dtype=np.uint8)
+    running = np.invert(ending) if ended else None
+    for i, fired in enumerate(on):
+        if running is None or i in logic.after_ending:
+            kept[i] = fired
+        else:
+            # Once a conversation has ended only the after_ending rules take part.
+            np.bitwise_and(fired, running, out=kept[i])
+    # In this order every rule that could override i comes before i, so i's row is final
+    # (fired and not overridden) when i removes the rules it overrides.
+    overridden: dict[int, Bitmap] = {}
+    for i in logic.overriders:
+        if i in overridden:
+            kept[i] &= ~overridden.pop(i)
+        for target in logic.overrides[i]:
+            if target in overridden:
+                overridden[target] |= kept[i]
+            else:
+                overridden[target] = kept[i].copy()
+    for i, out in overridden.items():
+        kept[i] &= ~out
+    return _transpose(kept, frame.height)
 
 
 def _default(name: str) -> object:
@@ -351,54 +440,44 @@ def _default(name: str) -> object:
     return getattr(value, "value", value)
 
 
-def _bitmap(series: pl.Series, words: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """A Boolean column's validity-free Arrow bitmap as 64-bit words (row r is bit r)."""
-    array = series.to_arrow()
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.null_count:  # pragma: no cover - validation leaves no nulls to the conditions
-        raise AssertionError("unexpected null in a rule's outcome")
-    if array.offset % 8 == 0:
-        start = array.offset // 8
-        raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)[start : start + words * 8]
-    else:  # pragma: no cover - a freshly computed column starts at its buffer's start
-        raw = np.packbits(array.to_numpy(zero_copy_only=False), bitorder="little")
-    padded = np.zeros(words * 8, dtype=np.uint8)
-    padded[: raw.shape[0]] = raw
-    return padded.view(np.uint64)
-
-
-# For a byte of 8 rows' bits of one rule, the 8 rows' bytes with that bit in bit 0 each: how
-# a rule's bitmap becomes one byte per row, 8 rows per 64-bit operation.
-_SPREAD = np.array(
-    [sum(1 << (8 * row) for row in range(8) if byte >> row & 1) for byte in range(256)],
-    dtype=np.uint64,
+#: The three steps of an 8 x 8 bit matrix transpose held in one 64-bit word (byte i is row
+#: i, bit j of it column j): each swaps the bits at ``shift`` apart that ``mask`` selects.
+_TRANSPOSE_8X8 = (
+    (np.uint64(7), np.uint64(0x00AA00AA00AA00AA)),
+    (np.uint64(14), np.uint64(0x0000CCCC0000CCCC)),
+    (np.uint64(28), np.uint64(0x00000000F0F0F0F0)),
 )
 
 
-def _transpose(
-    bitmaps: Sequence[np.ndarray[Any, np.dtype[np.uint64]]], rows: int
-) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    """Rule-major bitmaps to row-major keys: ``keys[r, w]`` bit ``b`` is rule ``64 w + b``."""
-    blocks = (rows + 7) // 8
-    width = max(1, (len(bitmaps) + 63) // 64)
+def _transpose(bitmaps: Bitmap, rows: int) -> Keys:
+    """Rule-major bitmaps (a multiple of 8 rules) to row-major keys.
+
+    Eight rules at a time: a byte of each of their bitmaps is 8 rows of one rule, so the 8
+    bytes side by side are an 8 x 8 bit matrix (rules by rows), and its transpose is one
+    byte of the key of each of those 8 rows. numpy transposes all such words of 8 rules at
+    once, in a few whole-array operations (one group of rules at a time stays in cache).
+    """
+    groups, blocks = bitmaps.shape[0] // 8, bitmaps.shape[1]
+    width = max(1, -(-groups // 8))
     keys = np.zeros((blocks * 8, width * 8), dtype=np.uint8)
-    group = np.empty(blocks, dtype=np.uint64)
-    spread = np.empty(blocks, dtype=np.uint64)
-    for byte in range((len(bitmaps) + 7) // 8):
-        group[:] = 0
-        for bit, bitmap in enumerate(bitmaps[byte * 8 : byte * 8 + 8]):
-            np.take(_SPREAD, bitmap.view(np.uint8)[:blocks], out=spread)
-            if bit:
-                np.left_shift(spread, np.uint64(bit), out=spread)
-            np.bitwise_or(group, spread, out=group)
-        keys[:, byte] = group.view(np.uint8)
+    matrix = np.empty((blocks, 8), dtype=np.uint8)
+    words = matrix.view(np.uint64).reshape(blocks)
+    swap = np.empty(blocks, dtype=np.uint64)
+    for group in range(groups):
+        for rule in range(8):
+            matrix[:, rule] = bitmaps[8 * group + rule]
+        for shift, mask in _TRANSPOSE_8X8:
+            np.right_shift(words, shift, out=swap)
+            np.bitwise_xor(swap, words, out=swap)
+            np.bitwise_and(swap, mask, out=swap)
+            np.bitwise_xor(words, swap, out=words)
+            np.left_shift(swap, shift, out=swap)
+            np.bitwise_xor(words, swap, out=words)
+        keys[:, group] = matrix.reshape(-1)
     return keys.view(np.uint64)[:rows]
 
 
-def _done_bits(
-    logic: RulebookLogic, done: pl.Series, width: int
-) -> np.ndarray[Any, np.dtype[np.uint64]]:
+def _done_bits(logic: RulebookLogic, done: pl.Series, width: int) -> Keys:
     """Per row, the rules carried out that do not repeat, as key words.
 
     ``done`` is the validated list of ``Enum`` ids: its Arrow values are the rule indices.
@@ -407,8 +486,8 @@ def _done_bits(
     array = done.list.eval(pl.element().to_physical()).to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
-    codes = np.asarray(array.values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    offsets = _numpy(array.offsets).astype(np.int64)
+    codes = _numpy(array.values).astype(np.int64)
     bits = np.zeros((done.len(), width), dtype=np.uint64)
     starts = offsets[:-1] - offsets[0]
     nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
@@ -425,35 +504,116 @@ def _done_bits(
     return bits
 
 
-def _indices(key: int | bytes, rules: int) -> list[int]:
-    """The rule indices of a key, in advice order."""
-    data = key.to_bytes(8, "little") if isinstance(key, int) else key
-    return [i for i in range(rules) if data[i // 8] >> (i % 8) & 1]
-
-
-def _rule_ids(logic: RulebookLogic, keys: pl.Series, ids: pl.List) -> pl.Series:
-    """The ids of each row's rules: built once per distinct key, then gathered by row."""
-    encoded = pa.array(keys.to_arrow()).dictionary_encode()
-    unique = encoded.dictionary
-    if pa.types.is_binary(unique.type) or pa.types.is_large_binary(unique.type):
-        raw = np.frombuffer(b"".join(unique.to_pylist()), dtype=np.uint8)
-        raw = raw.reshape(len(unique), -1)
+def _outcomes(keys: Keys) -> tuple[np.ndarray[Any, Any], Keys]:
+    """Each row's index into the distinct keys, and the distinct keys (a hash pass)."""
+    rows, width = keys.shape
+    if width == 1:
+        encoded = _arrow(keys.reshape(rows)).dictionary_encode()
+        distinct = _numpy(encoded.dictionary)
+        distinct = distinct.reshape(-1, 1)
     else:
-        raw = np.ascontiguousarray(unique.to_numpy(zero_copy_only=False), dtype=np.uint64)
-        raw = raw.view(np.uint8).reshape(len(unique), 8)
+        # More than 64 rules: the key is the row's bytes, compared as a whole.
+        data = pa.py_buffer(np.ascontiguousarray(keys))
+        array = pa.Array.from_buffers(pa.binary(8 * width), rows, [None, data])
+        encoded = array.dictionary_encode()
+        unique = encoded.dictionary
+        start = unique.offset * 8 * width
+        raw = np.frombuffer(unique.buffers()[1], dtype=np.uint8)
+        raw = raw[start : start + len(unique) * 8 * width]
+        distinct = raw.view(np.uint64).reshape(len(unique), width)
+    return _numpy(encoded.indices), distinct
+
+
+_ARROW_TYPES: dict[np.dtype[Any], Any] = {
+    np.dtype(np.int32): pa.int32(),
+    np.dtype(np.int64): pa.int64(),
+    np.dtype(np.uint64): pa.uint64(),
+}
+
+
+_NUMPY_TYPES: dict[str, np.dtype[Any]] = {
+    "int8": np.dtype(np.int8),
+    "uint8": np.dtype(np.uint8),
+    "int16": np.dtype(np.int16),
+    "uint16": np.dtype(np.uint16),
+    "int32": np.dtype(np.int32),
+    "uint32": np.dtype(np.uint32),
+    "int64": np.dtype(np.int64),
+    "uint64": np.dtype(np.uint64),
+}
+
+
+def _arrow(values: np.ndarray[Any, Any]) -> Any:
+    """A numpy array as an Arrow array, sharing its memory.
+
+    Not ``pa.array(values)``: it imports pandas, when installed, to look for its types (a
+    fifth of a second, in the first call of a process).
+    """
+    values = np.ascontiguousarray(values)
+    data = pa.py_buffer(values)
+    return pa.Array.from_buffers(_ARROW_TYPES[values.dtype], len(values), [None, data])
+
+
+def _strings(values: Sequence[str]) -> Any:
+    """Strings as an Arrow array, built from its buffers (see :func:`_arrow`)."""
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.large_string(), len(encoded), buffers)
+
+
+def _numpy(array: Any) -> np.ndarray[Any, Any]:
+    """An Arrow array of integers without nulls as a numpy view (not ``to_numpy``, which
+    imports pyarrow's pandas support too)."""
+    assert array.null_count == 0
+    data: np.ndarray[Any, Any] = np.frombuffer(
+        array.buffers()[1], dtype=_NUMPY_TYPES[str(array.type)]
+    )
+    return data[array.offset : array.offset + len(array)]
+
+
+def _indices(key: Keys) -> list[int]:
+    """The rule indices of one key, in advice order."""
+    data = key.view(np.uint8)
+    return [i for i in range(8 * data.shape[0]) if data[i // 8] >> (i % 8) & 1]
+
+
+def _id_table(logic: RulebookLogic, distinct: Keys, ids: pl.List) -> pl.Series:
+    """The ids of the rules of each distinct key, as a ``rule_ids`` column."""
+    count, width = distinct.shape
+    raw = np.ascontiguousarray(distinct).view(np.uint8).reshape(count, 8 * width)
     # Bit i of a key (little-endian) is rule i; np.nonzero reads the bits row by row, so
     # each key's rule indices come out in advice order.
     bits = np.unpackbits(raw, axis=1, bitorder="little")[:, : len(logic.ids)]
     _, rules = np.nonzero(bits)
-    offsets = np.zeros(len(unique) + 1, dtype=np.int64)
+    offsets = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(bits.sum(axis=1, dtype=np.int64), out=offsets[1:])
-    values = pa.DictionaryArray.from_arrays(
-        pa.array(rules.astype(np.int32)), pa.array(list(logic.ids), type=pa.large_string())
-    )
-    table = pl.from_arrow(pa.LargeListArray.from_arrays(pa.array(offsets), values))
+    values = pa.DictionaryArray.from_arrays(_arrow(rules.astype(np.int32)), _strings(logic.ids))
+    table = pl.from_arrow(pa.LargeListArray.from_arrays(_arrow(offsets), values))
     assert isinstance(table, pl.Series)
-    indices = pl.Series(encoded.indices.to_numpy(zero_copy_only=False))
-    return table.cast(ids).gather(indices).alias("rule_ids")
+    return table.cast(ids).alias("rule_ids")
+
+
+def _gathered(table: pl.Series, codes: np.ndarray[Any, Any]) -> pl.Series:
+    """``table[codes]``: each row's list, copied from its distinct key's.
+
+    The copying is most of the work for a large frame, so it is split between polars'
+    threads, in row order; the result has one chunk per thread.
+    """
+    indices = pl.Series("_code", codes)
+    rows = indices.len()
+    parts = min(pl.thread_pool_size(), rows // _PARALLEL_ROWS)
+    if parts <= 1:
+        return table.gather(indices)
+    step = -(-rows // parts)
+    pieces = [
+        pl.LazyFrame([indices.slice(offset, step)]).select(
+            pl.lit(table).gather(pl.col("_code")).alias(table.name)
+        )
+        for offset in range(0, rows, step)
+    ]
+    return pl.concat(pieces, parallel=True).collect().to_series()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,51 +622,70 @@ def _rule_ids(logic: RulebookLogic, keys: pl.Series, ids: pl.List) -> pl.Series:
 
 
 def _with_texts(
-    result: pl.DataFrame,
+    codes: np.ndarray[Any, Any],
+    distinct: Keys,
     states: pl.DataFrame,
     book: Rulebook,
     logic: RulebookLogic,
     language: str,
     ids: pl.List,
 ) -> pl.DataFrame:
+    rows = states.height
+    channels = state_schema()["channel"].values
     channel = (
-        states["channel"].cast(pl.String)
+        states["channel"].to_physical().to_numpy()  # validated: Enum of those values
         if "channel" in states.columns
-        else pl.Series([_default("channel")] * states.height, dtype=pl.String)
+        else np.full(rows, channels.index(str(_default("channel"))))
     )
     situational = [i for i, rule in enumerate(book.rules) if _situational(rule)]
-    choices = {
-        f"_p{i}": _choice(book.rules[i], states) for i in situational
-    }  # the wording each row would get, for rules whose wording follows the state
-    keyed = result.with_columns(
-        channel.alias("_channel"), *(pl.Series(n, c) for n, c in choices.items())
-    )
-    columns = ["_key", "_channel", *choices]
-    unique = keyed.select(columns).unique(maintain_order=True)
+    # The wording each row would get, for rules whose wording follows the state (-1: the
+    # channel's own).
+    choices = {i: _choice(book.rules[i], states).fill_null(-1).to_numpy() for i in situational}
+    # One integer per row for (kept rules, channel, wordings), in mixed radix, re-encoded
+    # densely whenever the next digit would overflow.
+    combined = codes.astype(np.int64)
+    size = max(1, distinct.shape[0])
+    digits = [(channel, len(channels))]
+    digits += [(choices[i] + 1, len(book.rules[i].phrasing) + 1) for i in situational]
+    for digit, radix in digits:
+        if size * radix >= 2**62:
+            combined, size = _dense(combined)
+        combined = combined * radix + digit
+        size *= radix
+    groups, count = _dense(combined)
+    first = np.full(count, rows, dtype=np.int64)
+    np.minimum.at(first, groups, np.arange(rows, dtype=np.int64))
     catalog = book.catalogs.get(language, {})
     id_lists: list[list[str]] = []
     text_lists: list[list[str]] = []
-    for row in unique.iter_rows(named=True):
-        indices = _indices(row["_key"], len(logic.ids))
+    for row in first.tolist():
+        indices = _indices(distinct[codes[row]])
         id_lists.append([logic.ids[i] for i in indices])
         texts = []
         for i in indices:
             rule = book.rules[i]
-            choice = row.get(f"_p{i}")
+            choice = int(choices[i][row]) if i in choices else -1
             phrasing = (
                 rule.phrasing[choice]
-                if choice is not None
-                else rule.phrasing_for(_channel(row["_channel"]), frozenset())
+                if choice >= 0
+                else rule.phrasing_for(_channel(channels[channel[row]]), frozenset())
             )
             # As the engine's renderer: English may leave msgstr empty (the source text).
             texts.append(catalog.get((rule.id, phrasing.text), phrasing.text))
         text_lists.append(texts)
-    table = unique.with_columns(
-        pl.Series("rule_ids", id_lists, dtype=ids),
-        pl.Series("texts", text_lists, dtype=pl.List(pl.String)),
+    return pl.DataFrame(
+        [
+            _gathered(pl.Series("rule_ids", id_lists, dtype=ids), groups),
+            _gathered(pl.Series("texts", text_lists, dtype=pl.List(pl.String)), groups),
+        ]
     )
-    joined = keyed.join(table, on=columns, how="left", maintain_order="left")
-    return joined.select("_key", "rule_ids", "texts")
+
+
+def _dense(values: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], int]:
+    """Each value's index among the distinct values, and how many there are."""
+    encoded = _arrow(values).dictionary_encode()
+    indices = _numpy(encoded.indices).astype(np.int64)
+    return indices, len(encoded.dictionary)
 
 
 def _situational(rule: Rule) -> bool:

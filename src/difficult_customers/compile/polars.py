@@ -2,12 +2,19 @@
 
 A column holds one state field: booleans as ``Boolean``, counts as integers, enums as
 ``Enum`` (or strings) of their values. Needs the ``[frames]`` extra.
+
+:func:`expression` is one condition as one polars expression. :func:`bitmaps` evaluates many
+conditions at once, as :func:`difficult_customers.frames.advise_frame` needs them: polars
+computes each distinct comparison once, and the ``and``/``or``/``not`` above them are done
+on the Arrow bitmaps of the results, 64 rows per machine word.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Sequence
+from typing import Any
 
 from ._tree import (
     AllOf,
@@ -25,9 +32,18 @@ from ._tree import (
 
 require("polars", "frames", "difficult_customers.compile.polars")
 
-import polars as pl  # noqa: E402  (after the check, so a missing extra says which)
+require("numpy", "frames", "difficult_customers.compile.polars")
+require("pyarrow", "frames", "difficult_customers.compile.polars")
 
-__all__ = ["expression", "fired", "kept"]
+import numpy as np  # noqa: E402  (after the checks, so a missing extra says which)
+import polars as pl  # noqa: E402
+import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
+
+__all__ = ["Bitmap", "bitmap", "bitmaps", "expression", "fired", "kept"]
+
+#: A column of booleans as bits, 8 rows per byte: row ``r`` is bit ``r % 8`` of byte ``r // 8``
+#: (the layout of an Arrow bitmap). Bits past the last row are unspecified.
+Bitmap = np.ndarray[Any, np.dtype[np.uint8]]
 
 _COMPARE = {
     "==": operator.eq,
@@ -106,4 +122,95 @@ def kept(
             # A rule carried out still overrides; it is only not advised again.
             keep = keep & ~done.list.contains(pl.lit(logic.ids[i]))
         result.append(keep.alias(logic.ids[i]))
+    return result
+
+
+def bitmaps(nodes: Sequence[Node], frame: pl.DataFrame) -> list[Bitmap]:
+    """Each condition's value on every row of ``frame``, as a read-only :data:`Bitmap`.
+
+    ``frame`` holds every field the conditions read, without nulls. Each distinct
+    comparison (:class:`Compare`, :class:`Member`, :class:`Fields`) is evaluated once by
+    polars, all of them in one ``select``; a boolean field is its column's own bitmap, not
+    copied; the rest is whole-bitmap ``&``, ``|`` and ``~``, each distinct subtree computed
+    once, into a row of one matrix (one large allocation costs far less than many small
+    ones).
+    """
+    size = (frame.height + 7) // 8
+    leaves = list(dict.fromkeys(leaf for node in nodes for leaf in _leaves(node)))
+    computed = frame.select(expression(leaf).alias(f"_{i}") for i, leaf in enumerate(leaves))
+    known: dict[Node, Bitmap] = {
+        leaf: bitmap(column) for leaf, column in zip(leaves, computed.get_columns(), strict=True)
+    }
+    for flag in dict.fromkeys(flag for node in nodes for flag in _flags(node)):
+        known[flag] = bitmap(frame.get_column(flag.name))
+    inner = list(dict.fromkeys(inner for node in nodes for inner in _inner(node)))
+    matrix = np.empty((len(inner), size), dtype=np.uint8)
+    for row, node in zip(matrix, inner, strict=True):  # children come before parents
+        if isinstance(node, Constant):
+            row.fill(0xFF if node.value else 0)
+        elif isinstance(node, Not):
+            np.invert(known[node.operand], out=row)
+        else:
+            assert isinstance(node, AllOf | AnyOf)
+            combine = np.bitwise_and if isinstance(node, AllOf) else np.bitwise_or
+            first, second, *rest = (known[operand] for operand in node.operands)
+            combine(first, second, out=row)
+            for operand in rest:
+                combine(row, operand, out=row)
+        row.flags.writeable = False  # a subtree's row is shared by every tree holding it
+        known[node] = row
+    return [known[node] for node in nodes]
+
+
+def _inner(node: Node) -> list[Node]:
+    """The nodes of a tree that bitmaps combine (and constants), children first."""
+    if isinstance(node, Constant):
+        return [node]
+    if isinstance(node, Not):
+        return [*_inner(node.operand), node]
+    if isinstance(node, AllOf | AnyOf):
+        return [*(inner for operand in node.operands for inner in _inner(operand)), node]
+    return []
+
+
+def _flags(node: Node) -> list[Flag]:
+    if isinstance(node, Flag):
+        return [node]
+    if isinstance(node, Not):
+        return _flags(node.operand)
+    if isinstance(node, AllOf | AnyOf):
+        return [flag for operand in node.operands for flag in _flags(operand)]
+    return []
+
+
+def _leaves(node: Node) -> list[Node]:
+    """The comparisons in a tree, which polars evaluates (booleans need no evaluation)."""
+    if isinstance(node, Compare | Member | Fields):
+        return [node]
+    if isinstance(node, Not):
+        return _leaves(node.operand)
+    if isinstance(node, AllOf | AnyOf):
+        return [leaf for operand in node.operands for leaf in _leaves(operand)]
+    return []
+
+
+def bitmap(series: pl.Series) -> Bitmap:
+    """A Boolean column without nulls as a read-only :data:`Bitmap`, ``(len + 7) // 8`` bytes.
+
+    A column that starts on a byte of its Arrow buffer (any column polars computed, most
+    others) is a view of that buffer: no copy, no pass over the rows.
+    """
+    array = series.to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:
+        raise ValueError(f"column {series.name!r} holds nulls: no bitmap of its values")
+    size = (len(array) + 7) // 8
+    start, shift = divmod(array.offset, 8)
+    result: Bitmap = np.frombuffer(array.buffers()[1], dtype=np.uint8)[start:]
+    if shift:  # a slice that starts inside a byte: its bits, moved to the start
+        bits = np.unpackbits(result[: (shift + len(array) + 7) // 8], bitorder="little")
+        result = np.packbits(bits[shift : shift + len(array)], bitorder="little")
+    result = result[:size]
+    result.flags.writeable = False
     return result
