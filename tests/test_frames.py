@@ -341,3 +341,34 @@ def test_done_with_too_many_ids_and_nulls() -> None:
     (problem,) = _problems_list(frame)
     assert problem.rows == (1,)
     assert "unknown" in problem.rule
+
+
+def test_an_arrow_column_polars_cannot_read_is_named() -> None:
+    table = pa.table(
+        {
+            "mood": pa.array(["calm"]),
+            "threats": pa.array([None], type=pa.month_day_nano_interval()),
+        }
+    )
+    problems = _problems(table)
+    assert set(problems) == {"threats"}
+    assert "cannot be read as a column" in problems["threats"]
+
+
+def test_arrow_dictionary_columns_from_elsewhere() -> None:
+    # Dictionary columns that polars did not write come in as Categorical: their values
+    # are checked and cast through the dictionary.
+    rows = random_state_rows(100, seed=12)
+    columns = {name: [row[name] for row in rows] for name in ("mood", "channel", "threats")}
+    table = pa.table(
+        {
+            "mood": pa.array(columns["mood"]).dictionary_encode(),
+            "channel": pa.array(columns["channel"]).dictionary_encode(),
+            "threats": pa.array(columns["threats"]),
+        }
+    )
+    expected = [_expected({name: row[name] for name in columns})[0] for row in rows]
+    assert advise_frame(table).column("rule_ids").to_pylist() == expected
+    bad = pa.table({"mood": pa.array(["calm", "livid"]).dictionary_encode()})
+    (problem,) = _problems_list(bad)
+    assert problem.rows == (1,)

@@ -111,7 +111,13 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind]:
     if isinstance(frame, pl.DataFrame):
         return frame, "polars"
     if isinstance(frame, pa.Table | pa.RecordBatch):
-        return _columns(frame.schema.names, lambda name: frame.column(name)), "arrow"
+        try:
+            # Whole, so that polars reads back the Enum columns it wrote (field metadata).
+            converted = pl.from_arrow(frame)
+        except Exception:  # any failure is reported by column, below
+            return _columns(frame.schema.names, lambda name: frame.column(name)), "arrow"
+        assert isinstance(converted, pl.DataFrame)
+        return converted, "arrow"
     module = type(frame).__module__
     if module.startswith("pandas") and type(frame).__name__ == "DataFrame":
         pandas_frame: Any = frame
@@ -295,7 +301,9 @@ def _plan(states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: Field
         return ColumnProblem(name, rule)
     # Values outside the enum become nulls in a lenient cast; the column's own nulls are
     # reported first, so a null the cast leaves is a value outside the enum.
-    cast = column.cast(pl.String).cast(enum, strict=False)
+    # Categorical and other Enum columns are cast through their categories, not row by
+    # row.
+    cast = column.cast(enum, strict=False)
     outside = _Check(
         name,
         field_type.describe(),
@@ -421,15 +429,14 @@ def _chunk_keys(logic: RulebookLogic, frame: pl.DataFrame, *, ended: bool) -> Ke
             np.bitwise_and(fired, running, out=kept[i])
     # In this order every rule that could override i comes before i, so i's row is final
     # (fired and not overridden) when i removes the rules it overrides.
-    overridden: dict[int, Bitmap] = {}
+    targets = sorted({target for i in logic.overriders for target in logic.overrides[i]})
+    accumulated = np.zeros((len(targets), kept.shape[1]), np.uint8)
+    overridden = dict(zip(targets, accumulated, strict=True))
     for i in logic.overriders:
         if i in overridden:
             kept[i] &= ~overridden.pop(i)
         for target in logic.overrides[i]:
-            if target in overridden:
-                overridden[target] |= kept[i]
-            else:
-                overridden[target] = kept[i].copy()
+            overridden[target] |= kept[i]
     for i, out in overridden.items():
         kept[i] &= ~out
     return _transpose(kept, frame.height)
@@ -601,7 +608,9 @@ def _gathered(table: pl.Series, codes: np.ndarray[Any, Any]) -> pl.Series:
     The copying is most of the work for a large frame, so it is split between polars'
     threads, in row order; the result has one chunk per thread.
     """
-    indices = pl.Series("_code", codes)
+    indices = pl.from_arrow(_arrow(codes))  # shares the memory; pl.Series would copy
+    assert isinstance(indices, pl.Series)
+    indices = indices.alias("_code")
     rows = indices.len()
     parts = min(pl.thread_pool_size(), rows // _PARALLEL_ROWS)
     if parts <= 1:
@@ -656,26 +665,38 @@ def _with_texts(
     first = np.full(count, rows, dtype=np.int64)
     np.minimum.at(first, groups, np.arange(rows, dtype=np.int64))
     catalog = book.catalogs.get(language, {})
-    id_lists: list[list[str]] = []
+    # Each group's first row stands for it; a wording is rendered once per (rule, phrasing).
+    group_codes = codes[first]
+    group_channels = channel[first].tolist()
+    group_choices = {i: choices[i][first].tolist() for i in situational}
+    rendered: dict[tuple[int, int], str] = {}
+    rule_indices: dict[int, list[int]] = {}
     text_lists: list[list[str]] = []
-    for row in first.tolist():
-        indices = _indices(distinct[codes[row]])
-        id_lists.append([logic.ids[i] for i in indices])
+    for group, code in enumerate(group_codes.tolist()):
+        indices = rule_indices.get(code)
+        if indices is None:
+            indices = rule_indices[code] = _indices(distinct[code])
         texts = []
         for i in indices:
-            rule = book.rules[i]
-            choice = int(choices[i][row]) if i in choices else -1
-            phrasing = (
-                rule.phrasing[choice]
-                if choice >= 0
-                else rule.phrasing_for(_channel(channels[channel[row]]), frozenset())
-            )
-            # As the engine's renderer: English may leave msgstr empty (the source text).
-            texts.append(catalog.get((rule.id, phrasing.text), phrasing.text))
+            choice = group_choices[i][group] if i in group_choices else -1
+            # -1 - channel: the channel's own phrasing, which phrasing_for() picks.
+            key = (i, choice if choice >= 0 else -1 - group_channels[group])
+            text = rendered.get(key)
+            if text is None:
+                rule = book.rules[i]
+                phrasing = (
+                    rule.phrasing[choice]
+                    if choice >= 0
+                    else rule.phrasing_for(_channel(channels[group_channels[group]]), frozenset())
+                )
+                # As the engine's renderer: English may leave msgstr empty (the source text).
+                text = rendered[key] = catalog.get((rule.id, phrasing.text), phrasing.text)
+            texts.append(text)
         text_lists.append(texts)
+    id_table = _id_table(logic, distinct, ids).gather(pl.Series(group_codes))
     return pl.DataFrame(
         [
-            _gathered(pl.Series("rule_ids", id_lists, dtype=ids), groups),
+            _gathered(id_table, groups),
             _gathered(pl.Series("texts", text_lists, dtype=pl.List(pl.String)), groups),
         ]
     )
@@ -713,7 +734,7 @@ def _choice(rule: Rule, states: pl.DataFrame) -> pl.Series:
         if phrasing.requires:  # advise_frame() supplies no details
             continue
         fits = (
-            pl.col("channel").cast(pl.String).is_in([c.value for c in phrasing.channels])
+            pl.col("channel").is_in([c.value for c in phrasing.channels])
             if phrasing.channels
             else pl.lit(True)
         )
