@@ -372,3 +372,19 @@ def test_arrow_dictionary_columns_from_elsewhere() -> None:
     bad = pa.table({"mood": pa.array(["calm", "livid"]).dictionary_encode()})
     (problem,) = _problems_list(bad)
     assert problem.rows == (1,)
+
+
+def test_the_frames_extra_installs_what_frames_imports() -> None:
+    # Neither polars nor pyarrow depends on numpy, which frames and compile.polars import:
+    # without it in the extra, `pip install difficult-customers[frames]` gave an
+    # ImportError that named no extra.
+    import re
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]["frames"]
+    names = {re.split(r"[<>=!~ \[]", requirement, maxsplit=1)[0] for requirement in extra}
+    assert {"polars", "pyarrow", "numpy"} <= names

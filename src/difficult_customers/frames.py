@@ -7,11 +7,12 @@
 ['stay-professional', 'avoid-getting-defensive', 'restate-the-request']
 
 Each column is a state field (see ``docs/state.md``); a missing column takes the field's
-default. The conditions are compiled to polars expressions (:mod:`.compile.polars`) and
-evaluated a column at a time; the ending, the overrides and the memory of what was done are
-applied to their Arrow bitmaps, and the rule ids of each row are looked up once per distinct
-outcome, not built row by row. See ``docs/frames.md``. Needs the ``[frames]`` extra
-(polars, pyarrow).
+default. The whole frame is validated in one pass; the conditions are evaluated as bitmaps
+(:func:`.compile.polars.bitmaps`: polars for the comparisons, numpy for ``and``/``or``/
+``not``), the ending and the overrides are applied to the bitmaps, which are transposed
+into one integer key per row; the rule ids are built once per distinct key and copied by
+row, never built row by row. See ``docs/frames.md``. Needs the ``[frames]`` extra (polars,
+pyarrow, numpy).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from .compile._tree import RulebookLogic, require, rulebook_logic
 
 require("polars", "frames", "difficult_customers.frames")
 require("pyarrow", "frames", "difficult_customers.frames")
+require("numpy", "frames", "difficult_customers.frames")
 
-import numpy as np  # noqa: E402  (polars' own dependency; after the checks above)
+import numpy as np  # noqa: E402  (after the checks above, so a missing extra says which)
 import polars as pl  # noqa: E402
 import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 from babel import Locale  # noqa: E402
