@@ -388,3 +388,15 @@ def test_the_frames_extra_installs_what_frames_imports() -> None:
     ]["frames"]
     names = {re.split(r"[<>=!~ \[]", requirement, maxsplit=1)[0] for requirement in extra}
     assert {"polars", "pyarrow", "numpy"} <= names
+
+
+def test_a_frame_of_several_chunks() -> None:
+    # Columns made of several Arrow arrays (pl.concat without rechunk), chunks that end
+    # inside a byte of the boolean bitmaps.
+    rows = random_state_rows(301, seed=13)
+    parts = [_frame(rows[:101]), _frame(rows[101:203]), _frame(rows[203:])]
+    frame = pl.concat(parts, rechunk=False)
+    assert frame["threats"].n_chunks() == 3
+    result = advise_frame(frame, text=True)
+    assert result["rule_ids"].to_list() == [_expected(row)[0] for row in rows]
+    assert result["texts"].to_list() == [_expected(row)[1] for row in rows]

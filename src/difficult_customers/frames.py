@@ -327,7 +327,7 @@ def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Pla
     cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
     # Unknown ids and null items are the nulls inside the cast's lists.
     converted = pl.col(_cast_name("done"))
-    unknown = converted.list.eval(pl.element().null_count()).explode().sum() > 0
+    unknown = converted.list.eval(pl.element().null_count()).list.first().sum() > 0
     return cast, [
         _nulls(states, "done", "no nulls: an empty list for nothing done"),
         _Check(
@@ -398,19 +398,15 @@ def _keys(logic: RulebookLogic, states: pl.DataFrame) -> Keys:
     the bitmaps stay in the processor's cache and their memory is reused.
     """
     present = set(states.columns)
-    defaults = [
-        pl.lit(_default(name)).alias(name)
-        for name in sorted(ConversationState.model_fields)
-        if name not in present and name != "done"
-    ]
-    frame = states.with_columns(defaults) if defaults else states
+    frame = _with_defaults(states)
     ended = "ended" in present
     keys = [
         _chunk_keys(logic, frame.slice(offset, _CHUNK_ROWS), ended=ended)
-        for offset in range(0, frame.height, _CHUNK_ROWS)
+        for offset in range(0, states.height, _CHUNK_ROWS)
     ]
     if not keys:
-        keys = [_chunk_keys(logic, frame, ended=ended)]
+        width = max(1, -(-len(logic.ids) // 64))
+        keys = [np.zeros((0, width), dtype=np.uint64)]
     joined = keys[0] if len(keys) == 1 else np.concatenate(keys)
     if "done" in present:
         joined &= ~_done_bits(logic, states["done"], joined.shape[1])
@@ -444,9 +440,27 @@ def _chunk_keys(logic: RulebookLogic, frame: pl.DataFrame, *, ended: bool) -> Ke
     return _transpose(kept, frame.height)
 
 
-def _default(name: str) -> object:
+def _with_defaults(states: pl.DataFrame) -> pl.DataFrame:
+    """The states with a column for each field they lack (but ``done``): its default."""
+    present = set(states.columns)
+    missing = [name for name in sorted(ConversationState.model_fields) if name not in present]
+    missing = [name for name in missing if name != "done"]
+    if not missing:
+        return states
+    if not states.width:
+        # polars versions differ on the height of a frame without columns once a literal
+        # column is added to it: the defaults are given as long as the frame, explicitly.
+        return pl.DataFrame(
+            [pl.repeat(_default(name), states.height, eager=True).alias(name) for name in missing]
+        )
+    return states.with_columns(pl.lit(_default(name)).alias(name) for name in missing)
+
+
+def _default(name: str) -> bool | int | str:
     value = ConversationState.model_fields[name].default
-    return getattr(value, "value", value)
+    plain = getattr(value, "value", value)  # an enum member's value
+    assert isinstance(plain, bool | int | str)  # every default but done's empty tuple
+    return plain
 
 
 #: The three steps of an 8 x 8 bit matrix transpose held in one 64-bit word (byte i is row
@@ -725,12 +739,7 @@ def _choice(rule: Rule, states: pl.DataFrame) -> pl.Series:
     """Per row, the index of the phrasing :meth:`Rule.phrasing_for` picks without details."""
     from .compile._tree import lower
 
-    present = set(states.columns)
-    frame = states.with_columns(
-        pl.lit(_default(name)).alias(name)
-        for name in state_schema()
-        if name not in present and name != "done"
-    )
+    frame = _with_defaults(states)
     chain: Any = None
     for index, phrasing in enumerate(rule.phrasing):
         if phrasing.requires:  # advise_frame() supplies no details
