@@ -400,3 +400,25 @@ def test_a_frame_of_several_chunks() -> None:
     result = advise_frame(frame, text=True)
     assert result["rule_ids"].to_list() == [_expected(row)[0] for row in rows]
     assert result["texts"].to_list() == [_expected(row)[1] for row in rows]
+
+
+def test_done_lists_sliced_repeated_and_past_64_rules() -> None:
+    # The rules carried out are ORed into the keys item by item: lists that repeat an id,
+    # a slice (its Arrow offsets do not start at 0), a chunked column, more than 64 rules.
+    rows = random_state_rows(400, seed=14)
+    rows = [{**row, "done": [*row["done"], *row["done"][:1]]} for row in rows]
+    frame = pl.concat([_frame(rows[:150]), _frame(rows[150:])], rechunk=False).slice(7, 380)
+    found = advise_frame(frame)["rule_ids"].to_list()
+    assert found == [_expected(row)[0] for row in rows[7:387]]
+    base = default_rulebook()
+    rules = [
+        rule.model_copy(update={"id": f"{rule.id}-{copy}", "overrides": ()})
+        for copy in range(2)
+        for rule in base.rules
+    ]
+    book = Rulebook(rules, catalogs=base.catalogs, name="double")
+    assert len(book) > 64
+    late = [rule.id for rule in rules[60:70]]
+    wide = [{**row, "done": late[i % 10 :: 3]} for i, row in enumerate(rows[:200])]
+    found = advise_frame(_frame(wide), rulebook=book)["rule_ids"].to_list()
+    assert found == [_expected(row, book=book)[0] for row in wide]

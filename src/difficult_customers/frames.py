@@ -18,7 +18,7 @@ pyarrow, numpy).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,7 +72,8 @@ def advise_frame(
         A table of the same library as ``frame`` and with as many rows: ``rule_ids``, the ids
         of the rules in the advice, in advice order (attitudes, actions and things to avoid
         together, as the rulebook orders them), and with ``text=True`` ``texts``, each
-        rule's text in the same order.
+        rule's text in the same order. A large result's columns may hold several chunks
+        (one per thread that copied them).
 
     Raises:
         FrameError: a column is not a state field, has the wrong dtype, holds nulls or a
@@ -168,14 +169,15 @@ def _from_polars(result: pl.DataFrame, kind: Kind) -> Any:
 class _Check:
     """One rule a column's values must keep.
 
-    ``found`` is a whole-column aggregate, true when some row breaks the rule; ``bad`` is
-    true on each such row. The ``found`` of every check of a frame are computed in one
-    pass over it, and rows are looked for only where something was found.
+    ``found`` is a whole-column aggregate, true when some row breaks the rule (or a
+    function of the frame that tells it from the columns' metadata); ``bad`` is true on
+    each such row. The ``found`` of every check of a frame are computed in one pass over
+    it, and rows are looked for only where something was found.
     """
 
     column: str
     rule: str
-    found: pl.Expr
+    found: pl.Expr | Callable[[pl.DataFrame], bool]
     bad: pl.Expr
 
 
@@ -236,10 +238,16 @@ def _broken(
         every.append(cross)
     if not every or frame.height == 0:
         return {}
+    aggregated = [check for check in every if isinstance(check.found, pl.Expr)]
     found = frame.select(
-        check.found.fill_null(False).alias(f"_{i}") for i, check in enumerate(every)
+        check.found.fill_null(False).alias(f"_{i}")
+        for i, check in enumerate(aggregated)
+        if isinstance(check.found, pl.Expr)
     ).row(0)
-    broken = {id(check) for check, hit in zip(every, found, strict=True) if hit}
+    broken = {id(check) for check, hit in zip(aggregated, found, strict=True) if hit}
+    broken |= {
+        id(check) for check in every if not isinstance(check.found, pl.Expr) and check.found(frame)
+    }
     first = [
         next(check for check in column if id(check) in broken)
         for column in checks
@@ -325,9 +333,13 @@ def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Pla
     column = pl.col("done")
     ids = pl.List(pl.Enum(list(rulebook_logic(book).ids)))  # in advice order: rule indices
     cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
-    # Unknown ids and null items are the nulls inside the cast's lists.
-    converted = pl.col(_cast_name("done"))
-    unknown = converted.list.eval(pl.element().null_count()).list.first().sum() > 0
+
+    # Unknown ids and null items are the nulls inside the cast's lists: Arrow counts them.
+    def unknown(frame: pl.DataFrame) -> bool:
+        array = frame.get_column(_cast_name("done")).to_arrow()
+        chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+        return any(chunk.flatten().null_count for chunk in chunks)
+
     return cast, [
         _nulls(states, "done", "no nulls: an empty list for nothing done"),
         _Check(
@@ -505,26 +517,32 @@ def _done_bits(logic: RulebookLogic, done: pl.Series, width: int) -> Keys:
 
     ``done`` is the validated list of ``Enum`` ids: its Arrow values are the rule indices.
     """
-    # An Enum's physical values are the indices of its categories: the rule indices.
-    array = done.list.eval(pl.element().to_physical()).to_arrow()
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    offsets = _numpy(array.offsets).astype(np.int64)
-    codes = _numpy(array.values).astype(np.int64)
     bits = np.zeros((done.len(), width), dtype=np.uint64)
+    lists = done.list.eval(pl.element().to_physical()).to_arrow()
+    offset = 0
+    for chunk in lists.chunks if isinstance(lists, pa.ChunkedArray) else [lists]:
+        _or_items(logic, bits[offset : offset + len(chunk)], chunk)
+        offset += len(chunk)
+    return bits
+
+
+def _or_items(logic: RulebookLogic, bits: Keys, lists: Any) -> None:
+    """ORs into each row of ``bits`` the rules (that do not repeat) its list names."""
+    # Arrow's offsets index the values from their start, also in a slice of the lists.
+    offsets = _numpy(lists.offsets).astype(np.int64)
+    if offsets[-1] == offsets[0]:
+        return
+    codes = _numpy(lists.values)[offsets[0] : offsets[-1]]
     starts = offsets[:-1] - offsets[0]
     nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
-    if codes.shape[0] == 0:
-        return bits
-    for word in range(width):
+    for word in range(bits.shape[1]):
         table = np.zeros(len(logic.ids), dtype=np.uint64)
         for i in range(64 * word, min(len(logic.ids), 64 * word + 64)):
             if i not in logic.repeats:
                 table[i] = np.uint64(1) << np.uint64(i - 64 * word)
-        # OR per row over its ids (a repeated id ORs in once).
-        reduced = np.bitwise_or.reduceat(table[codes], starts[nonempty])
-        bits[nonempty, word] = reduced
-    return bits
+        # OR per row over its ids (a repeated id ORs in once); each segment runs to the
+        # next non-empty row's start, past empty rows, which hold no items.
+        bits[nonempty, word] = np.bitwise_or.reduceat(table[codes], starts[nonempty])
 
 
 def _outcomes(keys: Keys) -> tuple[np.ndarray[Any, Any], Keys]:
