@@ -47,6 +47,13 @@ def test_every_condition_of_the_corpus_at_once() -> None:
     assert [_bits(b, len(ROWS)) for b in found] == _reference(TEXTS, ROWS)
 
 
+def test_a_plan_is_made_once_and_used_on_any_frame() -> None:
+    plan = polars_backend.bitmap_plan([lower(text) for text in TEXTS])
+    for rows in (ROWS, ROWS[:17], ROWS[100:]):
+        found = polars_backend.bitmaps(plan, _frame(rows))
+        assert [_bits(b, len(rows)) for b in found] == _reference(TEXTS, rows)
+
+
 @pytest.mark.parametrize("start", [0, 1, 3, 8, 13])
 def test_slices_that_start_inside_a_byte(start: int) -> None:
     frame = _frame(ROWS).slice(start, 250)

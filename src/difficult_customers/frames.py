@@ -34,7 +34,7 @@ import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 from babel import Locale  # noqa: E402
 
 from .compile._tree import Flag  # noqa: E402
-from .compile.polars import Bitmap, bitmaps, expression  # noqa: E402
+from .compile.polars import Bitmap, BitmapPlan, bitmap_plan, bitmaps, expression  # noqa: E402
 from .conditions import FieldType, state_schema  # noqa: E402
 from .errors import ColumnProblem, FrameError  # noqa: E402
 from .i18n import negotiate_rulebook_locale  # noqa: E402
@@ -97,7 +97,7 @@ def advise_frame(
     states = _validated(states, book)
     logic = rulebook_logic(book)
     ids = pl.List(pl.Enum(list(logic.ids)))
-    codes, distinct = _outcomes(_keys(logic, states))
+    codes, distinct = _outcomes(_keys(logic, _plan_of(book), states))
     if language is None:
         result = pl.DataFrame([_gathered(_id_table(logic, distinct, ids), codes)])
     else:
@@ -400,7 +400,7 @@ _CHUNK_ROWS = 1 << 20
 _PARALLEL_ROWS = 200_000
 
 
-def _keys(logic: RulebookLogic, states: pl.DataFrame) -> Keys:
+def _keys(logic: RulebookLogic, plan: BitmapPlan, states: pl.DataFrame) -> Keys:
     """Per row, the set of rules in its advice.
 
     The conditions are evaluated as bitmaps (:func:`.compile.polars.bitmaps`), and so are
@@ -413,7 +413,7 @@ def _keys(logic: RulebookLogic, states: pl.DataFrame) -> Keys:
     frame = _with_defaults(states)
     ended = "ended" in present
     keys = [
-        _chunk_keys(logic, frame.slice(offset, _CHUNK_ROWS), ended=ended)
+        _chunk_keys(logic, plan, frame.slice(offset, _CHUNK_ROWS), ended=ended)
         for offset in range(0, states.height, _CHUNK_ROWS)
     ]
     if not keys:
@@ -425,9 +425,20 @@ def _keys(logic: RulebookLogic, states: pl.DataFrame) -> Keys:
     return joined
 
 
-def _chunk_keys(logic: RulebookLogic, frame: pl.DataFrame, *, ended: bool) -> Keys:
+def _plan_of(book: Rulebook) -> BitmapPlan:
+    """The bitmap plan of the rules' conditions and ``ended``, made once per rulebook."""
+    plan: BitmapPlan | None = book._cache.get("bitmap_plan")
+    if plan is None:
+        logic = rulebook_logic(book)
+        plan = book._cache["bitmap_plan"] = bitmap_plan([*logic.conditions, Flag("ended")])
+    return plan
+
+
+def _chunk_keys(
+    logic: RulebookLogic, plan: BitmapPlan, frame: pl.DataFrame, *, ended: bool
+) -> Keys:
     rules = len(logic.ids)
-    *on, ending = bitmaps([*logic.conditions, Flag("ended")], frame)
+    *on, ending = bitmaps(plan, frame)
     # One row per rule (and zeros up to a multiple of 8 rules, for the transpose).
     kept = np.zeros((-(-rules // 8) * 8, (frame.height + 7) // 8), dtype=np.uint8)
     running = np.invert(ending) if ended else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._tree import (
@@ -39,7 +40,16 @@ import numpy as np  # noqa: E402  (after the checks, so a missing extra says whi
 import polars as pl  # noqa: E402
 import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 
-__all__ = ["Bitmap", "bitmap", "bitmaps", "expression", "fired", "kept"]
+__all__ = [
+    "Bitmap",
+    "BitmapPlan",
+    "bitmap",
+    "bitmap_plan",
+    "bitmaps",
+    "expression",
+    "fired",
+    "kept",
+]
 
 #: A column of booleans as bits, 8 rows per byte: row ``r`` is bit ``r % 8`` of byte ``r // 8``
 #: (the layout of an Arrow bitmap). Bits past the last row are unspecified.
@@ -125,7 +135,46 @@ def kept(
     return result
 
 
-def bitmaps(nodes: Sequence[Node], frame: pl.DataFrame) -> list[Bitmap]:
+@dataclass(frozen=True, slots=True)
+class BitmapPlan:
+    """How :func:`bitmaps` evaluates some conditions: worked out once, used on any frame.
+
+    Every distinct node has a slot: first the comparisons polars evaluates, then the
+    boolean fields, then the combinations, children before parents, as
+    ``(slot, kind, operand slots)``; ``results`` are the slots of the conditions asked for.
+    """
+
+    expressions: tuple[pl.Expr, ...]
+    flags: tuple[str, ...]
+    steps: tuple[tuple[int, str, tuple[int, ...]], ...]
+    results: tuple[int, ...]
+
+
+def bitmap_plan(nodes: Sequence[Node]) -> BitmapPlan:
+    """The :class:`BitmapPlan` of ``nodes`` (hashing the trees once, not on every frame)."""
+    leaves = list(dict.fromkeys(leaf for node in nodes for leaf in _leaves(node)))
+    flags = list(dict.fromkeys(flag for node in nodes for flag in _flags(node)))
+    inner = list(dict.fromkeys(inner for node in nodes for inner in _inner(node)))
+    slot: dict[Node, int] = {node: i for i, node in enumerate([*leaves, *flags, *inner])}
+    steps: list[tuple[int, str, tuple[int, ...]]] = []
+    for node in inner:
+        if isinstance(node, Constant):
+            steps.append((slot[node], "true" if node.value else "false", ()))
+        elif isinstance(node, Not):
+            steps.append((slot[node], "not", (slot[node.operand],)))
+        else:
+            assert isinstance(node, AllOf | AnyOf)
+            kind = "and" if isinstance(node, AllOf) else "or"
+            steps.append((slot[node], kind, tuple(slot[operand] for operand in node.operands)))
+    return BitmapPlan(
+        expressions=tuple(expression(leaf).alias(f"_{i}") for i, leaf in enumerate(leaves)),
+        flags=tuple(flag.name for flag in flags),
+        steps=tuple(steps),
+        results=tuple(slot[node] for node in nodes),
+    )
+
+
+def bitmaps(nodes: Sequence[Node] | BitmapPlan, frame: pl.DataFrame) -> list[Bitmap]:
     """Each condition's value on every row of ``frame``, as a read-only :data:`Bitmap`.
 
     ``frame`` holds every field the conditions read, without nulls. Each distinct
@@ -133,33 +182,28 @@ def bitmaps(nodes: Sequence[Node], frame: pl.DataFrame) -> list[Bitmap]:
     polars, all of them in one ``select``; a boolean field is its column's own bitmap, not
     copied; the rest is whole-bitmap ``&``, ``|`` and ``~``, each distinct subtree computed
     once, into a row of one matrix (one large allocation costs far less than many small
-    ones).
+    ones). ``nodes`` may be given as their :func:`bitmap_plan`, made once.
     """
+    plan = nodes if isinstance(nodes, BitmapPlan) else bitmap_plan(nodes)
     size = (frame.height + 7) // 8
-    leaves = list(dict.fromkeys(leaf for node in nodes for leaf in _leaves(node)))
-    computed = frame.select(expression(leaf).alias(f"_{i}") for i, leaf in enumerate(leaves))
-    known: dict[Node, Bitmap] = {
-        leaf: bitmap(column) for leaf, column in zip(leaves, computed.get_columns(), strict=True)
-    }
-    for flag in dict.fromkeys(flag for node in nodes for flag in _flags(node)):
-        known[flag] = bitmap(frame.get_column(flag.name))
-    inner = list(dict.fromkeys(inner for node in nodes for inner in _inner(node)))
-    matrix = np.empty((len(inner), size), dtype=np.uint8)
-    for row, node in zip(matrix, inner, strict=True):  # children come before parents
-        if isinstance(node, Constant):
-            row.fill(0xFF if node.value else 0)
-        elif isinstance(node, Not):
-            np.invert(known[node.operand], out=row)
+    slots: list[Bitmap] = [bitmap(column) for column in frame.select(plan.expressions)]
+    slots += [bitmap(frame.get_column(name)) for name in plan.flags]
+    matrix = np.empty((len(plan.steps), size), dtype=np.uint8)
+    for row, (index, kind, operands) in zip(matrix, plan.steps, strict=True):
+        assert index == len(slots)  # children come before parents
+        if kind in ("true", "false"):
+            row.fill(0xFF if kind == "true" else 0)
+        elif kind == "not":
+            np.invert(slots[operands[0]], out=row)
         else:
-            assert isinstance(node, AllOf | AnyOf)
-            combine = np.bitwise_and if isinstance(node, AllOf) else np.bitwise_or
-            first, second, *rest = (known[operand] for operand in node.operands)
-            combine(first, second, out=row)
+            combine = np.bitwise_and if kind == "and" else np.bitwise_or
+            first, second, *rest = operands
+            combine(slots[first], slots[second], out=row)
             for operand in rest:
-                combine(row, operand, out=row)
+                combine(row, slots[operand], out=row)
         row.flags.writeable = False  # a subtree's row is shared by every tree holding it
-        known[node] = row
-    return [known[node] for node in nodes]
+        slots.append(row)
+    return [slots[index] for index in plan.results]
 
 
 def _inner(node: Node) -> list[Node]:
