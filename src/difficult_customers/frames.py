@@ -578,6 +578,7 @@ def _outcomes(keys: Keys) -> tuple[np.ndarray[Any, Any], Keys]:
 
 _ARROW_TYPES: dict[np.dtype[Any], Any] = {
     np.dtype(np.int32): pa.int32(),
+    np.dtype(np.uint32): pa.uint32(),
     np.dtype(np.int64): pa.int64(),
     np.dtype(np.uint64): pa.uint64(),
 }
@@ -653,7 +654,9 @@ def _gathered(table: pl.Series, codes: np.ndarray[Any, Any]) -> pl.Series:
     The copying is most of the work for a large frame, so it is split between polars'
     threads, in row order; the result has one chunk per thread.
     """
-    indices = pl.from_arrow(_arrow(codes))  # shares the memory; pl.Series would copy
+    # As UInt32, polars' own index type (no pass to convert them), sharing their memory.
+    unsigned = codes.view(np.uint32) if codes.dtype == np.int32 else codes.astype(np.uint32)
+    indices = pl.from_arrow(_arrow(unsigned))
     assert isinstance(indices, pl.Series)
     indices = indices.alias("_code")
     rows = indices.len()
