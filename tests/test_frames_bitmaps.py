@@ -91,3 +91,18 @@ def test_a_column_with_nulls_has_no_bitmap() -> None:
 def test_random_conditions(text: str) -> None:
     (found,) = polars_backend.bitmaps([lower(text)], _frame(ROWS))
     assert _bits(found, len(ROWS)) == _reference([text], ROWS)[0]
+
+
+def test_the_matrix_form_holds_the_same_rows() -> None:
+    # Combinations are computed straight into their rows; comparisons, fields and a tree
+    # asked for twice are copied in; the rows past the conditions are zero; it is writable.
+    nodes = [lower(text) for text in [*TEXTS, TEXTS[-1], "threats", "True"]]
+    frame = _frame(ROWS).slice(3, 300)
+    matrix = polars_backend.bitmap_matrix(nodes, frame, rows=len(nodes) + 5)
+    assert matrix.shape == (len(nodes) + 5, (300 + 7) // 8)
+    expected = _reference([*TEXTS, TEXTS[-1], "threats", "True"], ROWS[3:303])
+    assert [_bits(row, 300) for row in matrix[: len(nodes)]] == expected
+    assert not matrix[len(nodes) :].any()
+    matrix[0] = 0  # the caller's own
+    again = polars_backend.bitmap_matrix(polars_backend.bitmap_plan(nodes), frame)
+    assert [_bits(row, 300) for row in again] == expected

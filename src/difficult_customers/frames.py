@@ -34,7 +34,13 @@ import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 from babel import Locale  # noqa: E402
 
 from .compile._tree import Flag  # noqa: E402
-from .compile.polars import Bitmap, BitmapPlan, bitmap_plan, bitmaps, expression  # noqa: E402
+from .compile.polars import (  # noqa: E402
+    Bitmap,
+    BitmapPlan,
+    bitmap_matrix,
+    bitmap_plan,
+    expression,
+)
 from .conditions import FieldType, state_schema  # noqa: E402
 from .errors import ColumnProblem, FrameError  # noqa: E402
 from .i18n import negotiate_rulebook_locale  # noqa: E402
@@ -430,7 +436,7 @@ def _plan_of(book: Rulebook) -> BitmapPlan:
     plan: BitmapPlan | None = book._cache.get("bitmap_plan")
     if plan is None:
         logic = rulebook_logic(book)
-        plan = book._cache["bitmap_plan"] = bitmap_plan([*logic.conditions, Flag("ended")])
+        plan = book._cache["bitmap_plan"] = bitmap_plan([Flag("ended"), *logic.conditions])
     return plan
 
 
@@ -438,16 +444,19 @@ def _chunk_keys(
     logic: RulebookLogic, plan: BitmapPlan, frame: pl.DataFrame, *, ended: bool
 ) -> Keys:
     rules = len(logic.ids)
-    *on, ending = bitmaps(plan, frame)
-    # One row per rule (and zeros up to a multiple of 8 rules, for the transpose).
-    kept = np.zeros((-(-rules // 8) * 8, (frame.height + 7) // 8), dtype=np.uint8)
-    running = np.invert(ending) if ended else None
-    for i, fired in enumerate(on):
-        if running is None or i in logic.after_ending:
-            kept[i] = fired
-        else:
-            # Once a conversation has ended only the after_ending rules take part.
-            np.bitwise_and(fired, running, out=kept[i])
+    # Row 0 is ended; then one row per rule, and zeros up to a multiple of 8 rules (for
+    # the transpose).
+    matrix = bitmap_matrix(plan, frame, rows=1 + -(-rules // 8) * 8)
+    kept = matrix[1:]
+    if ended:
+        # Once a conversation has ended only the after_ending rules take part: the others
+        # lose the ended rows, a run of rules at a time.
+        running = np.invert(matrix[0])
+        start = 0
+        for stop in [*sorted(logic.after_ending), rules]:
+            if stop > start:
+                np.bitwise_and(kept[start:stop], running, out=kept[start:stop])
+            start = stop + 1
     # In this order every rule that could override i comes before i, so i's row is final
     # (fired and not overridden) when i removes the rules it overrides.
     targets = sorted({target for i in logic.overriders for target in logic.overrides[i]})

@@ -44,6 +44,7 @@ __all__ = [
     "Bitmap",
     "BitmapPlan",
     "bitmap",
+    "bitmap_matrix",
     "bitmap_plan",
     "bitmaps",
     "expression",
@@ -148,6 +149,9 @@ class BitmapPlan:
     flags: tuple[str, ...]
     steps: tuple[tuple[int, str, tuple[int, ...]], ...]
     results: tuple[int, ...]
+    #: For :func:`bitmap_matrix`: the combinations that are results, and the one row each
+    #: is computed into (the first condition that is that tree).
+    written: dict[int, int]
 
 
 def bitmap_plan(nodes: Sequence[Node]) -> BitmapPlan:
@@ -166,11 +170,18 @@ def bitmap_plan(nodes: Sequence[Node]) -> BitmapPlan:
             assert isinstance(node, AllOf | AnyOf)
             kind = "and" if isinstance(node, AllOf) else "or"
             steps.append((slot[node], kind, tuple(slot[operand] for operand in node.operands)))
+    results = tuple(slot[node] for node in nodes)
+    combined = {index for index, _, _ in steps}
+    written: dict[int, int] = {}
+    for row, index in enumerate(results):
+        if index in combined:
+            written.setdefault(index, row)
     return BitmapPlan(
         expressions=tuple(expression(leaf).alias(f"_{i}") for i, leaf in enumerate(leaves)),
         flags=tuple(flag.name for flag in flags),
         steps=tuple(steps),
-        results=tuple(slot[node] for node in nodes),
+        results=results,
+        written=written,
     )
 
 
@@ -185,25 +196,53 @@ def bitmaps(nodes: Sequence[Node] | BitmapPlan, frame: pl.DataFrame) -> list[Bit
     ones). ``nodes`` may be given as their :func:`bitmap_plan`, made once.
     """
     plan = nodes if isinstance(nodes, BitmapPlan) else bitmap_plan(nodes)
+    slots = _evaluate(plan, frame, None)
+    return [slots[index] for index in plan.results]
+
+
+def bitmap_matrix(
+    nodes: Sequence[Node] | BitmapPlan, frame: pl.DataFrame, *, rows: int = 0
+) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The conditions' bitmaps as the rows of one new matrix, which the caller may change.
+
+    As :func:`bitmaps`, but a condition whose tree ends in ``and``, ``or`` or ``not`` is
+    computed straight into its row; the matrix has at least ``rows`` rows, the ones past
+    the conditions' zero.
+    """
+    plan = nodes if isinstance(nodes, BitmapPlan) else bitmap_plan(nodes)
+    out = np.zeros((max(rows, len(plan.results)), (frame.height + 7) // 8), dtype=np.uint8)
+    slots = _evaluate(plan, frame, out)
+    for row, index in enumerate(plan.results):
+        if plan.written.get(index) != row:  # a comparison, a field, or a repeated tree
+            out[row] = slots[index]
+    return out
+
+
+def _evaluate(
+    plan: BitmapPlan, frame: pl.DataFrame, out: np.ndarray[Any, np.dtype[np.uint8]] | None
+) -> list[Bitmap]:
+    """Every slot of the plan; combinations that are results go into ``out``, if given."""
     size = (frame.height + 7) // 8
     slots: list[Bitmap] = [bitmap(column) for column in frame.select(plan.expressions)]
     slots += [bitmap(frame.get_column(name)) for name in plan.flags]
-    matrix = np.empty((len(plan.steps), size), dtype=np.uint8)
-    for row, (index, kind, operands) in zip(matrix, plan.steps, strict=True):
+    scratch = np.empty((len(plan.steps), size), dtype=np.uint8)
+    for row, (index, kind, operands) in zip(scratch, plan.steps, strict=True):
         assert index == len(slots)  # children come before parents
+        target = row if out is None or index not in plan.written else out[plan.written[index]]
         if kind in ("true", "false"):
-            row.fill(0xFF if kind == "true" else 0)
+            target.fill(0xFF if kind == "true" else 0)
         elif kind == "not":
-            np.invert(slots[operands[0]], out=row)
+            np.invert(slots[operands[0]], out=target)
         else:
             combine = np.bitwise_and if kind == "and" else np.bitwise_or
             first, second, *rest = operands
-            combine(slots[first], slots[second], out=row)
+            combine(slots[first], slots[second], out=target)
             for operand in rest:
-                combine(row, slots[operand], out=row)
-        row.flags.writeable = False  # a subtree's row is shared by every tree holding it
-        slots.append(row)
-    return [slots[index] for index in plan.results]
+                combine(target, slots[operand], out=target)
+        if out is None:
+            target.flags.writeable = False  # a subtree's row is shared by every tree holding it
+        slots.append(target)
+    return slots
 
 
 def _inner(node: Node) -> list[Node]:
