@@ -24,7 +24,9 @@ Measures, on the example states of ``examples/states/``:
 (g) on 10,000 random valid states, bare evaluation of the built-in conditions by this
     library and by its peers (zen-engine, rule-engine, business-rules: the optional
     ``[bench]`` extra; a peer not installed is skipped and said so), each first checked to
-    fire exactly the same rules on every state; and ``advise()`` on the same states.
+    fire exactly the same rules on every state; and ``advise()`` on the same states;
+(h) ``advise_frame()`` on a million states, the target figure of ``bench_frames.py`` (which
+    has the other columnar and SQL figures; skipped without the ``[frames]`` extra).
 
 Exits with status 1 if a target below is missed; prints one Markdown table (figure,
 target, measured, status) for the README.
@@ -440,6 +442,27 @@ def markdown_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def bench_columnar(runs: int, states: int = 1_000_000) -> list[Row]:
+    """(h) ``advise_frame()`` over a million states: bench_frames.py's target figure."""
+    figure = (
+        f"(h) `advise_frame(frame)`: rule ids of {states:,} states (Enum columns, no `done`), "
+        f"best of {runs} calls (median)"
+    )
+    try:
+        import bench_frames
+    except ImportError as error:  # the [frames] and [sql] extras
+        return [Row(figure, f"skipped: {error}", ">= 20 M states/s", skipped=True)]
+    best, median = bench_frames.target_rate(states, runs)
+    return [
+        Row(
+            figure,
+            f"{best / 1e6:.1f} M states/s ({median / 1e6:.1f})",
+            f">= {bench_frames.TARGET_IDS_PER_SECOND / 1e6:.0f} M states/s",
+            best >= bench_frames.TARGET_IDS_PER_SECOND,
+        )
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
@@ -462,6 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("memory", lambda: bench_memory(states, locales)),
         ("conversation", lambda: bench_conversation(states, samples)),
         ("peers", lambda: bench_peers(rounds=1 if args.quick else 5)),
+        ("frames", lambda: bench_columnar(runs=3 if args.quick else 5)),
     ]
     rows: list[Row] = []
     for name, bench in benches:

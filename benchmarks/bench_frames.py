@@ -105,34 +105,57 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--states", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only-target", action="store_true", help="the target figure only")
-    args = parser.parse_args(argv)
-    base = random_state_rows(min(args.states, DISTINCT), seed=1)
-    repeat = -(-args.states // len(base))
+def frames(states: int) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The distinct rows, and ``states`` rows of them as string columns with ``done``, as
+    ``Enum`` columns with ``done``, and as the target's frame (``Enum`` columns, no ``done``).
+    """
+    base = random_state_rows(min(states, DISTINCT), seed=1)
+    repeat = -(-states // len(base))
     strings = pl.concat(
         [pl.DataFrame(base, schema_overrides={"done": pl.List(pl.String)})] * repeat
-    ).head(args.states)
+    ).head(states)
     strings = strings.rechunk()
     enums = strings.with_columns(
         pl.col(name).cast(pl.Enum(list(field.values)))
         for name, field in state_schema().items()
         if field.kind == "enum"
     )
-    frame = enums.drop("done")
+    return base, strings, enums, enums.drop("done")
+
+
+def target_case(base: list[dict[str, Any]], frame: pl.DataFrame) -> Case:
+    """The figure with a target: ``advise_frame(frame)``, checked against ``advise()``."""
+    return Case(
+        "advise_frame(frame): rule ids, Enum columns, no done",
+        lambda: advise_frame(frame),
+        _expected([{**row, "done": []} for row in base[:SAMPLE]]),
+        TARGET_IDS_PER_SECOND,
+    )
+
+
+def target_rate(states: int, runs: int) -> tuple[float, float]:
+    """States a second of the target figure: the best and the median of ``runs`` calls.
+
+    Raises:
+        AssertionError: its rule ids differ from ``advise()``'s.
+    """
+    base, _, _, frame = frames(states)
+    case = target_case(base, frame)
+    best, median, result = _timed(case.call, runs)
+    assert _ids(result) == case.expected, "advise_frame() differs from advise()"
+    return states / best, states / median
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--states", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only-target", action="store_true", help="the target figure only")
+    args = parser.parse_args(argv)
+    base, strings, enums, frame = frames(args.states)
     expected = _expected(base[:SAMPLE])
-    expected_without_done = _expected([{**row, "done": []} for row in base[:SAMPLE]])
-    cases = [
-        Case(
-            "advise_frame(frame): rule ids, Enum columns, no done",
-            lambda: advise_frame(frame),
-            expected_without_done,
-            TARGET_IDS_PER_SECOND,
-        ),
-    ]
+    cases = [target_case(base, frame)]
+    expected_without_done = cases[0].expected
     if not args.only_target:
         import pandas  # noqa: F401  (the pandas row needs it; fail here, not midway)
 
