@@ -156,6 +156,39 @@ def test_quiet_masks_read_the_customer_as_silent(text: str) -> None:
         assert (evaluate(ConversationState.model_validate(row).__dict__) == 1) == expected
 
 
+def _many(texts: Sequence[str]) -> SimpleNamespace:
+    rules = [SimpleNamespace(when=parse_condition(text), phrasing=()) for text in texts]
+    return SimpleNamespace(name="many", rules=rules)
+
+
+def _check_masks(texts: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    evaluate = compile_masks(_many(texts))
+    expected = [_reference(text, rows) for text in texts]
+    for position, row in enumerate(rows):
+        bits = evaluate(ConversationState.model_validate(row).__dict__)
+        found = [bool(bits >> index & 1) for index in range(len(texts))]
+        assert found == [holds[position] for holds in expected], row
+
+
+def test_masks_of_many_rules_are_split_on_the_flags_they_share() -> None:
+    # The evaluator is copied per value of the booleans most conditions read, each copy
+    # simplified for them: every copy must still give each condition's own outcome.
+    from difficult_customers.compile.python import _splits
+
+    pack = _many(CORPUS)
+    assert _splits([(i, lower(rule.when)) for i, rule in enumerate(pack.rules)])
+    _check_masks(CORPUS, ROWS)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(conditions(), min_size=2, max_size=8),
+    sample=st.lists(states(), min_size=1, max_size=8),
+)
+def test_masks_of_random_rulebooks(texts: list[str], sample: list[ConversationState]) -> None:
+    _check_masks(texts, _rows(sample))
+
+
 def test_masks_put_phrasings_above_the_rules() -> None:
     book = default_rulebook()
     evaluate = compile_masks(book)

@@ -12,11 +12,25 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..conditions import state_schema
-from ._tree import AllOf, AnyOf, Compare, Constant, Fields, Flag, Member, Node, Not, lower, names
+from ._tree import (
+    OPERATORS,
+    AllOf,
+    AnyOf,
+    Compare,
+    Constant,
+    Fields,
+    Flag,
+    Member,
+    Node,
+    Not,
+    lower,
+    names,
+)
 
 __all__ = [
     "MAX_SHARED_DEPTH",
     "MAX_SHARED_RULES",
+    "MAX_SPLIT_FIELDS",
     "Evaluator",
     "MaskEvaluator",
     "compile_masks",
@@ -31,6 +45,9 @@ MaskEvaluator = Callable[[Mapping[str, Any]], int]
 #: Deepest nesting of shared conditions in a mask evaluator (Python allows 100 levels of
 #: indentation); rules below it are tested in full.
 MAX_SHARED_DEPTH = 24
+#: Most boolean fields on which a mask evaluator is split into simplified copies (four
+#: copies for two fields).
+MAX_SPLIT_FIELDS = 2
 #: Most conditions whose shared clauses are factored out; a larger rulebook is evaluated
 #: rule by rule, so that generating its evaluator stays linear in its size.
 MAX_SHARED_RULES = 1000
@@ -117,30 +134,113 @@ def compile_quiet(rulebook: Any) -> MaskEvaluator:
     """
     trees = [(index, lower(rule.when)) for index, rule in enumerate(rulebook.rules)]
     speaking = [(index, tree) for index, tree in trees if "customer_speaking" in names(tree)]
-    return _exec(rulebook, "quiet", speaking, quiet="customer_speaking")
+    return _exec(rulebook, "quiet", speaking, {"customer_speaking": False})
 
 
 def _exec(
-    rulebook: Any, name: str, trees: Sequence[tuple[int, Node]], quiet: str = ""
+    rulebook: Any,
+    name: str,
+    trees: Sequence[tuple[int, Node]],
+    fixed: Mapping[str, bool] | None = None,
 ) -> MaskEvaluator:
-    fields = sorted(frozenset().union(*(names(tree) for _, tree in trees)) - {quiet})
-    lines = [f"def {name}(values):", *_loads(fields)]
-    if quiet:
-        lines.append(f"    {quiet} = False")
-    lines.append("    fired = 0")
-    conjuncts = [(bit, _conjuncts(tree)) for bit, tree in trees]
+    trees = [(bit, _fold(tree, fixed or {})) for bit, tree in trees]
+    lines = [f"def {name}(values):"]
     if len(trees) <= MAX_SHARED_RULES:
-        _emit(conjuncts, 0, lines)
+        splits = _splits(trees)
+        lines += _loads(splits, 1)
+        reads = [(bit, tree, names(tree)) for bit, tree in trees if tree != _FALSE]
+        _variants(reads, splits, 1, lines)
     else:
-        for bit, parts in conjuncts:
-            lines.append(f"    if {' and '.join(parts) or 'True'}:")
+        lines += _loads(sorted(frozenset().union(*(names(tree) for _, tree in trees))), 1)
+        lines.append("    fired = 0")
+        for bit, tree in trees:
+            lines.append(f"    if {source(tree)}:")
             lines.append(f"        fired |= {1 << bit}")
-    lines.append("    return fired")
+        lines.append("    return fired")
     evaluator: MaskEvaluator = _function(lines, name, f"<rulebook {rulebook.name} ({name})>")
     return evaluator
 
 
-def _loads(fields: Iterable[str]) -> list[str]:
+def _splits(trees: Sequence[tuple[int, Node]]) -> list[str]:
+    """The boolean fields read by the most conditions (at least two), most read first."""
+    schema = state_schema()
+    counts: dict[str, int] = {}
+    for _, tree in trees:
+        for field in names(tree):
+            if field in schema and schema[field].kind == "bool":
+                counts[field] = counts.get(field, 0) + 1
+    ranked = sorted((-count, field) for field, count in counts.items() if count >= 2)
+    return [field for _, field in ranked[:MAX_SPLIT_FIELDS]]
+
+
+Read = tuple[int, Node, frozenset[str]]
+"""A condition's bit, its tree and the fields the tree reads."""
+
+
+def _variants(trees: Sequence[Read], splits: Sequence[str], depth: int, lines: list[str]) -> None:
+    """One copy of the evaluator per value of each split field, each simplified for it.
+
+    ``if resolved:`` then the copy for a resolved case (which returns), then the copy for
+    an unresolved one: a field that most conditions read is tested once, not in each of
+    them, and each copy reads only the fields its simplified conditions still need.
+    """
+    indent = "    " * depth
+    if splits:
+        field, rest = splits[0], splits[1:]
+        lines.append(f"{indent}if {field}:")
+        _variants(_known(trees, field, True), rest, depth + 1, lines)
+        _variants(_known(trees, field, False), rest, depth, lines)
+        return
+    lines += _loads(sorted(frozenset().union(*(fields for _, _, fields in trees))), depth)
+    lines.append(f"{indent}fired = 0")
+    _emit([(bit, _conjuncts(tree)) for bit, tree, _ in trees], depth - 1, lines)
+    lines.append(f"{indent}return fired")
+
+
+def _known(trees: Sequence[Read], field: str, value: bool) -> list[Read]:
+    """The trees simplified for ``field`` having ``value``; those that cannot hold dropped."""
+    known = {field: value}
+    simplified = []
+    for bit, tree, fields in trees:
+        if field in fields:
+            tree = _fold(tree, known)
+            if tree == _FALSE:
+                continue
+            fields = names(tree)
+        simplified.append((bit, tree, fields))
+    return simplified
+
+
+_FALSE = Constant(False)
+
+
+def _fold(node: Node, known: Mapping[str, bool]) -> Node:
+    """``node`` with the boolean fields of ``known`` replaced by their values, simplified."""
+    if not known:
+        return node
+    if isinstance(node, Flag):
+        return Constant(known[node.name]) if node.name in known else node
+    if isinstance(node, Compare) and node.name in known:
+        return Constant(OPERATORS[node.op](known[node.name], node.value))
+    if isinstance(node, Member) and node.name in known:
+        return Constant((known[node.name] in node.values) != node.negated)
+    if isinstance(node, Not):
+        inner = _fold(node.operand, known)
+        return Constant(not inner.value) if isinstance(inner, Constant) else Not(inner)
+    if isinstance(node, AllOf | AnyOf):
+        # True decides an AnyOf and False an AllOf; the other constant drops out.
+        decisive = isinstance(node, AnyOf)
+        parts = [_fold(operand, known) for operand in node.operands]
+        if any(isinstance(part, Constant) and part.value is decisive for part in parts):
+            return Constant(decisive)
+        parts = [part for part in parts if not isinstance(part, Constant)]
+        if not parts:
+            return Constant(not decisive)
+        return parts[0] if len(parts) == 1 else type(node)(tuple(parts))
+    return node
+
+
+def _loads(fields: Iterable[str], depth: int) -> list[str]:
     """A local for each field (reading them all first costs no more than reading each where
     it is first needed: measured). An ordered enum is read as its plain string value: its
     members define ``<`` and the like in Python, which makes even their ``==`` several times
@@ -148,7 +248,7 @@ def _loads(fields: Iterable[str]) -> list[str]:
     """
     schema = state_schema()
     return [
-        f"    {field} = values[{field!r}]"
+        f"{'    ' * depth}{field} = values[{field!r}]"
         + ("._value_" if field in schema and schema[field].ordered else "")
         for field in fields
     ]
