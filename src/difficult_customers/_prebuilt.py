@@ -158,9 +158,7 @@ def _decode(value: Any) -> Any:
     if tag == "M":
         # Built around validation: the artifact holds what validating the TOML gave, and
         # tests/test_prebuilt.py checks that this gives equal rules, field for field.
-        return _MODELS[value[1]].model_construct(
-            **{name: _decode(item) for name, item in value[2].items()}
-        )
+        return _construct(_MODELS[value[1]], {n: _decode(v) for n, v in value[2].items()})
     if tag == "E":
         return _ENUMS[value[1]](value[2])
     if tag == "C":
@@ -168,6 +166,56 @@ def _decode(value: Any) -> Any:
     if tag == "N":
         return _NODES[value[1]](*(_decode(item) for item in value[2:]))
     raise ValueError(f"unknown tag {tag!r}")
+
+
+def _construct(model: type[BaseModel], given: dict[str, Any]) -> BaseModel:
+    """``model.model_construct(**given)``, without its per-call work on the model's fields.
+
+    The same object: the fields in declaration order, the defaults of those not given, the
+    names given as the fields set, no extra and no private values (these models have
+    neither). About five times faster, for the 190 models of the built-in rules that the
+    first advice of a process builds.
+    """
+    spec = _SPECS.get(model)
+    if spec is None:
+        if model.__private_attributes__ or model.model_config.get("extra") != "forbid":
+            return model.model_construct(**given)
+        fields = model.model_fields
+        # Only defaults that are shared safely: immutable values, no factories.
+        spec = _SPECS[model] = (
+            tuple(fields),
+            {
+                name: field.default
+                for name, field in fields.items()
+                if field.default_factory is None and _immutable(field.default)
+            },
+        )
+    names, defaults = spec
+    values = {}
+    for name in names:
+        if name in given:
+            values[name] = given[name]
+        elif name in defaults:
+            values[name] = defaults[name]
+        else:  # a default that must be made anew: pydantic's own way
+            return model.model_construct(**given)
+    built = _new(model)
+    _set(built, "__dict__", values)
+    _set(built, "__pydantic_fields_set__", set(given))
+    _set(built, "__pydantic_extra__", None)
+    _set(built, "__pydantic_private__", None)
+    return built
+
+
+def _immutable(value: object) -> bool:
+    if isinstance(value, tuple):
+        return all(map(_immutable, value))
+    return value is None or isinstance(value, bool | int | str | Enum | frozenset)
+
+
+_SPECS: dict[type[BaseModel], tuple[tuple[str, ...], dict[str, Any]]] = {}
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _rulebook_artifact(name: str, rules: tuple[Rule, ...], key: str) -> dict[str, Any]:
