@@ -67,6 +67,7 @@ from difficult_customers.engine import _fast, iter_advice
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers
+from _machine import cpu_model
 
 # --- targets (issue 10) ---------------------------------------------------------------------
 TARGET_IMPORT_MS = 120.0
@@ -445,17 +446,6 @@ def bench_peers(rounds: int) -> list[Row]:
     return rows
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def markdown_table(rows: Sequence[Row]) -> str:
     lines = ["| Figure | Target | Measured | Status |", "|---|---|---|---|"]
     lines += [f"| {r.measurement} | {r.target} | {r.result} | {r.status} |" for r in rows]
@@ -492,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     locales = default_rulebook().locales
     print(
         f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs ({_cpu_model()}), load average "
+        f"{os.cpu_count()} CPUs ({cpu_model()}), load average "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
         f"{len(states)} example states; locales {', '.join(locales)}; "
         f"{samples:,} samples per per-call measurement",

@@ -39,9 +39,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb
 import polars as pl
+from _machine import cpu_model
 
 from difficult_customers import advise, default_rulebook
 from difficult_customers.conditions import state_schema
@@ -92,17 +94,6 @@ def _ids(result: Any) -> list[list[str]]:
     else:  # Arrow
         column = result.column("rule_ids").slice(0, SAMPLE).to_pylist()
     return [list(ids) for ids in column]
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def frames(states: int) -> tuple[list[dict[str, Any]], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -191,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.states:,} random valid states ({len(base):,} distinct), best of {args.runs} "
         f"calls after a warm-up; Python {platform.python_version()}, polars {pl.__version__}, "
-        f"duckdb {duckdb.__version__}; {os.cpu_count()} CPUs ({_cpu_model()}), "
+        f"duckdb {duckdb.__version__}; {os.cpu_count()} CPUs ({cpu_model()}), "
         f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
         flush=True,
     )

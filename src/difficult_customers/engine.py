@@ -256,6 +256,15 @@ def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recomm
     schema at the first advice; otherwise validated, for the same result and errors.
     """
     sources = rule.sources
+    fields: dict[str, Any] = {
+        "rule_id": rule.id,
+        "kind": rule.kind,
+        "phase": rule.phase,
+        "title": title,
+        "text": text,
+        "rationale": rationale,
+        "sources": sources,
+    }
     if (
         type(rule.id) is str
         and type(rule.kind) is Kind
@@ -266,24 +275,8 @@ def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recomm
         and type(sources) is tuple
         and all(type(source) is Source for source in sources)
     ):
-        return Recommendation.model_construct(
-            rule_id=rule.id,
-            kind=rule.kind,
-            phase=rule.phase,
-            title=title,
-            text=text,
-            rationale=rationale,
-            sources=sources,
-        )
-    return Recommendation(
-        rule_id=rule.id,
-        kind=rule.kind,
-        phase=rule.phase,
-        title=title,
-        text=text,
-        rationale=rationale,
-        sources=sources,
-    )
+        return Recommendation.model_construct(**fields)
+    return Recommendation(**fields)
 
 
 # --- the fast path --------------------------------------------------------------------------
