@@ -16,6 +16,7 @@ Events say what happened, never how the state changes: that is
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -193,33 +194,19 @@ Event = Annotated[
 # Titled, so that errors read "1 validation error for event" rather than naming the union.
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(title="event"))
 
+#: The event models, in the order of the union.
+_KINDS: tuple[type[_Event], ...] = typing.get_args(typing.get_args(Event)[0])
+
+# An event that carries nothing but its type is parsed to one shared instance.
 _BARE: dict[str, Event] = {
-    kind.model_fields["type"].default: kind()
-    for kind in (
-        CustomerStartedSpeaking,
-        CustomerFinishedSpeaking,
-        CustomerInterrupted,
-        CustomerInsulted,
-        CustomerAttackedAgent,
-        CustomerThreatened,
-    )
+    kind.model_fields["type"].default: kind()  # type: ignore[misc]
+    for kind in _KINDS
+    if set(kind.model_fields) == {"type"}
 }
 
 # Checked by identity first: isinstance() on a pydantic model class costs more than a turn's
 # whole fold would.
-_MODELS: frozenset[type] = frozenset(
-    (
-        CustomerStartedSpeaking,
-        CustomerFinishedSpeaking,
-        CustomerInterrupted,
-        CustomerInsulted,
-        CustomerAttackedAgent,
-        CustomerThreatened,
-        CustomerMood,
-        AgentFollowed,
-        Facts,
-    )
-)
+_MODELS: frozenset[type] = frozenset(_KINDS)
 
 # Moods and agent moves already parsed, by type and then by the one value they carry: a
 # rulebook has a few dozen rules, so these stay small; the bound keeps hostile input from
@@ -231,17 +218,7 @@ _SEEN: dict[str, tuple[str, dict[str, Event]]] = {
 _MAX_SEEN = 4096
 
 #: Every event ``type``, in the order of the union.
-EVENT_TYPES: tuple[str, ...] = (
-    "customer_started_speaking",
-    "customer_finished_speaking",
-    "customer_interrupted",
-    "customer_insulted",
-    "customer_attacked_agent",
-    "customer_threatened",
-    "customer_mood",
-    "agent_followed",
-    "facts",
-)
+EVENT_TYPES: tuple[str, ...] = tuple(kind.model_fields["type"].default for kind in _KINDS)
 
 
 def parse_event(event: Event | Mapping[str, Any]) -> Event:

@@ -60,8 +60,9 @@ __all__ = [
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
 Value = bool | int | str
 
-#: Every comparison operator a lowered tree holds, with its Python meaning.
-OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
+#: Every comparison operator a lowered tree holds, with its Python meaning (a bool for
+#: Python values; for polars columns, the expression comparing them).
+OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._tree import (
+    OPERATORS,
     AllOf,
     AnyOf,
     Compare,
@@ -56,15 +57,6 @@ __all__ = [
 #: (the layout of an Arrow bitmap). Bits past the last row are unspecified.
 Bitmap = np.ndarray[Any, np.dtype[np.uint8]]
 
-_COMPARE = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
 
 def expression(node: Node) -> pl.Expr:
     """A boolean polars expression equal to the condition, row by row."""
@@ -74,10 +66,10 @@ def expression(node: Node) -> pl.Expr:
     if isinstance(node, Flag):
         return pl.col(node.name)
     if isinstance(node, Compare):
-        compared: pl.Expr = _COMPARE[node.op](pl.col(node.name), pl.lit(node.value))
+        compared: pl.Expr = OPERATORS[node.op](pl.col(node.name), pl.lit(node.value))
         return compared
     if isinstance(node, Fields):
-        between: pl.Expr = _COMPARE[node.op](pl.col(node.left), pl.col(node.right))
+        between: pl.Expr = OPERATORS[node.op](pl.col(node.left), pl.col(node.right))
         return between
     if isinstance(node, Member):
         member = pl.col(node.name).is_in(list(node.values))
