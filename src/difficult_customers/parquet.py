@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .compile._tree import require
@@ -47,10 +47,19 @@ Check = tuple[str, Any, str]
 _TABLE = "states"
 # DuckDB's own numbering of a Parquet file's rows, from 0: the row numbers of errors.
 _ROW = "file_row_number"
-_INTEGERS = frozenset(
+_INTEGERS: frozenset[str] = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 )
+#: Per kind of state field: whether a DuckDB column type holds it, and what it must be.
+_TYPES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "bool": ("BOOLEAN".__eq__, "a BOOLEAN column"),
+    "int": (_INTEGERS.__contains__, "an integer column"),
+    "enum": (
+        lambda kind: kind == "VARCHAR" or kind.startswith("ENUM("),
+        "a VARCHAR or ENUM column",
+    ),
+}
 
 
 def advise_parquet(
@@ -158,37 +167,24 @@ def _checked_columns(states: Any, keep: Sequence[str], book: Rulebook) -> list[s
             bad.append((name, unknown, "a list of the rulebook's rule ids (a rule id is unknown)"))
             continue
         field_type = schema[name]
+        accepts, wanted = _TYPES[field_type.kind]
+        if not accepts(kind):
+            problems.append(ColumnProblem(name, f"{wanted}, not {kind}"))
+            continue
         present.append(name)
-        if field_type.kind == "bool":
-            if kind != "BOOLEAN":
-                problems.append(ColumnProblem(name, f"a BOOLEAN column, not {kind}"))
-                present.pop()
-                continue
-            bad.append((name, nulls, "no nulls: every row needs a value"))
-        elif field_type.kind == "int":
-            if kind not in _INTEGERS:
-                problems.append(ColumnProblem(name, f"an integer column, not {kind}"))
-                present.pop()
-                continue
-            bad.append((name, nulls, "no nulls: every row needs a value"))
+        bad.append((name, nulls, "no nulls: every row needs a value"))
+        if field_type.kind == "int":
             out = exp.or_(
                 exp.LT(this=column.copy(), expression=exp.Literal.number(0)),
                 exp.GT(this=column.copy(), expression=exp.Literal.number(MAX_COUNT)),
             )
             bad.append((name, out, f"a count from 0 to {MAX_COUNT}"))
-        else:
-            if kind != "VARCHAR" and not kind.startswith("ENUM("):
-                problems.append(ColumnProblem(name, f"a VARCHAR or ENUM column, not {kind}"))
-                present.pop()
-                continue
-            bad.append((name, nulls, "no nulls: every row needs a value"))
+        elif field_type.kind == "enum":
+            values = [exp.Literal.string(value) for value in field_type.values]
             text = exp.cast(column.copy(), "VARCHAR")
-            outside = exp.Not(
-                this=exp.In(
-                    this=text, expressions=[exp.Literal.string(v) for v in field_type.values]
-                )
+            bad.append(
+                (name, exp.Not(this=exp.In(this=text, expressions=values)), field_type.describe())
             )
-            bad.append((name, outside, field_type.describe()))
     # The values of every column of the right type are checked even when another column is
     # not: one run reports all there is to fix.
     problems += _offending(states, bad)
