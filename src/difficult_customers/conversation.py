@@ -8,7 +8,6 @@ the same states and the same advice.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import Enum
@@ -56,10 +55,6 @@ from .state import (
     _set_fields_set,
     _set_private,
 )
-
-# The rules module, not the package's rules() function of the same name: the package
-# imports this module on first use, once that name is bound to the function.
-_rules = importlib.import_module(".rules", __package__)
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
 
