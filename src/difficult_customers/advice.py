@@ -1,6 +1,6 @@
 """What advise() returns: an ordered, immutable list of localized recommendations."""
 
-from __future__ import annotations
+# Annotations not postponed, for a quicker import: see state.py.
 
 import json
 from collections.abc import Iterator

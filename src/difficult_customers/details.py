@@ -1,6 +1,6 @@
 """Details: values a caller supplies for ready-to-say phrases (business name, callback...)."""
 
-from __future__ import annotations
+# Annotations not postponed, for a quicker import: see state.py.
 
 from datetime import timedelta
 from decimal import Decimal

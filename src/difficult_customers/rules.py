@@ -1,6 +1,6 @@
 """Rules, their sources and phrasing, and loading a rulebook from TOML."""
 
-from __future__ import annotations
+# Annotations not postponed, for a quicker import: see state.py.
 
 import re
 import string
@@ -270,7 +270,7 @@ class Phrasing(BaseModel):
         return values is not None and self.when.evaluate(values)
 
     @model_validator(mode="after")
-    def _placeholders_match(self) -> Phrasing:
+    def _placeholders_match(self) -> "Phrasing":
         used = _placeholders(self.text)
         unknown = sorted((used | set(self.requires)) - DETAIL_NAMES)
         if unknown:
@@ -309,7 +309,7 @@ class Effect(BaseModel):
     increment: bool = False
 
     @classmethod
-    def parse(cls, name: str, value: object) -> Effect:
+    def parse(cls, name: str, value: object) -> "Effect":
         """Validate ``name = value`` against the fields of the conversation state.
 
         Raises:
@@ -445,7 +445,7 @@ class Rule(BaseModel):
         return overrides
 
     @model_validator(mode="after")
-    def _consistent(self) -> Rule:
+    def _consistent(self) -> "Rule":
         if self.id in self.overrides:
             raise ValueError("a rule cannot override itself")
         if self.id in self.conflicts_with:
@@ -474,7 +474,7 @@ class Rule(BaseModel):
         channel: Channel,
         supplied: frozenset[str],
         values: Mapping[str, object] | None = None,
-    ) -> Phrasing:
+    ) -> "Phrasing":
         """The first phrasing that fits the channel, the supplied details and the state.
 
         ``values`` are the state's fields; without them, phrasings with a ``when`` are

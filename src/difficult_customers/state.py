@@ -1,6 +1,8 @@
 """The conversation state: what an agent-assist tool knows about the exchange right now."""
 
-from __future__ import annotations
+# Annotations are not postponed (no ``from __future__ import annotations``) in the modules
+# that define models: pydantic would compile and evaluate each field's annotation string,
+# which doubles what defining a model costs at import.
 
 import json
 import warnings
