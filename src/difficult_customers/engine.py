@@ -7,7 +7,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from babel import Locale
@@ -39,29 +39,51 @@ StateInput = ConversationState | Mapping[str, Any] | None
 DetailsInput = Details | Mapping[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
 class _Plan:
-    """Everything about a rulebook that advise() needs, computed once."""
+    """Everything about a rulebook that advise() needs, computed once (by :func:`_plan`).
 
-    book: Rulebook
-    rules: tuple[Rule, ...]
-    overrides: tuple[tuple[int, ...], ...]
-    overriders: tuple[int, ...]
-    """Rules that override others, each after every rule that could override it."""
-    after_ending: frozenset[int]
-    """Rules still advised once the conversation has ended."""
-    repeats: frozenset[int]
-    """Rules advised again after they were carried out."""
-    attitudes: frozenset[int]
-    """Do rules of the composure phase: grouped apart from the moves."""
-    situational: frozenset[int]
-    """Rules with a phrasing chosen by the state (a phrasing ``when``)."""
-    index: Mapping[str, int]
-    rendered: dict[tuple[int, object, str, str | None], Recommendation] = field(
-        default_factory=dict
+    A plain class rather than a dataclass: one of those costs about a millisecond of every
+    import, for a record only this module builds.
+    """
+
+    __slots__ = (
+        "after_ending",
+        "attitudes",
+        "book",
+        "compiled",
+        "index",
+        "labels",
+        "overriders",
+        "overrides",
+        "rendered",
+        "repeats",
+        "rules",
+        "situational",
     )
-    labels: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    compiled: list[Evaluator] = field(default_factory=list)
+
+    def __init__(self, book: Rulebook) -> None:
+        rules = book.rules
+        index = {rule.id: i for i, rule in enumerate(rules)}
+        overrides = tuple(tuple(index[target] for target in rule.overrides) for rule in rules)
+        self.book = book
+        self.rules: tuple[Rule, ...] = rules
+        self.index: Mapping[str, int] = index
+        self.overrides: tuple[tuple[int, ...], ...] = overrides
+        #: Rules that override others, each after every rule that could override it.
+        self.overriders = tuple(i for i in _topological(overrides) if overrides[i])
+        #: Rules still advised once the conversation has ended.
+        self.after_ending = frozenset(i for i, r in enumerate(rules) if r.after_ending)
+        #: Rules advised again after they were carried out.
+        self.repeats = frozenset(i for i, r in enumerate(rules) if r.repeats is True)
+        #: Do rules of the composure phase: grouped apart from the moves.
+        self.attitudes = frozenset(i for i, r in enumerate(rules) if r.attitude)
+        #: Rules with a phrasing chosen by the state (a phrasing ``when``).
+        self.situational = frozenset(
+            i for i, r in enumerate(rules) if any(p.when is not None for p in r.phrasing)
+        )
+        self.rendered: dict[tuple[int, object, str, str | None], Recommendation] = {}
+        self.labels: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.compiled: list[Evaluator] = []
 
     def evaluate(self, values: Mapping[str, Any]) -> list[int]:
         """The indices of the rules whose condition holds, in advice order."""
@@ -74,25 +96,7 @@ class _Plan:
 def _plan(rulebook: Rulebook) -> _Plan:
     plan: _Plan | None = rulebook._cache.get("plan")
     if plan is None:
-        index = {rule.id: i for i, rule in enumerate(rulebook.rules)}
-        overrides = tuple(
-            tuple(index[target] for target in rule.overrides) for rule in rulebook.rules
-        )
-        plan = _Plan(
-            book=rulebook,
-            rules=rulebook.rules,
-            overrides=overrides,
-            overriders=tuple(i for i in _topological(overrides) if overrides[i]),
-            after_ending=frozenset(i for i, r in enumerate(rulebook.rules) if r.after_ending),
-            repeats=frozenset(i for i, r in enumerate(rulebook.rules) if r.repeats is True),
-            attitudes=frozenset(i for i, r in enumerate(rulebook.rules) if r.attitude),
-            situational=frozenset(
-                i
-                for i, r in enumerate(rulebook.rules)
-                if any(p.when is not None for p in r.phrasing)
-            ),
-            index=index,
-        )
+        plan = _Plan(rulebook)
         rulebook._cache["plan"] = plan
     return plan
 
