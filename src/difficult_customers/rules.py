@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -874,15 +874,20 @@ _TOP_LEVEL_KEYS = frozenset({"rules", "pack"})
 _PACK_KEYS = frozenset({"name", "description", "disable"})
 
 
-# NamedTuples rather than frozen dataclasses, here and below: as immutable, and a
-# dataclass's generated methods cost a fraction of a millisecond at every import.
-class _Pack(NamedTuple):
+# Plain classes rather than NamedTuples or dataclasses, here and below: records only this
+# module builds, and defining either of those costs a fraction of a millisecond at import.
+class _Pack:
     """A pack file, read and validated on its own (before it is merged over a base)."""
 
-    name: str
-    description: str | None
-    disable: tuple[str, ...]
-    rules: list[Rule]
+    __slots__ = ("description", "disable", "name", "rules")
+
+    def __init__(
+        self, name: str, description: str | None, disable: tuple[str, ...], rules: list[Rule]
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.disable = disable
+        self.rules = rules
 
 
 def _read_pack(path: Path) -> _Pack:
@@ -1099,13 +1104,22 @@ def load_rulebook(path: str | Path, *, base: Rulebook | None = None) -> Rulebook
     return _load(path, base)[0]
 
 
-class _Merge(NamedTuple):
+class _Merge:
     """What merging a pack did to its base, for ``difficult-customers check``."""
 
-    pack_ids: tuple[str, ...]
-    replaced: tuple[str, ...]
-    disabled: tuple[str, ...]
-    lost_locales: tuple[str, ...]
+    __slots__ = ("disabled", "lost_locales", "pack_ids", "replaced")
+
+    def __init__(
+        self,
+        pack_ids: tuple[str, ...],
+        replaced: tuple[str, ...],
+        disabled: tuple[str, ...],
+        lost_locales: tuple[str, ...],
+    ) -> None:
+        self.pack_ids = pack_ids
+        self.replaced = replaced
+        self.disabled = disabled
+        self.lost_locales = lost_locales
 
 
 def _load(path: str | Path, base: Rulebook | None) -> tuple[Rulebook, _Merge]:
