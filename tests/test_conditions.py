@@ -68,7 +68,9 @@ def test_all_is_sorted_and_lists_every_public_name() -> None:
         for alias in node.names
     }
     public = {name for name in vars(module) if not name.startswith("_")} - imported
-    assert set(module.__all__) == public
+    # Failure now lives in _explanation.py (loaded on first use); this module still has it.
+    assert module.Failure.__name__ == "Failure"
+    assert set(module.__all__) == public | {"Failure"}
 
 
 def test_every_whitelisted_node_has_a_handler_in_every_pass() -> None:

@@ -12,9 +12,9 @@ import contextlib
 import typing
 
 from .advice import Advice, Recommendation
-from .conditions import Condition, Failure, parse_condition
+from .conditions import Condition, parse_condition
 from .details import Details, FormOfAddress, Weekday
-from .engine import Explanation, advise, advise_many, explain, iter_advice
+from .engine import advise, advise_many, explain, iter_advice
 from .errors import (
     ConditionError,
     ConditionSyntaxError,
@@ -43,6 +43,7 @@ from .state import Channel, ComplaintValidity, ConversationState, CustomerValue,
 if typing.TYPE_CHECKING:
     from typing import Any
 
+    from ._explanation import Explanation, Failure
     from .conversation import Conversation, Turn
     from .events import (
         AgentFollowed,
@@ -58,9 +59,12 @@ if typing.TYPE_CHECKING:
         parse_event,
     )
 
-# Conversations and their events are imported on first use (PEP 562): advise() needs
-# neither, and building the event models and their union is a tenth of the import.
+# Conversations and their events, and the records of explain(), are imported on first use
+# (PEP 562): advise() needs none of them, and defining the event models and their union is
+# a tenth of the import.
 _LAZY = {
+    "Explanation": "_explanation",
+    "Failure": "_explanation",
     "Conversation": "conversation",
     "Turn": "conversation",
     **dict.fromkeys(

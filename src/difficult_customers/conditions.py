@@ -51,6 +51,19 @@ __all__ = [
     "state_schema",
 ]
 
+if typing.TYPE_CHECKING:
+    from ._explanation import Failure
+
+
+def __getattr__(name: str) -> Any:
+    # Failure is defined in _explanation.py, loaded on first use (it was defined here).
+    if name == "Failure":
+        import difficult_customers
+
+        return difficult_customers.Failure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: Longest condition text accepted, in characters; real rules stay far below it.
 MAX_CONDITION_LENGTH = 2000
 #: Deepest nesting of expression nodes accepted; bounds the recursion of every pass below.
@@ -206,32 +219,6 @@ def state_schema(model: type[BaseModel] = ConversationState) -> Mapping[str, Fie
         else:
             raise TypeError(f"field {name!r} of type {annotation!r} cannot be used in conditions")
     return MappingProxyType(schema)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a condition did not hold: the smallest failing clause and the values it read.
-
-    >>> str(Failure("warnings_given >= 1", {"warnings_given": 0}))
-    'warnings_given >= 1 (warnings_given=0)'
-
-    Attributes:
-        clause: the clause's source text, with whitespace collapsed and comments removed.
-        values: the fields that clause reads, in order of appearance, enums as plain strings.
-    """
-
-    clause: str
-    values: Mapping[str, object] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        # Read-only, so a Failure cannot change after the fact.
-        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
-
-    def __str__(self) -> str:
-        if not self.values:
-            return self.clause
-        shown = ", ".join(f"{name}={value!r}" for name, value in self.values.items())
-        return f"{self.clause} ({shown})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -796,7 +783,7 @@ class _Evaluator(_Pass[object]):
         return bool(op.apply(self.visit(left), self.visit(right)))
 
 
-class _Explainer(_Pass[Failure | None]):
+class _Explainer(_Pass["Failure | None"]):
     """Finds the smallest clause that makes a checked tree false."""
 
     def __init__(self, evaluator: _Evaluator, source: _Source) -> None:
@@ -825,6 +812,8 @@ class _Explainer(_Pass[Failure | None]):
             key=lambda child: (child.lineno, child.col_offset),
         )
         values = {child.id: self.evaluator.visit(child) for child in names}
+        from ._explanation import Failure
+
         return Failure(self.source.clause(node), values)
 
     unary_op = compare = name = constant = collection = _whole

@@ -7,8 +7,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from babel import Locale
 from pydantic import ValidationError
@@ -18,7 +17,6 @@ from ._text import close_matches
 from .advice import Advice, Recommendation
 from .compile.python import Evaluator, MaskEvaluator, compile_masks, compile_quiet
 from .compile.python import compile_rulebook as _compile
-from .conditions import Failure
 from .details import Details
 from .errors import UnknownRuleError
 from .i18n import (
@@ -34,6 +32,19 @@ from .rules import Kind, Phase, Rule, Rulebook, Source, default_rulebook
 from .state import ConversationState
 
 __all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
+
+if TYPE_CHECKING:
+    from ._explanation import Explanation
+
+
+def __getattr__(name: str) -> Any:
+    # Explanation is defined in _explanation.py, loaded on first use (it was defined here).
+    if name == "Explanation":
+        import difficult_customers
+
+        return difficult_customers.Explanation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 StateInput = ConversationState | Mapping[str, Any] | None
 DetailsInput = Details | Mapping[str, Any] | None
@@ -798,56 +809,6 @@ def _iter_advice(fast: _Fast, voice: _Voice, states: Iterable[StateInput]) -> It
         yield _advise_fast(fast, voice, valid_state)
 
 
-Status = Literal["fired", "overridden", "not_fired", "done", "ended"]
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """Why a rule did or did not make it into the advice.
-
-    Attributes:
-        rule_id: the rule.
-        status: "fired" (in the advice), "overridden" (its condition held, but a rule that
-            also fired overrides it), "not_fired" (its condition failed), "done" (its
-            condition held, but the agent has carried it out and it does not repeat) or
-            "ended" (the conversation has ended and the rule is not one for after an ending).
-        overridden_by: the ids of the rules that removed it, in advice order.
-        failure: for "not_fired", the smallest failing clause and its field values.
-        values: the value of every field the rule's condition reads.
-
-    .. versionadded:: 0.1
-    """
-
-    rule_id: str
-    status: Status
-    overridden_by: tuple[str, ...]
-    failure: Failure | None
-    values: Mapping[str, object]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {
-            "rule_id": self.rule_id,
-            "status": self.status,
-            "overridden_by": list(self.overridden_by),
-            "failure": None
-            if self.failure is None
-            else {"clause": self.failure.clause, "values": dict(self.failure.values)},
-            "values": dict(self.values),
-        }
-
-    def __str__(self) -> str:
-        if self.status == "fired":
-            return f"{self.rule_id}: fired"
-        if self.status == "overridden":
-            return f"{self.rule_id}: overridden by {', '.join(self.overridden_by)}"
-        if self.status == "done":
-            return f"{self.rule_id}: already carried out, not repeated"
-        if self.status == "ended":
-            return f"{self.rule_id}: the conversation has ended"
-        return f"{self.rule_id}: did not fire: {self.failure}"
-
-
 @overload
 def explain(
     state: StateInput = None,
@@ -881,6 +842,8 @@ def explain(
 
     .. versionadded:: 0.1
     """
+    from ._explanation import Explanation
+
     book = _rulebook(rulebook)
     valid_state = _coerce_state(state, fields)
     if rule_id is not None:
