@@ -2,7 +2,6 @@
 
 # Annotations not postponed, for a quicker import: see state.py.
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, overload
@@ -124,6 +123,8 @@ class Advice:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The advice as JSON; non-ASCII text is kept as is."""
+        import json  # here: most processes never write JSON, and json costs 1.5 ms to import
+
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     def _label(self, key: str) -> str:

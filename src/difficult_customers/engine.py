@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from babel import Locale
 from pydantic import ValidationError
 
 from . import rules as _rules
@@ -34,6 +33,8 @@ from .state import ConversationState
 __all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
 
 if TYPE_CHECKING:
+    from babel import Locale
+
     from ._explanation import Explanation
 
 
@@ -467,6 +468,8 @@ class _Fast:
         if voice is None or voice.details is not details:
             negotiated = negotiate_rulebook_locale(locale, self.book)
             voice = _Voice(self.book, self.plan, negotiated, details)
+            from babel import Locale  # loaded by the negotiation
+
             if isinstance(locale, str | Locale):
                 if len(self.voices) >= MAX_FAST_VOICES:
                     self.voices.clear()

@@ -14,8 +14,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from babel import Locale, UnknownLocaleError
-
 from ._files import read_regular_file
 from ._text import control_character, describe_control
 from .details import Details, FormOfAddress
@@ -23,13 +21,14 @@ from .errors import RulebookError, UnsupportedLocaleError
 from .state import Channel
 
 if TYPE_CHECKING:
+    from babel import Locale
     from babel.support import Translations
 
     from .rules import Rulebook
 
-# Babel's message, date and number modules are imported where they are used: reading a
-# catalog, formatting details. Most processes need a catalog or two and no formatting, and
-# ``import difficult_customers`` stays quick (benchmarks/, "import").
+# Babel is imported where it is used: negotiating a locale, reading a catalog, formatting
+# details. A process needs it from its first advice on, not at ``import difficult_customers``,
+# which stays quick (benchmarks/, "import"; Babel's core and its pickled data cost 3 ms).
 
 __all__ = [
     "DURATION_CONTEXT",
@@ -203,6 +202,8 @@ def _catalog_paths(locales_dir: Path, domain: str) -> Iterator[tuple[Path, str]]
         # lexists: a link to nowhere is a mistake to report, not a missing translation.
         if not os.path.lexists(po):
             continue
+        from babel import Locale, UnknownLocaleError
+
         try:
             lang = Locale.parse(folder.name.split(".", 1)[0].replace("-", "_")).language
         except (ValueError, TypeError, UnknownLocaleError):
@@ -335,6 +336,8 @@ def _negotiate_text(tag: str, supported: tuple[str, ...]) -> Locale:
 
 
 def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
+    from babel import Locale, UnknownLocaleError
+
     if isinstance(requested, Locale):
         locale = requested
     elif isinstance(requested, str):
@@ -352,6 +355,8 @@ def _negotiate(requested: object, supported: tuple[str, ...]) -> Locale:
 @functools.lru_cache(maxsize=256)
 def _parse_tag(tag: str) -> Locale | None:
     # Keyed on the normalized, length-bounded tag, as _negotiate_text is.
+    from babel import Locale, UnknownLocaleError
+
     try:
         return Locale.parse(tag)
     except (ValueError, TypeError, UnknownLocaleError):
@@ -361,6 +366,8 @@ def _parse_tag(tag: str) -> Locale | None:
 def _parse(requested: object) -> Locale | None:
     """The locale a caller means, or ``None`` if what they passed is not one (as
     :func:`negotiate_locale` reads it, without checking it against supported languages)."""
+    from babel import Locale
+
     if isinstance(requested, Locale):
         return requested
     if not isinstance(requested, str) or len(requested) > MAX_LOCALE_LENGTH:

@@ -4,7 +4,6 @@
 # that define models: pydantic would compile and evaluate each field's annotation string,
 # which doubles what defining a model costs at import.
 
-import json
 import warnings
 from collections.abc import Mapping
 from enum import Enum, StrEnum
@@ -559,6 +558,8 @@ def loads_state(text: str | bytes | bytearray) -> Any:
 
     .. versionadded:: 0.2
     """
+    import json  # here: advise() on a dict or a model never parses JSON
+
     return json.loads(text, parse_int=_parse_int)
 
 
