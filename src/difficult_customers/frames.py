@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .compile._tree import RulebookLogic, require, rulebook_logic
+from .compile._logic import RulebookLogic, rulebook_logic
+from .compile._tree import require
 
 require("polars", "frames", "difficult_customers.frames")
 require("pyarrow", "frames", "difficult_customers.frames")

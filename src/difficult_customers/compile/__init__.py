@@ -19,6 +19,8 @@ Nothing here imports polars or sqlglot until a back-end that needs them is impor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._tree import (
     AllOf,
     AnyOf,
@@ -29,10 +31,11 @@ from ._tree import (
     Member,
     Node,
     Not,
-    RulebookLogic,
     lower,
-    rulebook_logic,
 )
+
+if TYPE_CHECKING:
+    from ._logic import RulebookLogic, rulebook_logic
 
 __all__ = [
     "AllOf",
@@ -48,3 +51,12 @@ __all__ = [
     "lower",
     "rulebook_logic",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # In _logic.py, loaded by the back-ends that need them: advise() does not.
+    if name in {"RulebookLogic", "rulebook_logic"}:
+        from . import _logic
+
+        return getattr(_logic, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._logic import RulebookLogic
 from ._tree import (
     OPERATORS,
     AllOf,
@@ -28,7 +29,6 @@ from ._tree import (
     Member,
     Node,
     Not,
-    RulebookLogic,
     require,
 )
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._logic import RulebookLogic, rulebook_logic
 from ._tree import (
     RULE_ID,
     AllOf,
@@ -27,11 +28,9 @@ from ._tree import (
     Member,
     Node,
     Not,
-    RulebookLogic,
     Value,
     names,
     require,
-    rulebook_logic,
 )
 
 require("sqlglot", "sql", "difficult_customers.compile.sql")
