@@ -23,7 +23,7 @@ catches either one keeps working.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -41,6 +41,19 @@ __all__ = [
     "UnknownRuleError",
     "UnsupportedLocaleError",
 ]
+
+if TYPE_CHECKING:
+    from ._columns import ColumnProblem
+
+
+def __getattr__(name: str) -> Any:
+    # ColumnProblem is defined in _columns.py, loaded with the frame and Parquet readers
+    # that report it: advise() never does, and the dataclass cost 0.6 ms at import.
+    if name == "ColumnProblem":
+        from ._columns import ColumnProblem
+
+        return ColumnProblem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class DifficultCustomersError(Exception):
@@ -273,32 +286,6 @@ class UnknownFilterValueError(DifficultCustomersError, ValueError):
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
         expected = ", ".join(self.known) or "none in this rulebook"
         return f"unknown {self.criterion} {self.value!r}{hint}; expected one of: {expected}"
-
-
-@dataclass(frozen=True)
-class ColumnProblem:
-    """One column of a frame of states that breaks a rule of the state.
-
-    Attributes:
-        column: the column's name.
-        rule: what the column must hold (or, for a column unknown to the state, the fields
-            it may be).
-        rows: the first offending row positions, counted from 0; empty for a problem of the
-            whole column (an unknown column, a wrong dtype).
-        count: how many rows break the rule in all.
-    """
-
-    column: str
-    rule: str
-    rows: tuple[int, ...] = ()
-    count: int = 0
-
-    def __str__(self) -> str:
-        if not self.rows:
-            return f"column {self.column!r}: {self.rule}"
-        shown = ", ".join(map(str, self.rows))
-        more = f" ({self.count} rows in all)" if self.count > len(self.rows) else ""
-        return f"column {self.column!r}: {self.rule}; rows {shown}{more}"
 
 
 class FrameError(DifficultCustomersError, ValueError):

@@ -34,6 +34,7 @@ import polars as pl  # noqa: E402
 import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
 from babel import Locale  # noqa: E402
 
+from ._columns import ColumnProblem  # noqa: E402
 from .compile._tree import Flag  # noqa: E402
 from .compile.polars import (  # noqa: E402
     Bitmap,
@@ -43,7 +44,7 @@ from .compile.polars import (  # noqa: E402
     expression,
 )
 from .conditions import FieldType, state_schema  # noqa: E402
-from .errors import ColumnProblem, FrameError  # noqa: E402
+from .errors import FrameError  # noqa: E402
 from .i18n import negotiate_rulebook_locale  # noqa: E402
 from .rules import Rule, Rulebook, default_rulebook  # noqa: E402
 from .state import MAX_COUNT, MAX_DONE, ConversationState  # noqa: E402

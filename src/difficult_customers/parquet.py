@@ -26,10 +26,11 @@ require("sqlglot", "sql", "difficult_customers.parquet")
 import duckdb  # noqa: E402  (after the checks, so that a missing extra says which)
 from sqlglot import exp  # noqa: E402
 
+from ._columns import ColumnProblem  # noqa: E402
 from .compile._logic import rulebook_logic  # noqa: E402
 from .compile.sql import OUTPUT, rulebook_expression  # noqa: E402
 from .conditions import state_schema  # noqa: E402
-from .errors import ColumnProblem, FrameError  # noqa: E402
+from .errors import FrameError  # noqa: E402
 from .rules import Rulebook, default_rulebook  # noqa: E402
 from .state import MAX_COUNT, MAX_DONE, ConversationState  # noqa: E402
 
