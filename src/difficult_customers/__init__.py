@@ -11,9 +11,9 @@
 import contextlib
 import typing
 
+from ._detail_values import FormOfAddress, Weekday
 from .advice import Advice, Recommendation
 from .conditions import Condition, parse_condition
-from .details import Details, FormOfAddress, Weekday
 from .engine import advise, advise_many, explain, iter_advice
 from .errors import (
     ConditionError,
@@ -45,6 +45,7 @@ if typing.TYPE_CHECKING:
 
     from ._explanation import Explanation, Failure
     from .conversation import Conversation, Turn
+    from .details import Details
     from .events import (
         AgentFollowed,
         CustomerAttackedAgent,
@@ -59,10 +60,11 @@ if typing.TYPE_CHECKING:
         parse_event,
     )
 
-# Conversations and their events, and the records of explain(), are imported on first use
-# (PEP 562): advise() needs none of them, and defining the event models and their union is
-# a tenth of the import.
+# Conversations and their events, the records of explain() and the Details model are
+# imported on first use (PEP 562): advise() without details needs none of them, and defining
+# the event models and their union was a tenth of the import.
 _LAZY = {
+    "Details": "details",
     "Explanation": "_explanation",
     "Failure": "_explanation",
     "Conversation": "conversation",

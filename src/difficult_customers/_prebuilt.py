@@ -34,10 +34,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._detail_values import FormOfAddress, Weekday
 from ._files import read_regular_file
 from .compile import _tree
 from .conditions import Condition, FieldType, state_schema
-from .details import FormOfAddress, Weekday
 from .rules import Effect, Kind, Phase, Phrasing, Rule, Source
 from .state import Channel, ComplaintValidity, CustomerValue, Mood
 
@@ -65,6 +65,7 @@ _VALIDATING = (
     "conditions.py",
     "state.py",
     "details.py",
+    "_detail_values.py",
     "_text.py",
     "compile/_tree.py",
 )

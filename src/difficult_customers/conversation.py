@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from pydantic import ValidationError
@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from .advice import Advice
 from .details import Details
 from .engine import (
-    DetailsInput,
     StateInput,
     _coerce_state,
     _rulebook,
@@ -55,6 +54,9 @@ from .state import (
     _set_fields_set,
     _set_private,
 )
+
+if TYPE_CHECKING:
+    from .engine import DetailsInput
 
 __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
 

@@ -4,47 +4,13 @@
 
 from datetime import timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from ._detail_values import DETAIL_NAMES, FormOfAddress, Weekday
+
 __all__ = ["DETAIL_NAMES", "Details", "FormOfAddress", "Weekday"]
-
-
-class Weekday(StrEnum):
-    """A day of the week, Monday first (the order Babel's day-name tables use)."""
-
-    MONDAY = "monday"
-    TUESDAY = "tuesday"
-    WEDNESDAY = "wednesday"
-    THURSDAY = "thursday"
-    FRIDAY = "friday"
-    SATURDAY = "saturday"
-    SUNDAY = "sunday"
-
-    @property
-    def number(self) -> int:
-        """0 for Monday ... 6 for Sunday."""
-        return list(Weekday).index(self)
-
-
-class FormOfAddress(StrEnum):
-    """How the agent addresses the customer when speaking to them, by phone or in person.
-
-    The names are grammatical, not a language's words: each catalog says what they mean.
-
-    * ``neutral``: no gendered form; Polish addresses the customer as "Państwo", French
-      says "vous" with no title. The default, and always the form of written channels.
-    * ``masculine``: Polish "Pan", French "Monsieur" where a French agent would say it.
-    * ``feminine``: Polish "Pani", French "Madame" where a French agent would say it.
-
-    .. versionadded:: 0.2
-    """
-
-    NEUTRAL = "neutral"
-    MASCULINE = "masculine"
-    FEMININE = "feminine"
 
 
 class Details(BaseModel):
@@ -114,10 +80,3 @@ class Details(BaseModel):
             for name, value in self.__dict__.items()
             if value is not None and name in DETAIL_NAMES
         )
-
-
-DETAIL_NAMES: frozenset[str] = frozenset(Details.model_fields) - {"form_of_address"}
-"""The placeholders a phrase may use: the fields of :class:`Details` that are values to say.
-
-``form_of_address`` is not one: it picks a catalog variant of a phrase instead.
-"""

@@ -16,7 +16,6 @@ from ._text import close_matches
 from .advice import Advice, Recommendation
 from .compile.python import Evaluator, MaskEvaluator, compile_masks, compile_quiet
 from .compile.python import compile_rulebook as _compile
-from .details import Details
 from .errors import UnknownRuleError
 from .i18n import (
     FORMATTER,
@@ -36,6 +35,9 @@ if TYPE_CHECKING:
     from babel import Locale
 
     from ._explanation import Explanation
+    from .details import Details
+
+    DetailsInput = Details | Mapping[str, Any] | None
 
 
 def __getattr__(name: str) -> Any:
@@ -48,7 +50,6 @@ def __getattr__(name: str) -> Any:
 
 
 StateInput = ConversationState | Mapping[str, Any] | None
-DetailsInput = Details | Mapping[str, Any] | None
 
 
 class _Plan:
@@ -180,6 +181,8 @@ def _coerce_state(state: StateInput, fields: Mapping[str, Any]) -> ConversationS
 
 
 def _coerce_details(details: DetailsInput) -> Details | None:
+    from .details import Details
+
     if details is None or isinstance(details, Details):
         return details
     return Details.model_validate(details)
@@ -637,6 +640,8 @@ def advise(
         except (KeyError, TypeError):  # first use, or not a locale (negotiation says so)
             voice = fast.voice(locale, None)
         return _advise_fast(fast, voice, valid_state)
+    from .details import Details
+
     if isinstance(details, Details):
         return _advise_fast(fast, fast.voice(locale, details), valid_state)
     negotiated = negotiate_rulebook_locale(locale, book)

@@ -14,9 +14,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._detail_values import FormOfAddress
 from ._files import read_regular_file
 from ._text import control_character, describe_control
-from .details import Details, FormOfAddress
 from .errors import RulebookError, UnsupportedLocaleError
 from .state import Channel
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from babel import Locale
     from babel.support import Translations
 
+    from .details import Details
     from .rules import Rulebook
 
 # Babel is imported where it is used: negotiating a locale, reading a catalog, formatting

@@ -28,11 +28,11 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
+from ._detail_values import DETAIL_NAMES
 from ._files import read_regular_file
 from ._markup import escape_html, escape_markdown
 from ._text import close_matches, control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
-from .details import DETAIL_NAMES
 from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
 from .i18n import LazyCatalogs
 from .state import Channel, ConversationState
