@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import dataclasses
 import inspect
+import pickle
 from collections.abc import Mapping
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from hypothesis import given
 from pydantic import BaseModel
 
 import difficult_customers.conditions as module
+from difficult_customers import explain
 from difficult_customers.conditions import (
     Condition,
     Failure,
@@ -474,6 +478,16 @@ def test_failure_is_immutable_and_hashable() -> None:
         failure.values["threats"] = True  # type: ignore[index]
     assert hash(failure) == hash(Failure("threats", {"threats": False}))
     assert failure == Failure("threats", {"threats": False})
+
+
+def test_failures_and_explanations_pickle_and_copy() -> None:
+    # A notebook sends explanations to worker processes, or keeps a deep copy.
+    explanations = explain({"mood": "angry", "threats": False})
+    assert any(e.failure is not None for e in explanations)
+    for again in (pickle.loads(pickle.dumps(explanations)), copy.deepcopy(explanations)):
+        assert again == explanations
+        failures = [e.failure for e in again if e.failure is not None]
+        assert all(isinstance(f.values, MappingProxyType) for f in failures)
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -38,6 +38,10 @@ class Failure:
         # Read-only, so a Failure cannot change after the fact.
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
 
+    def __reduce__(self) -> tuple[type[Failure], tuple[str, dict[str, object]]]:
+        # A read-only mapping cannot be pickled or deep-copied: rebuilt from a plain copy.
+        return (type(self), (self.clause, dict(self.values)))
+
     def __str__(self) -> str:
         if not self.values:
             return self.clause
