@@ -36,6 +36,8 @@ __all__ = [
     "compile_masks",
     "compile_quiet",
     "compile_rulebook",
+    "masks_source",
+    "quiet_source",
     "source",
 ]
 
@@ -98,15 +100,15 @@ def compile_rulebook(rulebook: Any) -> Evaluator:
         lines.append(f"    if {source(tree)}:")
         lines.append(f"        fired.append({index})")
     lines.append("    return fired")
-    evaluator: Evaluator = _function(lines, "evaluate", f"<rulebook {rulebook.name}>")
+    evaluator: Evaluator = _function("\n".join(lines), "evaluate", f"<rulebook {rulebook.name}>")
     return evaluator
 
 
-def _function(lines: list[str], name: str, filename: str) -> Any:
-    """The function ``name`` defined by ``lines`` of generated source."""
+def _function(text: str, name: str, filename: str) -> Any:
+    """The function ``name`` defined by ``text``, generated source."""
     # No builtins: the generated code needs none (literal sets compile to constants).
     namespace: dict[str, Any] = {"__builtins__": {}}
-    code = compile("\n".join(lines), filename, "exec")
+    code = compile(text, filename, "exec")
     exec(code, namespace)  # generated from validated, lowered trees only; see above
     return namespace[name]
 
@@ -122,27 +124,46 @@ def compile_masks(rulebook: Any) -> MaskEvaluator:
     holds. The function takes the ``__dict__`` of a validated state: its enum fields must
     be enum members (see :func:`_loads`).
     """
-    rules = rulebook.rules
-    whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
-    trees = [lower(rule.when) for rule in rules] + [lower(when) for when in whens]
-    return _exec(rulebook, "fired", list(enumerate(trees)))
+    evaluator: MaskEvaluator = _function(
+        masks_source(rulebook), "fired", f"<rulebook {rulebook.name} (fired)>"
+    )
+    return evaluator
 
 
 def compile_quiet(rulebook: Any) -> MaskEvaluator:
     """The rule bits of :func:`compile_masks` for the rules that read ``customer_speaking``,
     as if the customer had finished speaking; the other bits are never set.
     """
+    evaluator: MaskEvaluator = _function(
+        quiet_source(rulebook), "quiet", f"<rulebook {rulebook.name} (quiet)>"
+    )
+    return evaluator
+
+
+def masks_source(rulebook: Any) -> str:
+    """The source of ``def fired(values):``, the function :func:`compile_masks` compiles.
+
+    Also written into the package's prebuilt rulebook (``_prebuilt.py``) for the built-in
+    rules, so that their first ``advise()`` compiles nothing: one generator for both.
+    """
+    rules = rulebook.rules
+    whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
+    trees = [lower(rule.when) for rule in rules] + [lower(when) for when in whens]
+    return "\n".join(_mask_lines("fired", list(enumerate(trees))))
+
+
+def quiet_source(rulebook: Any) -> str:
+    """The source of ``def quiet(values):``, the function :func:`compile_quiet` compiles."""
     trees = [(index, lower(rule.when)) for index, rule in enumerate(rulebook.rules)]
     speaking = [(index, tree) for index, tree in trees if "customer_speaking" in names(tree)]
-    return _exec(rulebook, "quiet", speaking, {"customer_speaking": False})
+    return "\n".join(_mask_lines("quiet", speaking, {"customer_speaking": False}))
 
 
-def _exec(
-    rulebook: Any,
+def _mask_lines(
     name: str,
     trees: Sequence[tuple[int, Node]],
     fixed: Mapping[str, bool] | None = None,
-) -> MaskEvaluator:
+) -> list[str]:
     trees = [(bit, _fold(tree, fixed or {})) for bit, tree in trees]
     lines = [f"def {name}(values):"]
     if len(trees) <= MAX_SHARED_RULES:
@@ -157,8 +178,7 @@ def _exec(
             lines.append(f"    if {source(tree)}:")
             lines.append(f"        fired |= {1 << bit}")
         lines.append("    return fired")
-    evaluator: MaskEvaluator = _function(lines, name, f"<rulebook {rulebook.name} ({name})>")
-    return evaluator
+    return lines
 
 
 def _splits(trees: Sequence[tuple[int, Node]]) -> list[str]:
