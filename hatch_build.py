@@ -2,8 +2,10 @@
 
 They are written into a temporary folder and force-included, so a wheel always carries
 artifacts made from exactly its own rulebook, catalogs and code, whatever a checkout's own
-``_prebuilt/`` holds (git ignores it, and so does the build). An editable install skips
-them: a checkout builds its own with ``make prebuilt``, and reads the sources until then.
+``_prebuilt/`` holds (git ignores it, and so does the build). They are Python modules, so
+pip compiles them into ``__pycache__`` at install as it does every module of the wheel. An
+editable install skips them: a checkout builds its own with ``make prebuilt``, and reads
+the sources until then.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ class PrebuiltArtifactsHook(BuildHookInterface):  # type: ignore[type-arg]
             env=env,
             stdout=subprocess.DEVNULL,
         )
+        # Only the files the child wrote: nothing else (no bytecode cache) is in that folder.
         for path in sorted(Path(self._folder).iterdir()):
-            build_data["force_include"][str(path)] = f"difficult_customers/_prebuilt/{path.name}"
+            if path.is_file():
+                target = f"difficult_customers/_prebuilt/{path.name}"
+                build_data["force_include"][str(path)] = target
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         folder = getattr(self, "_folder", None)

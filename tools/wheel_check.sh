@@ -22,11 +22,22 @@ root = Path(sys.argv[1]).resolve()
 assert root not in Path(dc.__file__).resolve().parents, f"imported from the checkout: {dc.__file__}"
 advice = dc.advise({"channel": "phone", "mood": "angry", "offensive_remarks": 2}, locale="pl")
 # The wheel carries the prebuilt rulebook and catalogs, fresh: the first advice in Polish
-# parsed neither the TOML nor a .po file.
-from difficult_customers._prebuilt import status
+# parsed neither the TOML nor a .po file, nor compiled the evaluators; and pip compiled the
+# artifacts into the bytecode cache at install, as every module of the wheel.
+from importlib.util import cache_from_source
 
-assert set(status().values()) == {"fresh"}, status()
+from difficult_customers._prebuilt import PREBUILT_DIR, status
+from difficult_customers.engine import _fast
+
+artifacts = sorted(PREBUILT_DIR.glob("*.py"))
+assert [p.name for p in artifacts] == [
+    "catalog_en.py", "catalog_fr.py", "catalog_pl.py", "rulebook.py"
+], artifacts
+assert all(Path(cache_from_source(str(p))).is_file() for p in artifacts), "no .pyc after install"
 assert "tomllib" not in sys.modules and "babel.messages" not in sys.modules, "prebuilt unused"
+fired = _fast(dc.default_rulebook()).fired
+assert fired.__code__.co_filename == str(PREBUILT_DIR / "rulebook.py"), "evaluator compiled"
+assert set(status().values()) == {"fresh"}, status()
 assert advice.locale == "pl" and len(advice) > 0
 assert advice[0].text != dc.advise(advice.state, locale="en")[0].text, "Polish text missing"
 # Durations and forms of address are read from the packaged catalogs too.

@@ -18,11 +18,12 @@ _FLAGS = (
 )
 
 
-def read_regular_file(path: str | Path, limit: int) -> bytes:
+def read_regular_file(path: str | Path, limit: int, head: int | None = None) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes (symbolic links followed).
 
     The check is made on the opened descriptor, so a file swapped for a device or a FIFO
-    after a first look cannot slip through.
+    after a first look cannot slip through. With ``head``, only the first ``head`` bytes
+    are read (fewer if the file is shorter), and the size is checked from the descriptor.
 
     Raises:
         OSError: the file cannot be opened or read.
@@ -31,10 +32,13 @@ def read_regular_file(path: str | Path, limit: int) -> bytes:
     """
     descriptor = os.open(path, _FLAGS)
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file (a device, a FIFO or a folder)")
+        if head is not None and info.st_size > limit:
+            raise ValueError(f"larger than {limit} bytes")
         with os.fdopen(descriptor, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
+            data = handle.read(limit + 1 if head is None else min(head, limit))
     finally:
         os.close(descriptor)
     if len(data) > limit:

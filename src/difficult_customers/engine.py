@@ -407,7 +407,8 @@ class _Fast:
         self.book = book
         self.plan = plan
         # One call gives the rules that hold and, above their bits, the phrasings' whens.
-        self.fired = compile_masks(book)
+        # The built-in rulebook's evaluators come prebuilt (see _prebuilt.py).
+        self.fired = book._cache.get("fired") or compile_masks(book)
         self.width = len(rules)
         self.rule_bits = (1 << len(rules)) - 1
         self.quiet: MaskEvaluator = self._first_quiet
@@ -426,8 +427,8 @@ class _Fast:
         self.voices: dict[object, _Voice] = {}
 
     def _first_quiet(self, values: Mapping[str, Any]) -> int:
-        # Needed only once a customer speaks, so compiled then.
-        self.quiet = compile_quiet(self.book)
+        # Needed only once a customer speaks, so compiled then (unless prebuilt).
+        self.quiet = self.book._cache.get("quiet") or compile_quiet(self.book)
         return self.quiet(values)
 
     def kept(self, fired: int) -> int:

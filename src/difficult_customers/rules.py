@@ -1044,7 +1044,7 @@ def default_rulebook() -> Rulebook:
         with _DEFAULT_LOCK:
             book = _DEFAULT
             if book is None:
-                name, rules = _read_builtin()
+                name, rules, evaluators = _read_builtin()
                 # Each language's catalog is read when first asked for: a process advising
                 # in English reads one catalog, not three.
                 from . import _prebuilt
@@ -1053,13 +1053,16 @@ def default_rulebook() -> Rulebook:
                     builtin_locales_dir(), DOMAIN, prebuilt=_prebuilt.PREBUILT_DIR
                 )
                 book = Rulebook(rules, catalogs=catalogs, name=name)
+                # The fast path's evaluators of exactly these rules, if they came prebuilt.
+                book._cache.update(evaluators)
                 _DEFAULT = book
     return book
 
 
-def _read_builtin() -> tuple[str, list[Rule]]:
+def _read_builtin() -> tuple[str, list[Rule], dict[str, Any]]:
     """The built-in rules: as validated when the package was built, if that is still what
-    ``rulebook.toml`` and the validating code give (see _prebuilt.py), else from the TOML."""
+    ``rulebook.toml`` and the validating code give (see _prebuilt.py), else from the TOML;
+    and the engine's evaluators for them built then (``{}`` from the TOML)."""
     from ._prebuilt import trusted_rules
 
     try:
@@ -1067,7 +1070,7 @@ def _read_builtin() -> tuple[str, list[Rule]]:
     except (OSError, ValueError):
         toml = None  # reported by _read_rules, as for any pack
     trusted = None if toml is None else trusted_rules(toml)
-    return trusted if trusted is not None else _read_rules(BUILTIN_RULEBOOK)
+    return trusted if trusted is not None else (*_read_rules(BUILTIN_RULEBOOK), {})
 
 
 def builtin_locales_dir() -> Path:

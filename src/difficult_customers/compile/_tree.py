@@ -52,6 +52,7 @@ __all__ = [
     "names",
     "require",
     "seed",
+    "seed_later",
 ]
 
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
@@ -312,6 +313,13 @@ _LOWERED: dict[str, Node] = {}
 def _lower_default(text: str) -> Node:
     node = _LOWERED.get(text)
     if node is None:
+        while _LATER:
+            # pop() is atomic: each provider runs once, whichever thread gets it; another
+            # thread meanwhile lowers the text itself, to the same tree.
+            with contextlib.suppress(IndexError):
+                _LATER.pop()()
+            node = _LOWERED.get(text)
+    if node is None:
         node = _lower(text, state_schema())
         _remember(text, node)
     return node
@@ -323,6 +331,19 @@ def _remember(text: str, node: Node) -> None:
         with contextlib.suppress(KeyError, RuntimeError, StopIteration):
             _LOWERED.pop(next(iter(_LOWERED)))
     _LOWERED[text] = node
+
+
+# Providers of seeds not yet run (see seed_later).
+_LATER: list[Callable[[], object]] = []
+
+
+def seed_later(provider: Callable[[], object]) -> None:
+    """Call ``provider``, which seeds trees with :func:`seed`, when a tree is first lowered.
+
+    For the prebuilt rulebook: its first ``advise()`` runs prebuilt evaluators and lowers
+    nothing, so its trees are decoded and checked only when something first needs one.
+    """
+    _LATER.append(provider)
 
 
 def seed(text: str, node: Node) -> None:
