@@ -35,8 +35,9 @@ catalogs: $(STAMP)
 	$(BIN)/python tools/catalogs.py update
 	$(BIN)/python -m difficult_customers._prebuilt >/dev/null
 
-# The built-in rules and catalogs as the first advise() reads them (src/difficult_customers/
-# _prebuilt.py); the wheel build makes its own. Stale ones are ignored, never used.
+# The built-in rules, catalogs and evaluators as the first advise() reads them, as generated
+# modules (src/difficult_customers/_prebuilt.py); the wheel build makes its own. Stale ones
+# are ignored, never used, and removed here, as are those of the old JSON layout.
 prebuilt: $(STAMP)
 	$(BIN)/python -m difficult_customers._prebuilt
 

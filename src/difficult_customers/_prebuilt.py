@@ -62,6 +62,7 @@ from .state import Channel, ComplaintValidity, CustomerValue, Mood
 __all__ = [
     "FORMAT",
     "PREBUILT_DIR",
+    "RULEBOOK_FILE",
     "build",
     "catalog_entries",
     "catalog_key",
