@@ -14,8 +14,6 @@ from pydantic import ValidationError
 from . import rules as _rules
 from ._text import close_matches
 from .advice import Advice, Recommendation
-from .compile.python import Evaluator, MaskEvaluator, compile_masks, compile_quiet
-from .compile.python import compile_rulebook as _compile
 from .errors import UnknownRuleError
 from .i18n import (
     FORMATTER,
@@ -35,6 +33,7 @@ if TYPE_CHECKING:
     from babel import Locale
 
     from ._explanation import Explanation
+    from .compile.python import Evaluator, MaskEvaluator
     from .details import Details
 
     DetailsInput = Details | Mapping[str, Any] | None
@@ -102,7 +101,9 @@ class _Plan:
         """The indices of the rules whose condition holds, in advice order."""
         # Compiled when first needed: advise() takes the fast path, which has its own.
         if not self.compiled:
-            self.compiled.append(_compile(self.book))
+            from .compile.python import compile_rulebook
+
+            self.compiled.append(compile_rulebook(self.book))
         return self.compiled[0](values)
 
 
@@ -407,8 +408,14 @@ class _Fast:
         self.book = book
         self.plan = plan
         # One call gives the rules that hold and, above their bits, the phrasings' whens.
-        # The built-in rulebook's evaluators come prebuilt (see _prebuilt.py).
-        self.fired = book._cache.get("fired") or compile_masks(book)
+        # The built-in rulebook's evaluators come prebuilt (see _prebuilt.py): the code
+        # generator is imported only for another rulebook.
+        fired = book._cache.get("fired")
+        if fired is None:
+            from .compile.python import compile_masks
+
+            fired = compile_masks(book)
+        self.fired: MaskEvaluator = fired
         self.width = len(rules)
         self.rule_bits = (1 << len(rules)) - 1
         self.quiet: MaskEvaluator = self._first_quiet
@@ -428,7 +435,12 @@ class _Fast:
 
     def _first_quiet(self, values: Mapping[str, Any]) -> int:
         # Needed only once a customer speaks, so compiled then (unless prebuilt).
-        self.quiet = self.book._cache.get("quiet") or compile_quiet(self.book)
+        quiet = self.book._cache.get("quiet")
+        if quiet is None:
+            from .compile.python import compile_quiet
+
+            quiet = compile_quiet(self.book)
+        self.quiet = quiet
         return self.quiet(values)
 
     def kept(self, fired: int) -> int:
