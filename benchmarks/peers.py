@@ -255,10 +255,11 @@ def random_states(count: int, seed: int = 10) -> list[ConversationState]:
 
 
 def ours(book: Rulebook) -> Evaluator:
-    """This library's generated evaluator (the reference ``_compile``), on plain values."""
-    from difficult_customers.engine import _compile
+    """This library's generated evaluator (``compile_rulebook``, the reference path's), on
+    plain values."""
+    from difficult_customers.compile.python import compile_rulebook
 
-    return _compile(book)
+    return compile_rulebook(book)
 
 
 def zen_each(book: Rulebook) -> Evaluator:
