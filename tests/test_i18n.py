@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import string
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +23,14 @@ from difficult_customers import (
 from difficult_customers.i18n import (
     DURATION_CONTEXT,
     DURATION_MESSAGES,
+    PLAIN_LANGUAGES,
     UI_MESSAGES,
     SafeFormatter,
     format_details,
     load_catalogs,
     negotiate_locale,
+    negotiate_rulebook_locale,
+    plain_language,
     variant_context,
 )
 from difficult_customers.rules import builtin_locales_dir
@@ -331,3 +336,42 @@ def test_the_longest_accepted_locale() -> None:
     assert negotiate_locale("fr_FR.UTF-8".ljust(MAX_LOCALE_LENGTH), SUPPORTED).language == "fr"
     with pytest.raises(UnsupportedLocaleError):
         negotiate_locale("fr_FR.UTF-8".ljust(MAX_LOCALE_LENGTH + 1), SUPPORTED)
+
+
+# --- plain language codes, read without Babel ------------------------------------------------
+
+
+@pytest.mark.parametrize("code", sorted(PLAIN_LANGUAGES))
+def test_babel_reads_a_plain_language_code_as_itself(code: str) -> None:
+    locale = Locale.parse(code)
+    assert (locale.language, str(locale)) == (code, code)
+
+
+def test_the_builtin_catalog_folders_are_plain_language_codes() -> None:
+    folders = {path.name for path in builtin_locales_dir().iterdir() if path.is_dir()}
+    assert folders <= PLAIN_LANGUAGES
+
+
+@pytest.mark.parametrize("code", sorted(PLAIN_LANGUAGES))
+def test_a_plain_language_code_advises_as_its_negotiated_locale(code: str) -> None:
+    state = {"mood": "furious", "customer_speaking": True, "threats": True}
+    book = default_rulebook()
+    assert advise(state, locale=code) == advise(state, locale=Locale.parse(code))
+    assert plain_language(code, book) == code
+    assert negotiate_rulebook_locale(code, book) == Locale.parse(code)
+
+
+@pytest.mark.parametrize("requested", ["fr_FR", "FR", "fr-FR", " fr", "C", "de", 3, None])
+def test_other_spellings_are_negotiated_by_babel(requested: object) -> None:
+    assert plain_language(requested, default_rulebook()) is None
+
+
+def test_a_first_advice_in_a_plain_language_loads_no_babel() -> None:
+    code = (
+        "import sys, difficult_customers as dc\n"
+        "assert dc.advise({'mood': 'angry'}, locale='pl').locale == 'pl'\n"
+        "assert 'babel' not in sys.modules, 'babel loaded'\n"
+        "assert dc.advise({'mood': 'angry'}, locale='pl_PL').locale == 'pl_PL'\n"
+        "assert 'babel' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

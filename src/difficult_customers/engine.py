@@ -6,6 +6,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
@@ -21,6 +22,7 @@ from .i18n import (
     UI_MESSAGES,
     format_details,
     negotiate_rulebook_locale,
+    plain_language,
     spoken_form,
     variant_context,
 )
@@ -192,17 +194,23 @@ def _coerce_details(details: DetailsInput) -> Details | None:
 class _Renderer:
     """Renders recommendations for one rulebook and locale; placeholder-free text is cached."""
 
-    __slots__ = ("catalog", "form", "lang", "locale", "plan", "supplied", "tag", "values")
+    __slots__ = ("catalog", "form", "lang", "plan", "supplied", "tag", "values")
 
     def __init__(
-        self, rulebook: Rulebook, plan: _Plan, locale: Locale, details: Details | None
+        self, rulebook: Rulebook, plan: _Plan, locale: Locale | str, details: Details | None
     ) -> None:
+        # A plain language code (see i18n.plain_language) is its own name and language.
         self.plan = plan
-        self.locale = locale
         self.tag = str(locale)
-        self.lang = locale.language
+        self.lang = locale if isinstance(locale, str) else locale.language
         self.catalog = rulebook.catalogs.get(self.lang, {})
-        self.values = format_details(details, locale) if details is not None else {}
+        self.values: Mapping[str, str] = {}
+        if details is not None:
+            if isinstance(locale, str):  # formatting numbers and dates needs Babel's locale
+                from babel import Locale
+
+                locale = Locale.parse(locale)
+            self.values = format_details(details, locale)
         self.supplied = frozenset(self.values)
         self.form = spoken_form(details)
 
@@ -366,7 +374,7 @@ class _Voice:
     __slots__ = ("details", "groups", "interned", "labels", "rendered", "renderer", "tag")
 
     def __init__(
-        self, book: Rulebook, plan: _Plan, locale: Locale, details: Details | None
+        self, book: Rulebook, plan: _Plan, locale: Locale | str, details: Details | None
     ) -> None:
         self.renderer = _Renderer(book, plan, locale, details)
         self.tag = self.renderer.tag
@@ -482,11 +490,13 @@ class _Fast:
         except TypeError:  # not a locale at all: negotiation says so
             voice = None
         if voice is None or voice.details is not details:
-            negotiated = negotiate_rulebook_locale(locale, self.book)
-            voice = _Voice(self.book, self.plan, negotiated, details)
-            from babel import Locale  # loaded by the negotiation
-
-            if isinstance(locale, str | Locale):
+            plain = plain_language(locale, self.book) if details is None else None
+            if plain is not None:  # "fr": the same voice as negotiated, without Babel
+                voice = _Voice(self.book, self.plan, plain, details)
+            else:
+                negotiated = negotiate_rulebook_locale(locale, self.book)
+                voice = _Voice(self.book, self.plan, negotiated, details)
+            if isinstance(locale, str) or _is_locale(locale):
                 if len(self.voices) >= MAX_FAST_VOICES:
                     self.voices.clear()
                 self.voices[key] = voice
@@ -550,6 +560,12 @@ class _Fast:
             tuple(avoid),
             tuple(render(index) for index in _bits(pending)),
         )
+
+
+def _is_locale(value: object) -> bool:
+    """``value`` is a Babel ``Locale`` (Babel is loaded already if a caller made one)."""
+    babel = sys.modules.get("babel")
+    return babel is not None and isinstance(value, babel.Locale)
 
 
 def _fast(book: Rulebook) -> _Fast:

@@ -36,6 +36,7 @@ __all__ = [
     "DURATION_MESSAGES",
     "MAX_CATALOG_BYTES",
     "MAX_LOCALE_LENGTH",
+    "PLAIN_LANGUAGES",
     "SPOKEN_CHANNELS",
     "UI_MESSAGES",
     "LazyCatalogs",
@@ -46,6 +47,7 @@ __all__ = [
     "load_catalogs",
     "negotiate_locale",
     "negotiate_rulebook_locale",
+    "plain_language",
     "spoken_form",
     "variant_context",
 ]
@@ -57,6 +59,13 @@ MAX_CATALOG_BYTES = 4 * 1024 * 1024
 #: Longest locale string accepted, padding included; real ones ("ca_ES_VALENCIA.UTF-8@euro")
 #: stay under 30 characters. Longer text is refused before it reaches the negotiation cache.
 MAX_LOCALE_LENGTH = 64
+
+#: Language codes read without Babel when written exactly so ("fr", not "fr_FR" or "FR"), as
+#: a catalog folder or a requested locale: the built-in languages, for which Babel's parser
+#: gives back the code itself as the language and the locale's name (tests/test_i18n.py
+#: checks it). Loading Babel and its locale data is then left until a locale needs it
+#: (a region, details to format): it was half of the first advice of a process.
+PLAIN_LANGUAGES = frozenset({"en", "fr", "pl"})
 
 
 def load_catalogs(locales_dir: Path, domain: str) -> dict[str, Catalog]:
@@ -202,6 +211,9 @@ def _catalog_paths(locales_dir: Path, domain: str) -> Iterator[tuple[Path, str]]
         po = folder / "LC_MESSAGES" / f"{domain}.po"
         # lexists: a link to nowhere is a mistake to report, not a missing translation.
         if not os.path.lexists(po):
+            continue
+        if folder.name in PLAIN_LANGUAGES:
+            yield po, folder.name
             continue
         from babel import Locale, UnknownLocaleError
 
@@ -374,6 +386,16 @@ def _parse(requested: object) -> Locale | None:
     if not isinstance(requested, str) or len(requested) > MAX_LOCALE_LENGTH:
         return None
     return _parse_tag(_tag(requested))
+
+
+def plain_language(requested: object, rulebook: Rulebook) -> str | None:
+    """``requested`` itself if it is one of :data:`PLAIN_LANGUAGES` that ``rulebook``
+    supports: the language and locale name :func:`negotiate_rulebook_locale` would give,
+    without Babel. ``None`` otherwise: negotiate then.
+    """
+    if type(requested) is str and requested in PLAIN_LANGUAGES and rulebook._supports(requested):
+        return requested
+    return None
 
 
 def negotiate_rulebook_locale(requested: str | Locale, rulebook: Rulebook) -> Locale:
