@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from pydantic import BaseModel
 
+import difficult_customers._parser as parser
 import difficult_customers.conditions as module
 from difficult_customers import explain
 from difficult_customers.conditions import (
@@ -78,15 +79,15 @@ def test_all_is_sorted_and_lists_every_public_name() -> None:
 
 
 def test_every_whitelisted_node_has_a_handler_in_every_pass() -> None:
-    handlers = set(module._NODES.values())
-    for cls in (module._Checker, module._Compiler, module._Evaluator, module._Explainer):
+    handlers = set(parser._NODES.values())
+    for cls in (parser._Checker, parser._Compiler, parser._Evaluator, parser._Explainer):
         assert handlers <= set(dir(cls)), cls
 
 
 def test_a_pass_missing_a_handler_is_refused_at_definition() -> None:
     with pytest.raises(TypeError, match="does not handle"):
 
-        class Incomplete(module._Pass[None]):
+        class Incomplete(parser._Pass[None]):
             pass
 
 
@@ -651,7 +652,7 @@ def test_retained_conditions_stay_small() -> None:
         before = tracemalloc.get_traced_memory()[0]
         kept = [parse_condition(text) for text in texts]
         # The tree cache is bounded (TREE_CACHE_SIZE); what matters is what conditions keep.
-        module._checked_tree.cache_clear()
+        parser._checked_tree.cache_clear()
         retained = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()

@@ -40,7 +40,7 @@ from difficult_customers import (
     engine,
     parse_condition,
 )
-from difficult_customers.conditions import _needs_token_scan, _scan_tokens, _Source
+from difficult_customers._parser import _needs_token_scan, _scan_tokens, _Source
 from difficult_customers.engine import _reference, iter_advice
 from difficult_customers.errors import ConditionSyntaxError, RulebookError
 from difficult_customers.i18n import LazyCatalogs, load_catalogs

@@ -85,6 +85,7 @@ _VALIDATING = (
     "_prebuilt.py",
     "rules.py",
     "conditions.py",
+    "_parser.py",
     "state.py",
     "details.py",
     "_detail_values.py",

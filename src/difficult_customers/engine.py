@@ -6,13 +6,13 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import ValidationError
 
-from . import rules as _rules
 from ._text import close_matches
 from .advice import Advice, Recommendation
 from .errors import UnknownRuleError
@@ -30,6 +30,10 @@ from .rules import Kind, Phase, Rule, Rulebook, Source, default_rulebook
 from .state import ConversationState
 
 __all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
+
+# The rules module, whose _DEFAULT advise() reads: looked up by name, since the package's
+# own ``rules`` attribute is the rules() function, and mypy takes one for the other here.
+_rules = importlib.import_module(".rules", __package__)
 
 if TYPE_CHECKING:
     from babel import Locale

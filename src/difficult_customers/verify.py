@@ -35,8 +35,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._parser import _OPERATORS, _checked_tree, _ordered_members, _pairs
 from .advice import Advice
-from .conditions import _OPERATORS, _checked_tree, _ordered_members, _pairs, state_schema
+from .conditions import state_schema
 from .conversation import fold
 from .engine import _done, _kept, _plan, _topological, advise
 from .errors import DifficultCustomersError

@@ -23,17 +23,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from ..conditions import (
-    _OPERATORS,
-    Condition,
-    FieldType,
-    _checked_tree,
-    _Checker,
-    _ordered_members,
-    _pairs,
-    _Pass,
-    state_schema,
-)
+from .._parser import _OPERATORS, _checked_tree, _Checker, _ordered_members, _pairs, _Pass
+from ..conditions import Condition, FieldType, state_schema
 
 __all__ = [
     "LOWERED_CACHE_SIZE",
