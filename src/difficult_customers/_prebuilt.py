@@ -40,6 +40,7 @@ are remembered for generating code from them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -52,9 +53,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from . import _seeds
 from ._detail_values import FormOfAddress, Weekday
 from ._files import read_regular_file
-from .compile import _tree
 from .conditions import Condition, FieldType, state_schema
 from .rules import Effect, Kind, Phase, Phrasing, Rule, Source
 from .state import Channel, ComplaintValidity, CustomerValue, Mood
@@ -107,19 +108,26 @@ _ENUMS: Mapping[str, type[Enum]] = {
     for cls in (Kind, Phase, Channel, Mood, ComplaintValidity, CustomerValue, Weekday,
                 FormOfAddress)
 }  # fmt: skip
-_NODES: Mapping[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        _tree.Constant,
-        _tree.Flag,
-        _tree.Compare,
-        _tree.Fields,
-        _tree.Member,
-        _tree.Not,
-        _tree.AllOf,
-        _tree.AnyOf,
-    )
-}
+
+
+@functools.cache
+def _nodes() -> Mapping[str, type[Any]]:
+    """The lowered tree's node classes by name; the compiler is imported only when needed."""
+    from .compile import _tree
+
+    return {
+        cls.__name__: cls
+        for cls in (
+            _tree.Constant,
+            _tree.Flag,
+            _tree.Compare,
+            _tree.Fields,
+            _tree.Member,
+            _tree.Not,
+            _tree.AllOf,
+            _tree.AnyOf,
+        )
+    }
 
 
 def _sha256(*parts: bytes) -> str:
@@ -177,7 +185,9 @@ def _encode(value: object) -> Any:
         if value._schema is not None:
             raise TypeError("only conditions over the state's own fields are prebuilt")
         return ("C", value.source, tuple(sorted(value.fields)), value.python)
-    if isinstance(value, _tree._Node) and type(value) in _NODES.values():
+    from .compile import _tree  # building only: loading needs no compiler
+
+    if isinstance(value, _tree._Node) and type(value) in _nodes().values():
         parts = (_encode(getattr(value, name)) for name in value.__match_args__)
         return ("N", type(value).__name__, *parts)
     if isinstance(value, tuple):
@@ -207,7 +217,7 @@ def _decode(value: Any) -> Any:
             raise TypeError("a condition's fields are a tuple")
         return Condition(source=value[1], fields=frozenset(value[2]), python=value[3])
     if tag == "N":
-        return _NODES[value[1]](*[_decode(v) if type(v) is tuple else v for v in value[2:]])
+        return _nodes()[value[1]](*[_decode(v) if type(v) is tuple else v for v in value[2:]])
     raise ValueError(f"unknown tag {tag!r}")
 
 
@@ -268,6 +278,7 @@ _set = object.__setattr__
 
 
 def _rulebook_module(name: str, rules: tuple[Rule, ...], key: str) -> str:
+    from .compile import _tree
     from .compile.python import masks_source, quiet_source
     from .rules import Rulebook
 
@@ -368,7 +379,7 @@ def trusted_rules(
     if trusted is None:
         return None
     name, rules, evaluators, lowered = trusted
-    _tree.seed_later(lambda: _seed(lowered))
+    _seeds.LATER.append(lambda: _seed(lowered))
     return name, rules, evaluators
 
 
@@ -399,6 +410,8 @@ def _seed(lowered: tuple[Any, ...]) -> None:
 
     When a condition is first lowered, not before: the prebuilt evaluators need none.
     """
+    from .compile import _tree
+
     schema = state_schema()
     for pair in lowered:
         try:
@@ -412,6 +425,7 @@ def _seed(lowered: tuple[Any, ...]) -> None:
 
 def _valid_node(node: object, schema: Mapping[str, FieldType]) -> bool:
     """What the generated code may rely on: fields of the schema, values of their types."""
+    from .compile import _tree
 
     def value_ok(field: str, value: object) -> bool:
         kind = schema[field].kind

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from .. import _seeds
 from .._parser import _OPERATORS, _checked_tree, _Checker, _ordered_members, _pairs, _Pass
 from ..conditions import Condition, FieldType, state_schema
 
@@ -324,8 +325,9 @@ def _remember(text: str, node: Node) -> None:
     _LOWERED[text] = node
 
 
-# Providers of seeds not yet run (see seed_later).
-_LATER: list[Callable[[], object]] = []
+# Providers of seeds not yet run (see seed_later); the list is kept in _seeds.py, so that
+# providers can be left there before this module is imported.
+_LATER = _seeds.LATER
 
 
 def seed_later(provider: Callable[[], object]) -> None:
