@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from difficult_customers import (
     advise,
     default_rulebook,
 )
+from difficult_customers import _prebuilt as prebuilt
 from difficult_customers.engine import _recommendation
 
 DEFERRED = (Rule, Phrasing, Source, Effect, Details, Recommendation)
@@ -93,3 +95,40 @@ def test_the_first_advice_in_a_fresh_process_is_the_advice() -> None:
         timeout=60,
     )
     assert json.loads(result.stdout) == advise(state, locale="fr").to_dict()
+
+
+def test_the_import_and_first_advice_load_only_what_advising_needs(tmp_path: Path) -> None:
+    # Each of these is loaded on first use, and the first advice of the built-in rulebook
+    # uses none: its evaluators are prebuilt and a phrasing's `when` is read from their bits.
+    assert prebuilt.main([str(tmp_path)]) == 0
+    code = (
+        "import sys, difficult_customers as dc\n"
+        "from difficult_customers import _prebuilt\n"
+        "_prebuilt.PREBUILT_DIR = __import__('pathlib').Path(sys.argv[1])\n"
+        "SKIPPED = {'babel', 'json', 'tomllib', 'difficult_customers'}\n"
+        "dc.advise({'mood': 'angry', 'offensive_remarks': 2, 'channel': 'chat'}, locale='fr')\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in SKIPPED)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = set(result.stdout.split())
+    assert "difficult_customers._prebuilt" in loaded
+    never = {
+        "babel",
+        "json",
+        "tomllib",
+        "difficult_customers._parser",
+        "difficult_customers.compile",
+        "difficult_customers.compile._tree",
+        "difficult_customers.compile.python",
+        "difficult_customers._explanation",
+        "difficult_customers.details",
+        "difficult_customers.conversation",
+        "difficult_customers.events",
+    }
+    assert loaded & never == set()

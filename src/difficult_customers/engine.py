@@ -77,6 +77,7 @@ class _Plan:
         "repeats",
         "rules",
         "situational",
+        "when_bits",
     )
 
     def __init__(self, book: Rulebook) -> None:
@@ -99,6 +100,17 @@ class _Plan:
         self.situational = frozenset(
             i for i, r in enumerate(rules) if any(p.when is not None for p in r.phrasing)
         )
+        #: Per rule, the bit of each phrasing's ``when`` in what compile_masks' function
+        #: returns (above the rules' bits, in rule then phrasing order; 0 for no ``when``).
+        bit = len(rules)
+        when_bits: list[tuple[int, ...]] = []
+        for rule in rules:
+            bits = []
+            for phrasing in rule.phrasing:
+                bits.append(0 if phrasing.when is None else 1 << bit)
+                bit += phrasing.when is not None
+            when_bits.append(tuple(bits))
+        self.when_bits = tuple(when_bits)
         self.rendered: dict[tuple[int, object, str, str | None], Recommendation] = {}
         self.labels: dict[str, tuple[tuple[str, str], ...]] = {}
         self.compiled: list[Evaluator] = []
@@ -223,7 +235,12 @@ class _Renderer:
         # leave msgstr empty, meaning the source text is the English text.
         return self.catalog.get((context, message), message)
 
-    def render(self, index: int, state: ConversationState) -> Recommendation:
+    def render(
+        self, index: int, state: ConversationState, bits: int | None = None
+    ) -> Recommendation:
+        """The rule's recommendation for the state; ``bits``, if given, are what the rulebook's
+        mask function returned for it, which says already which phrasing ``when`` holds.
+        """
         # A form of address changes only what is said aloud; written channels keep the
         # company voice.
         form = self.form if state.channel in SPOKEN_CHANNELS else None
@@ -235,9 +252,15 @@ class _Renderer:
             if cached is not None:
                 return cached
         rule = self.plan.rules[index]
-        phrasing = rule.phrasing_for(
-            state.channel, self.supplied, state.__dict__ if situational else None
-        )
+        if situational and bits is not None:
+            when_bits = self.plan.when_bits[index]
+            phrasing = rule.phrasing_for(
+                state.channel, self.supplied, holds=lambda i: bool(bits & when_bits[i])
+            )
+        else:
+            phrasing = rule.phrasing_for(
+                state.channel, self.supplied, state.__dict__ if situational else None
+            )
         key: tuple[int, object, str, str | None] = (
             (index, state.channel, self.tag, form)
             if not self.values and not situational
@@ -528,7 +551,7 @@ class _Fast:
         shown = (kept, pending, channel, bits >> self.width if situational else -1)
         groups = voice.rendered.get(shown)
         if groups is None:
-            groups = self.render(voice, kept, pending, state)
+            groups = self.render(voice, kept, pending, state, bits)
             if len(voice.rendered) >= MAX_FAST_CACHE:
                 voice.rendered.clear()
             voice.rendered[shown] = groups
@@ -538,13 +561,17 @@ class _Fast:
             voice.groups[key] = groups
         return groups
 
-    def render(self, voice: _Voice, kept: int, pending: int, state: ConversationState) -> Groups:
-        """The groups of kept and pending rules, rendered as the reference does."""
+    def render(
+        self, voice: _Voice, kept: int, pending: int, state: ConversationState, bits: int
+    ) -> Groups:
+        """The groups of kept and pending rules, rendered as the reference does (phrasings
+        picked by the ``when`` bits of ``bits``, rather than by evaluating each ``when``).
+        """
         rendered = voice.renderer.render
         interned = voice.interned.setdefault
 
         def render(index: int) -> Recommendation:
-            recommendation = rendered(index, state)
+            recommendation = rendered(index, state, bits)
             return interned(recommendation, recommendation)
 
         attitudes: list[Recommendation] = []

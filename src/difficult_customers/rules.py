@@ -6,7 +6,7 @@ import re
 import string
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -474,17 +474,27 @@ class Rule(BaseModel):
         channel: Channel,
         supplied: frozenset[str],
         values: Mapping[str, object] | None = None,
+        *,
+        holds: Callable[[int], bool] | None = None,
     ) -> "Phrasing":
         """The first phrasing that fits the channel, the supplied details and the state.
 
         ``values`` are the state's fields; without them, phrasings with a ``when`` are
-        passed over.
+        passed over. ``holds(i)``, if given, says whether the ``when`` of the ``i``-th
+        phrasing holds for the state, evaluated already (the engine's compiled evaluator
+        computes every phrasing's ``when`` with the rules' conditions).
+
+        .. versionchanged:: 0.2 ``holds``.
         """
-        for phrasing in self.phrasing:
+        for position, phrasing in enumerate(self.phrasing):
             if (
                 phrasing.fits(channel)
                 and supplied.issuperset(phrasing.requires)
-                and phrasing.applies(values)
+                and (
+                    phrasing.applies(values)
+                    if holds is None or phrasing.when is None
+                    else holds(position)
+                )
             ):
                 return phrasing
         raise AssertionError("unreachable: validation guarantees a fallback")  # pragma: no cover
