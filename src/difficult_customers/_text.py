@@ -26,9 +26,10 @@ def close_matches(word: str, possibilities: Iterable[str], n: int = 1) -> list[s
 # bidi embeddings and overrides U+202A-U+202E and the bidi isolates U+2066-U+2069.
 _ALWAYS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 # Where line breaks are allowed, they are \n or \r\n; a lone \r returns the cursor to the
-# start of the line, so it could hide what precedes it.
-_MULTI_LINE = re.compile(f"[{_ALWAYS}]|\r(?!\n)")
-_ONE_LINE = re.compile(f"[{_ALWAYS}\t\n\r]")
+# start of the line, so it could hide what precedes it. Pattern texts: the re module compiles
+# and caches each when first used (checking a catalog or a rule pack), not at import.
+_MULTI_LINE = f"[{_ALWAYS}]|\r(?!\n)"
+_ONE_LINE = f"[{_ALWAYS}\t\n\r]"
 
 
 def control_character(text: str, *, line_breaks: bool = False) -> int | None:
@@ -37,7 +38,7 @@ def control_character(text: str, *, line_breaks: bool = False) -> int | None:
     Args:
         line_breaks: allow tabs, line feeds and ``\\r\\n``, for multi-line fields.
     """
-    found = (_MULTI_LINE if line_breaks else _ONE_LINE).search(text)
+    found = re.search(_MULTI_LINE if line_breaks else _ONE_LINE, text)
     return None if found is None else found.start()
 
 
