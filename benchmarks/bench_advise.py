@@ -331,7 +331,7 @@ def bench_memory(states: list[dict[str, Any]], locales: Sequence[str]) -> list[R
             extra < TARGET_PEAK_EXTRA_MIB,
         ),
         Row(
-            "(e) memory allocated by importing the package (with pydantic; Babel loads on first use)",
+            "(e) memory allocated by importing the package (with pydantic; Babel on first use)",
             f"{imported / MIB:.1f} MiB",
         ),
         Row("(e) built-in rulebook and catalogs, resident", f"{loaded / MIB:.2f} MiB"),
