@@ -20,6 +20,7 @@ from difficult_customers import (
     advise,
     default_rulebook,
 )
+from difficult_customers import _prebuilt as prebuilt
 from difficult_customers.i18n import (
     DURATION_CONTEXT,
     DURATION_MESSAGES,
@@ -366,12 +367,16 @@ def test_other_spellings_are_negotiated_by_babel(requested: object) -> None:
     assert plain_language(requested, default_rulebook()) is None
 
 
-def test_a_first_advice_in_a_plain_language_loads_no_babel() -> None:
+def test_a_first_advice_in_a_plain_language_loads_no_babel(tmp_path: Path) -> None:
+    # With the prebuilt catalogs, as an installed wheel has them: reading a .po needs Babel.
+    assert prebuilt.main([str(tmp_path)]) == 0
     code = (
-        "import sys, difficult_customers as dc\n"
+        "import sys, pathlib, difficult_customers as dc\n"
+        "from difficult_customers import _prebuilt\n"
+        "_prebuilt.PREBUILT_DIR = pathlib.Path(sys.argv[1])\n"
         "assert dc.advise({'mood': 'angry'}, locale='pl').locale == 'pl'\n"
         "assert 'babel' not in sys.modules, 'babel loaded'\n"
         "assert dc.advise({'mood': 'angry'}, locale='pl_PL').locale == 'pl_PL'\n"
         "assert 'babel' in sys.modules\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=60)
