@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,28 @@ settings.load_profile(
 )
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def run_prebuilt(code: str, folder: Path) -> str:
+    """The output of ``code`` run in a fresh interpreter whose built-in rulebook and catalogs
+    come from artifacts built into ``folder``, as an installed wheel has them (a checkout
+    may have none, or stale ones)."""
+    from difficult_customers import _prebuilt
+
+    assert _prebuilt.main([str(folder)]) == 0
+    setup = (
+        "import pathlib, sys\n"
+        "from difficult_customers import _prebuilt\n"
+        "_prebuilt.PREBUILT_DIR = pathlib.Path(sys.argv[1])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", setup + code, str(folder)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout
 
 
 def seeds_dir() -> Path:

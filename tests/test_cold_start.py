@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_prebuilt
 from difficult_customers import (
     Details,
     Effect,
@@ -20,7 +21,6 @@ from difficult_customers import (
     advise,
     default_rulebook,
 )
-from difficult_customers import _prebuilt as prebuilt
 from difficult_customers.engine import _recommendation
 
 DEFERRED = (Rule, Phrasing, Source, Effect, Details, Recommendation)
@@ -100,23 +100,13 @@ def test_the_first_advice_in_a_fresh_process_is_the_advice() -> None:
 def test_the_import_and_first_advice_load_only_what_advising_needs(tmp_path: Path) -> None:
     # Each of these is loaded on first use, and the first advice of the built-in rulebook
     # uses none: its evaluators are prebuilt and a phrasing's `when` is read from their bits.
-    assert prebuilt.main([str(tmp_path)]) == 0
     code = (
-        "import sys, difficult_customers as dc\n"
-        "from difficult_customers import _prebuilt\n"
-        "_prebuilt.PREBUILT_DIR = __import__('pathlib').Path(sys.argv[1])\n"
+        "import difficult_customers as dc\n"
         "SKIPPED = {'babel', 'json', 'tomllib', 'difficult_customers'}\n"
         "dc.advise({'mood': 'angry', 'offensive_remarks': 2, 'channel': 'chat'}, locale='fr')\n"
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in SKIPPED)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    loaded = set(result.stdout.split())
+    loaded = set(run_prebuilt(code, tmp_path).split())
     assert "difficult_customers._prebuilt" in loaded
     never = {
         "babel",
