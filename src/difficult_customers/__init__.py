@@ -12,7 +12,6 @@ import contextlib
 import typing
 
 from ._detail_values import FormOfAddress, Weekday
-from .advice import Advice, Recommendation
 from .conditions import Condition, parse_condition
 from .engine import advise, advise_many, explain, iter_advice
 from .errors import (
@@ -44,6 +43,7 @@ if typing.TYPE_CHECKING:
     from typing import Any
 
     from ._explanation import Explanation, Failure
+    from .advice import Advice, Recommendation
     from .conversation import Conversation, Turn
     from .details import Details
     from .events import (
@@ -64,6 +64,8 @@ if typing.TYPE_CHECKING:
 # imported on first use (PEP 562): advise() without details needs none of them, and defining
 # the event models and their union was a tenth of the import.
 _LAZY = {
+    "Advice": "advice",
+    "Recommendation": "advice",
     "Details": "details",
     "Explanation": "_explanation",
     "Failure": "_explanation",

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, overload
 from pydantic import ValidationError
 
 from ._text import close_matches
-from .advice import Advice, Recommendation
 from .errors import UnknownRuleError
 from .i18n import (
     FORMATTER,
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from babel import Locale
 
     from ._explanation import Explanation
+    from .advice import Advice, Recommendation
     from .compile.python import Evaluator, MaskEvaluator
     from .details import Details
 
@@ -310,6 +310,8 @@ def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recomm
     would give (any validated rule, and catalog text), which spares building the model's
     schema at the first advice; otherwise validated, for the same result and errors.
     """
+    from .advice import Recommendation
+
     sources = rule.sources
     fields: dict[str, Any] = {
         "rule_id": rule.id,
@@ -352,18 +354,11 @@ MAX_FAST_VOICES = 16
 MAX_CACHED_DONE = 64
 
 
-class _Building:
-    """An :class:`Advice` being filled in: the same slots, without the frozen ``__setattr__``.
-
-    Filling these slots and then setting ``__class__`` (which CPython allows between classes
-    of the same layout) builds an Advice in half the time of its generated ``__init__``,
-    whose seven ``object.__setattr__`` calls are most of the cost of a cached answer.
-    """
-
-    __slots__ = Advice.__slots__
-
-
 _new = object.__new__
+# Advice, and a class of the same slots to fill one in (advice._Building): set by the first
+# _Fast, which every call of _advise_fast follows.
+_ADVICE: type[Advice]
+_BUILDING: type[Any]
 
 
 def _bits(mask: int) -> list[int]:
@@ -383,13 +378,14 @@ def _mask(indices: Iterable[int]) -> int:
     return mask
 
 
-Groups = tuple[
-    tuple[Recommendation, ...],
-    tuple[Recommendation, ...],
-    tuple[Recommendation, ...],
-    tuple[Recommendation, ...],
-]
-"""The attitudes, actions, things to avoid and pending moves of one advice."""
+if TYPE_CHECKING:
+    # The attitudes, actions, things to avoid and pending moves of one advice.
+    Groups = tuple[
+        tuple[Recommendation, ...],
+        tuple[Recommendation, ...],
+        tuple[Recommendation, ...],
+        tuple[Recommendation, ...],
+    ]
 
 Key = tuple[int, object, bool, tuple[str, ...], int]
 """What the rendered groups of a state depend on: see :func:`_advise_fast`."""
@@ -438,6 +434,12 @@ class _Fast:
     )
 
     def __init__(self, book: Rulebook) -> None:
+        # The result classes are imported with the first rulebook's fast path, not at import
+        # (see _advise_fast): module globals, as cheap to read on every call as before.
+        global _ADVICE, _BUILDING
+        from .advice import Advice, _Building
+
+        _ADVICE, _BUILDING = Advice, _Building
         plan = _plan(book)
         rules = plan.rules
         self.book = book
@@ -626,12 +628,12 @@ def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice
     groups = voice.groups.get(key)
     if groups is None:
         groups = fast.groups(voice, key, state)
-    advice: Any = _new(_Building)
+    advice: Any = _new(_BUILDING)
     advice.attitudes, advice.actions, advice.avoid, advice.pending = groups
     advice.locale = voice.tag
     advice.state = state
     advice.labels = voice.labels
-    advice.__class__ = Advice
+    advice.__class__ = _ADVICE
     return advice  # type: ignore[no-any-return]
 
 
@@ -777,6 +779,8 @@ def _advise_reference(
     Kept as the specification the fast path is tested against (tests/test_fast.py), and used
     where the fast path would gain nothing (details given as a mapping, on every call anew).
     """
+    from .advice import Advice
+
     plan = _plan(book)
     renderer = _Renderer(book, plan, locale, details)
     done = _done(plan, state)

@@ -30,7 +30,6 @@ from pydantic_core import CoreSchema, core_schema
 
 from ._detail_values import DETAIL_NAMES
 from ._files import read_regular_file
-from ._markup import escape_html, escape_markdown
 from ._text import close_matches, control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
 from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
@@ -500,8 +499,9 @@ class Rule(BaseModel):
         raise AssertionError("unreachable: validation guarantees a fallback")  # pragma: no cover
 
     def _repr_html_(self) -> str:
+        from ._markup import escape_html as esc  # renderings only: not imported at import
+
         # Everything but the id, kind and phase (validated patterns and enums) is pack text.
-        esc = escape_html
         phrasings = "".join(f"<li>{esc(p.text)}</li>" for p in self.phrasing)
         sources = "".join(
             f"<li><cite>{esc(s.document)}</cite> § {esc(s.section or '(opening)')}: "
@@ -734,6 +734,8 @@ class Rulebook:
         return rulebook_sql(self, dialect, columns)
 
     def _repr_markdown_(self) -> str:
+        from ._markup import escape_markdown
+
         # Pack text is escaped: a name or condition comment must not become markup.
         lines = [
             f"**{escape_markdown(self.name)}**: {len(self.rules)} rules",
@@ -748,6 +750,8 @@ class Rulebook:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        from ._markup import escape_html
+
         rows = "".join(
             f"<tr><td><code>{r.id}</code></td><td>{r.kind.value}</td><td>{r.phase.value}</td>"
             f"<td><code>{escape_html(_one_line(r.when.source))}</code></td>"
