@@ -199,12 +199,24 @@ def _coerce_state(state: StateInput, fields: Mapping[str, Any]) -> ConversationS
     return ConversationState.model_validate(state)
 
 
-def _coerce_details(details: DetailsInput) -> Details | None:
+_DETAILS: type[Details] | None = None
+
+
+def _details_class() -> type[Details]:
+    """The Details model, imported on first use and then kept: an import statement in
+    advise() would cost more than the rest of its check on every call with details."""
+    global _DETAILS
     from .details import Details
 
-    if details is None or isinstance(details, Details):
+    _DETAILS = Details
+    return Details
+
+
+def _coerce_details(details: DetailsInput) -> Details | None:
+    model = _DETAILS or _details_class()
+    if details is None or isinstance(details, model):
         return details
-    return Details.model_validate(details)
+    return model.model_validate(details)
 
 
 class _Renderer:
@@ -519,12 +531,13 @@ class _Fast:
         except TypeError:  # not a locale at all: negotiation says so
             voice = None
         if voice is None or voice.details is not details:
-            plain = plain_language(locale, self.book) if details is None else None
-            if plain is not None:  # "fr": the same voice as negotiated, without Babel
-                voice = _Voice(self.book, self.plan, plain, details)
-            else:
+            # "fr" is taken as the negotiated locale would be, without Babel.
+            negotiated: Locale | str | None = (
+                plain_language(locale, self.book) if details is None else None
+            )
+            if negotiated is None:
                 negotiated = negotiate_rulebook_locale(locale, self.book)
-                voice = _Voice(self.book, self.plan, negotiated, details)
+            voice = _Voice(self.book, self.plan, negotiated, details)
             if isinstance(locale, str) or _is_locale(locale):
                 if len(self.voices) >= MAX_FAST_VOICES:
                     self.voices.clear()
@@ -702,9 +715,7 @@ def advise(
         except (KeyError, TypeError):  # first use, or not a locale (negotiation says so)
             voice = fast.voice(locale, None)
         return _advise_fast(fast, voice, valid_state)
-    from .details import Details
-
-    if isinstance(details, Details):
+    if isinstance(details, _DETAILS or _details_class()):
         return _advise_fast(fast, fast.voice(locale, details), valid_state)
     negotiated = negotiate_rulebook_locale(locale, book)
     return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
