@@ -60,9 +60,10 @@ if typing.TYPE_CHECKING:
         parse_event,
     )
 
-# Conversations and their events, the records of explain() and the Details model are
-# imported on first use (PEP 562): advise() without details needs none of them, and defining
-# the event models and their union was a tenth of the import.
+# Imported on first use (PEP 562), so that the import defines only what a rulebook and a
+# state are made of: the results (loaded with the first advice), Details, the records of
+# explain(), and conversations and their events (their models and union were a tenth of the
+# import). See docs/performance.md, "Cold start".
 _LAZY = {
     "Advice": "advice",
     "Recommendation": "advice",

@@ -3,8 +3,8 @@
 A list of its own, apart from ``_tree``, so that the prebuilt rulebook can leave its trees
 here without importing the compiler: its first ``advise()`` runs prebuilt evaluators and
 lowers no condition, so the compiler (``compile/``, ``_parser.py``: 2 ms) is often never
-needed. ``compile._tree.seed_later`` appends here, and the first condition lowered for the
-default schema runs and empties the list.
+needed. The first condition lowered for the default schema (``compile._tree``) runs the
+providers left here and empties the list.
 """
 
 from __future__ import annotations

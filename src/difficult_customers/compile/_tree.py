@@ -44,7 +44,6 @@ __all__ = [
     "names",
     "require",
     "seed",
-    "seed_later",
 ]
 
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
@@ -325,18 +324,9 @@ def _remember(text: str, node: Node) -> None:
     _LOWERED[text] = node
 
 
-# Providers of seeds not yet run (see seed_later); the list is kept in _seeds.py, so that
-# providers can be left there before this module is imported.
+# Providers of seeds not yet run, each calling seed(): kept in _seeds.py, so that the
+# prebuilt rulebook can leave them there without importing this module.
 _LATER = _seeds.LATER
-
-
-def seed_later(provider: Callable[[], object]) -> None:
-    """Call ``provider``, which seeds trees with :func:`seed`, when a tree is first lowered.
-
-    For the prebuilt rulebook: its first ``advise()`` runs prebuilt evaluators and lowers
-    nothing, so its trees are decoded and checked only when something first needs one.
-    """
-    _LATER.append(provider)
 
 
 def seed(text: str, node: Node) -> None:
