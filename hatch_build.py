@@ -27,8 +27,11 @@ class PrebuiltArtifactsHook(BuildHookInterface):  # type: ignore[type-arg]
             return
         self._folder = tempfile.mkdtemp(prefix="difficult-customers-prebuilt-")
         # A child process, so that importing the package (pydantic, Babel: the hook's
-        # dependencies) leaves the build backend's own interpreter as it was.
-        env = {**os.environ, "PYTHONPATH": str(Path(self.root) / "src")}
+        # dependencies) leaves the build backend's own interpreter as it was. The sources
+        # go before what PYTHONPATH holds already, never instead: pip's isolated build
+        # environment, where those dependencies are, is reached through it.
+        paths = [str(Path(self.root) / "src"), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}
         subprocess.run(
             [sys.executable, "-m", "difficult_customers._prebuilt", self._folder],
             check=True,

@@ -7,6 +7,18 @@ root=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 .venv/bin/python -m build --wheel --outdir "$work/dist" >/dev/null
+# pip builds a wheel from the sdist in an isolated environment of its own, which it reaches
+# through PYTHONPATH: the build hook's child process must keep it (it lost it once, and no
+# install from the sdist worked).
+.venv/bin/python -m build --sdist --outdir "$work/sdist" >/dev/null
+python3 -m pip wheel --quiet --no-deps --wheel-dir "$work/from-sdist" "$work"/sdist/*.tar.gz
+python3 - "$work"/from-sdist/*.whl <<'PY'
+import sys, zipfile
+
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+prebuilt = sorted(n for n in names if n.startswith("difficult_customers/_prebuilt/"))
+assert len(prebuilt) == 4, prebuilt
+PY
 python3 -m venv "$work/venv"
 # With the [verify] extra: `check` proves the invariants, which needs the solver.
 wheel=$(ls "$work"/dist/*.whl)
