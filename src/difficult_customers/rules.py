@@ -15,11 +15,9 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
-    PlainSerializer,
     StringConstraints,
     ValidationError,
     WithJsonSchema,
@@ -207,8 +205,16 @@ def _parse_when(value: object) -> object:
     raise ValueError(f"must be a condition written as a string, not {type(value).__name__}")
 
 
+# The fields below serialize with plain functions in their core schemas rather than with
+# PlainSerializer: importing pydantic.functional_serializers was a tenth of the import's own
+# share.
+def _condition_source(condition: Condition) -> str:
+    return condition.source
+
+
 class _ParsedWhen:
-    """The schema of a ``when``: :func:`_parse_when` alone, which always returns a Condition.
+    """The schema of a ``when``: :func:`_parse_when` alone, which always returns a Condition,
+    written back as its source.
 
     Not ``BeforeValidator``: that would also make pydantic build a schema for the Condition
     dataclass, whose annotations it resolves in the module named by ``__module__`` when the
@@ -221,14 +227,17 @@ class _ParsedWhen:
         # the dataclass's schema did, so that the JSON Schema stays exactly what it was
         # (pydantic gives a field a "title" unless its schema is a referenced one).
         return core_schema.no_info_before_validator_function(
-            _parse_when, core_schema.any_schema(ref="difficult_customers.Condition")
+            _parse_when,
+            core_schema.any_schema(ref="difficult_customers.Condition"),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _condition_source, return_schema=core_schema.str_schema()
+            ),
         )
 
 
 WhenCondition = Annotated[
     Condition,
     _ParsedWhen,
-    PlainSerializer(lambda condition: condition.source, return_type=str),
     WithJsonSchema({"type": "string", "description": "A precondition over the state."}),
 ]
 
@@ -353,12 +362,27 @@ def _parse_effects(value: object) -> object:
     raise ValueError(f"must be a table of state fields, not {type(value).__name__}")
 
 
+def _written_effects(effects: tuple[Effect, ...]) -> dict[str, bool | int | str]:
+    return {effect.field: effect.written() for effect in effects}
+
+
+class _ParsedEffects:
+    """The schema of ``effects``: a table of state fields in, the same table out."""
+
+    @staticmethod
+    def __get_pydantic_core_schema__(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(
+            _parse_effects,
+            handler(source),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _written_effects, return_schema=core_schema.dict_schema()
+            ),
+        )
+
+
 Effects = Annotated[
     tuple[Effect, ...],
-    BeforeValidator(_parse_effects),
-    PlainSerializer(
-        lambda effects: {effect.field: effect.written() for effect in effects}, return_type=dict
-    ),
+    _ParsedEffects,
     WithJsonSchema({"type": "object", "description": "State changes once the rule is followed."}),
 ]
 
