@@ -124,3 +124,17 @@ def test_the_import_and_first_advice_load_only_what_advising_needs(tmp_path: Pat
         "pydantic.functional_serializers",
     }
     assert loaded & never == set()
+
+
+def test_the_first_advice_compiles_none_of_the_library_s_patterns(tmp_path: Path) -> None:
+    # The built-in rulebook is checked at every load; its texts are printable, which needs no
+    # regular expression.
+    code = (
+        "import re\n"
+        "from difficult_customers import _text\n"
+        "import difficult_customers as dc\n"
+        "dc.advise({'mood': 'angry', 'offensive_remarks': 2}, locale='pl')\n"
+        "mine = {_text._ONE_LINE, _text._MULTI_LINE}\n"
+        "print(sum(key[1] in mine for key in re._cache))\n"
+    )
+    assert run_prebuilt(code, tmp_path).split() == ["0"]

@@ -18,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from difficult_customers import (
@@ -1020,3 +1022,19 @@ class TestPickling:
             (result,) = pool.map(_loaded_book_ids, [book], [states])
         assert result == _loaded_book_ids(book, states)
         assert "offer-a-coffee" in result[0]
+
+
+# Any character, and often those at the edges of what the patterns refuse.
+_EDGES = st.sampled_from(
+    "\x00\x08\t\n\x0b\r\x1b\x1f \x7f\x85\x9f\xa0a\u202a\u202e\u2066\u2069\u2028"
+)
+
+
+@given(st.text(st.one_of(st.characters(), _EDGES)), st.booleans())
+def test_the_check_for_control_characters_is_the_pattern_s(text: str, line_breaks: bool) -> None:
+    from difficult_customers import _text
+
+    pattern = _text._MULTI_LINE if line_breaks else _text._ONE_LINE
+    found = re.search(pattern, text)
+    expected = None if found is None else found.start()
+    assert _text.control_character(text, line_breaks=line_breaks) == expected
