@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from difficult_customers import (
+    Advice,
     ConversationState,
     Details,
     Kind,
@@ -21,6 +23,7 @@ from difficult_customers import (
     advise_many,
     default_rulebook,
     explain,
+    iter_advice,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "states"
@@ -190,6 +193,23 @@ class TestDecisions:
         with pytest.raises(ValidationError, match="mood") as info:
             advise_many([{}, {"mood": "livid"}])
         assert "in states[1]" in info.value.__notes__
+
+    @pytest.mark.parametrize(
+        "states",
+        [{"mood": "angry"}, ConversationState(mood="angry"), "mood", b"mood", None, 3],
+        ids=["dict", "state", "str", "bytes", "none", "int"],
+    )
+    @pytest.mark.parametrize("batch", [advise_many, iter_advice])
+    def test_one_state_or_no_iterable_is_not_taken_for_states(
+        self, batch: Callable[..., Iterable[Advice]], states: object
+    ) -> None:
+        # A dict would have been iterated over its keys, a string over its characters, and
+        # the error would have been about 'mood' not being a state.
+        with pytest.raises(TypeError, match=r"states must be an iterable of states") as info:
+            batch(states)
+        assert type(states).__name__ in str(info.value)
+        if isinstance(states, dict | ConversationState):
+            assert "advise()" in str(info.value)
 
     def test_custom_rulebook(self) -> None:
         book = Rulebook([default_rulebook()["stay-professional"]])

@@ -844,6 +844,8 @@ def advise_many(
     Raises:
         pydantic.ValidationError: for the first invalid state, with a note naming its
             position (``in states[3]``).
+        TypeError: ``states`` is one state (a dict or a :class:`ConversationState`), a
+            string, or not iterable.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 no slower per state than :func:`advise`; see :func:`iter_advice`.
@@ -866,15 +868,35 @@ def iter_advice(
     Raises:
         pydantic.ValidationError: while iterating, for an invalid state, with a note naming
             its position (``in states[3]``).
+        TypeError: ``states`` is one state, a string, or not iterable (when called).
         UnsupportedLocaleError: no catalog for the locale (when called).
 
     .. versionadded:: 0.2
     """
     book = _rulebook(rulebook)
+    _check_states(states)
     fast = _fast(book)
     negotiated = negotiate_rulebook_locale(locale, book)
     voice = fast.voice(negotiated, _coerce_details(details))
     return _iter_advice(fast, voice, states)
+
+
+def _check_states(states: object) -> None:
+    """Refuses what is one state, text, or not iterable at all, as ``states``.
+
+    Each is iterable but none is a sequence of states: a dict would give its keys, a
+    ConversationState its (field, value) pairs, a string its characters, and the error
+    would then be about one of those not being a state.
+    """
+    if isinstance(states, Mapping | ConversationState):
+        what = f"one state (a {type(states).__name__}): for one state, call advise()"
+    elif isinstance(states, str | bytes | bytearray) or not isinstance(states, Iterable):
+        what = type(states).__name__
+    else:
+        return
+    raise TypeError(
+        f"states must be an iterable of states (dicts or ConversationState objects), not {what}"
+    )
 
 
 def _iter_advice(fast: _Fast, voice: _Voice, states: Iterable[StateInput]) -> Iterator[Advice]:
