@@ -269,6 +269,12 @@ class TestSameErrors:
         with pytest.raises(UnknownRuleError) as reference:
             _reference(state)
         assert str(fast.value) == str(reference.value)
+        # The error names the field that holds the id, not only the id.
+        assert str(fast.value) == (
+            "no rule with id 'issue-warnin' (in the state's field 'done'; "
+            "did you mean 'issue-warning'?)"
+        )
+        assert fast.value.field == "done"
 
     def test_iter_advice_checks_the_locale_when_called(self) -> None:
         with pytest.raises(UnsupportedLocaleError):

@@ -763,7 +763,9 @@ def _done(plan: _Plan, state: ConversationState) -> frozenset[int]:
     except KeyError:
         unknown = next(i for i in state.done if i not in plan.index)
         close = close_matches(unknown, list(plan.index), n=1)
-        raise UnknownRuleError(unknown, suggestion=close[0] if close else None) from None
+        raise UnknownRuleError(
+            unknown, suggestion=close[0] if close else None, field="done"
+        ) from None
 
 
 def _kept(plan: _Plan, values: Mapping[str, Any], done: frozenset[int]) -> list[int]:

@@ -244,16 +244,25 @@ class UnknownRuleError(DifficultCustomersError, KeyError):
     Attributes:
         rule_id: the id asked for.
         suggestion: the closest existing id, if any is close.
+        field: the state field that named it (``"done"``), or ``None`` when the id was
+            asked for directly.
+
+    .. versionchanged:: 0.2 ``field``.
     """
 
-    def __init__(self, rule_id: object, *, suggestion: str | None = None) -> None:
+    def __init__(
+        self, rule_id: object, *, suggestion: str | None = None, field: str | None = None
+    ) -> None:
         self.rule_id = rule_id
         self.suggestion = suggestion
+        self.field = field
         super().__init__(rule_id)
 
     def __str__(self) -> str:
-        hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
-        return f"no rule with id {self.rule_id!r}{hint}"
+        notes = [f"in the state's field {self.field!r}"] if self.field else []
+        if self.suggestion:
+            notes.append(f"did you mean {self.suggestion!r}?")
+        return f"no rule with id {self.rule_id!r}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 class UnknownFilterValueError(DifficultCustomersError, ValueError):
