@@ -422,3 +422,22 @@ def test_done_lists_sliced_repeated_and_past_64_rules() -> None:
     wide = [{**row, "done": late[i % 10 :: 3]} for i, row in enumerate(rows[:200])]
     found = advise_frame(_frame(wide), rulebook=book)["rule_ids"].to_list()
     assert found == [_expected(row, book=book)[0] for row in wide]
+
+
+def test_a_pandas_result_keeps_the_frame_index() -> None:
+    # pandas aligns on the index: a result on a fresh 0..n-1 index, assigned back to a
+    # frame indexed otherwise (a turn id, a filtered slice), gave NaN on every row.
+    pd = pytest.importorskip("pandas")
+    rows = random_state_rows(6, seed=15)
+    for index in (pd.Index([10, 20, 30, 40, 50, 60]), pd.Index(list("abcdef"), name="turn")):
+        turns = pd.DataFrame([{"mood": row["mood"]} for row in rows], index=index)
+        before = turns.copy(deep=True)
+        for text in (False, True):
+            result = advise_frame(turns, text=text)
+            pd.testing.assert_index_equal(result.index, turns.index)
+        turns_with_advice = turns.assign(rule_ids=advise_frame(turns)["rule_ids"])
+        expected = [_expected({"mood": row["mood"]})[0] for row in rows]
+        assert [list(ids) for ids in turns_with_advice["rule_ids"]] == expected
+        pd.testing.assert_frame_equal(turns, before)
+    empty = pd.DataFrame({"mood": pd.Series([], dtype=str, index=pd.Index([], dtype=str))})
+    pd.testing.assert_index_equal(advise_frame(empty).index, empty.index)

@@ -80,8 +80,9 @@ def advise_frame(
         A table of the same library as ``frame`` and with as many rows: ``rule_ids``, the ids
         of the rules in the advice, in advice order (attitudes, actions and things to avoid
         together, as the rulebook orders them), and with ``text=True`` ``texts``, each
-        rule's text in the same order. A large result's columns may hold several chunks
-        (one per thread that copied them).
+        rule's text in the same order. A pandas result has the frame's index, so that it
+        aligns with the frame. A large result's columns may hold several chunks (one per
+        thread that copied them).
 
     Raises:
         FrameError: a column is not a state field, has the wrong dtype, holds nulls or a
@@ -110,7 +111,7 @@ def advise_frame(
         result = pl.DataFrame([_gathered(_id_table(logic, distinct, ids), codes)])
     else:
         result = _with_texts(codes, distinct, states, book, logic, language, ids)
-    return _from_polars(result, kind)
+    return _from_polars(result, kind, frame)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,11 +161,16 @@ def _columns(names: Sequence[str], column: Any) -> pl.DataFrame:
     return pl.DataFrame(series)
 
 
-def _from_polars(result: pl.DataFrame, kind: Kind) -> Any:
+def _from_polars(result: pl.DataFrame, kind: Kind, frame: Any) -> Any:
     if kind == "arrow":
         return result.to_arrow()
     if kind == "pandas":
-        return result.to_pandas()
+        converted = result.to_pandas()
+        # On the caller's index, as pandas aligns by it: on a fresh 0..n-1 one, the result
+        # assigned back to a frame indexed by turn ids (or filtered) would be all NaN. A
+        # copy, so that renaming the result's index leaves the caller's alone.
+        converted.index = frame.index.copy()
+        return converted
     return result
 
 
