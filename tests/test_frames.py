@@ -441,3 +441,15 @@ def test_a_pandas_result_keeps_the_frame_index() -> None:
         pd.testing.assert_frame_equal(turns, before)
     empty = pd.DataFrame({"mood": pd.Series([], dtype=str, index=pd.Index([], dtype=str))})
     pd.testing.assert_index_equal(advise_frame(empty).index, empty.index)
+
+
+def test_pandas_and_arrow_tables_without_columns_keep_their_rows() -> None:
+    # Rows without columns are default states, as many as the table has: a pandas frame
+    # of three such rows gave an empty result.
+    pd = pytest.importorskip("pandas")
+    default = _expected({})
+    pandas_result = advise_frame(pd.DataFrame(index=pd.RangeIndex(3)), text=True)
+    assert [list(ids) for ids in pandas_result["rule_ids"]] == [default[0]] * 3
+    assert [list(texts) for texts in pandas_result["texts"]] == [default[1]] * 3
+    table = pa.table({"mood": ["calm"] * 4}).drop_columns(["mood"])
+    assert advise_frame(table).column("rule_ids").to_pylist() == [default[0]] * 4

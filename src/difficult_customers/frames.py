@@ -123,6 +123,8 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind]:
     if isinstance(frame, pl.DataFrame):
         return frame, "polars"
     if isinstance(frame, pa.Table | pa.RecordBatch):
+        if not frame.num_columns:
+            return _rows_without_columns(frame.num_rows), "arrow"
         try:
             # Whole, so that polars reads back the Enum columns it wrote (field metadata).
             converted = pl.from_arrow(frame)
@@ -136,11 +138,23 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind]:
         names = [str(name) for name in pandas_frame.columns]
         if len(set(names)) != len(names):
             raise FrameError([ColumnProblem(_repeated(names), "a column name appears twice")])
+        if not names:
+            return _rows_without_columns(len(pandas_frame.index)), "pandas"
         return _columns(names, lambda name: pandas_frame[name]), "pandas"
     raise TypeError(
         "advise_frame() takes a polars DataFrame, a pandas DataFrame or a pyarrow Table, "
         f"not {type(frame).__name__}"
     )
+
+
+def _rows_without_columns(height: int) -> pl.DataFrame:
+    """``height`` default states: a table without columns has rows all the same.
+
+    Built from one column of the default channel, since a polars frame without columns
+    converted from another library comes out with no rows (and polars versions differ on
+    the height of one).
+    """
+    return pl.DataFrame([pl.repeat(_default("channel"), height, eager=True).alias("channel")])
 
 
 def _repeated(names: Sequence[str]) -> str:
