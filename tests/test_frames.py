@@ -453,3 +453,20 @@ def test_pandas_and_arrow_tables_without_columns_keep_their_rows() -> None:
     assert [list(texts) for texts in pandas_result["texts"]] == [default[1]] * 3
     table = pa.table({"mood": ["calm"] * 4}).drop_columns(["mood"])
     assert advise_frame(table).column("rule_ids").to_pylist() == [default[0]] * 4
+
+
+def test_pandas_columns_not_named_by_strings_are_unknown_fields() -> None:
+    # They were looked up by their str(), which pandas does not know: the error said
+    # "cannot be read as a column: '0'" instead of what the columns may be.
+    pd = pytest.importorskip("pandas")
+    problems = _problems(pd.DataFrame({0: [1], "mood": ["calm"], 2.5: [True]}))
+    assert problems == {
+        "0": "column '0': not a state field",
+        "2.5": "column '2.5': not a state field",
+    }
+    nested = pd.DataFrame(
+        [["calm", True]], columns=pd.MultiIndex.from_tuples([("mood", ""), ("threats", "x")])
+    )
+    found = _problems(nested)
+    assert set(found) == {"('mood', '')", "('threats', 'x')"}
+    assert all(": not a state field" in problem for problem in found.values())

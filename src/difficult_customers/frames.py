@@ -140,7 +140,10 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind]:
             raise FrameError([ColumnProblem(_repeated(names), "a column name appears twice")])
         if not names:
             return _rows_without_columns(len(pandas_frame.index)), "pandas"
-        return _columns(names, lambda name: pandas_frame[name]), "pandas"
+        # By position: a label that is not a string (0, a tuple of a MultiIndex) is not
+        # found by its str(), and is then reported as the unknown field it is.
+        position = {name: i for i, name in enumerate(names)}
+        return _columns(names, lambda name: pandas_frame.iloc[:, position[name]]), "pandas"
     raise TypeError(
         "advise_frame() takes a polars DataFrame, a pandas DataFrame or a pyarrow Table, "
         f"not {type(frame).__name__}"
