@@ -352,7 +352,8 @@ def test_an_arrow_column_polars_cannot_read_is_named() -> None:
     )
     problems = _problems(table)
     assert set(problems) == {"threats"}
-    assert "cannot be read as a column" in problems["threats"]
+    assert problems["threats"].startswith("column 'threats': a Boolean column")
+    assert problems["threats"].endswith("not month_day_nano_interval")
 
 
 def test_arrow_dictionary_columns_from_elsewhere() -> None:
@@ -470,3 +471,35 @@ def test_pandas_columns_not_named_by_strings_are_unknown_fields() -> None:
     found = _problems(nested)
     assert set(found) == {"('mood', '')", "('threats', 'x')"}
     assert all(": not a state field" in problem for problem in found.values())
+
+
+def test_a_pandas_column_of_mixed_objects_is_reported_with_its_rows() -> None:
+    # An object column polars cannot read was reported with the converter's own message
+    # ("Could not convert 'yes' with type str: tried to convert to boolean"): no rule, no
+    # rows; and the frame's other problems went unreported.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {
+            "threats": pd.Series([True, "yes", False, 1], dtype=object),
+            "warnings_given": pd.Series([1, 2**70, "2", 0], dtype=object),
+            "mood": pd.Series(["calm", 2, "angry", None], dtype=object),
+            "done": pd.Series([["stay-calm"], [], ["stay-calm", 3], "stay-calm"], dtype=object),
+            "resolved": [True, None, False, True],
+            "moood": pd.Series([1j, 2j, 3j, 4j]),
+        }
+    )
+    with pytest.raises(FrameError) as caught:
+        advise_frame(frame)
+    problems = {problem.column: problem for problem in caught.value.problems}
+    assert list(problems) == list(frame.columns)
+    assert problems["threats"].rows == (1, 3)
+    assert problems["threats"].rule.startswith("a Boolean column")
+    assert problems["warnings_given"].rows == (1, 2)
+    assert "0 to 10000" in problems["warnings_given"].rule
+    assert problems["mood"].rows == (1,)
+    assert problems["mood"].rule.startswith("a string, Categorical or Enum column")
+    assert problems["done"].rows == (2, 3)
+    assert "rule ids" in problems["done"].rule
+    assert problems["resolved"].rows == (1,)
+    assert "did you mean 'mood'?" in problems["moood"].rule
+    assert "cannot be read" not in str(caught.value)
