@@ -503,3 +503,13 @@ def test_a_pandas_column_of_mixed_objects_is_reported_with_its_rows() -> None:
     assert problems["resolved"].rows == (1,)
     assert "did you mean 'mood'?" in problems["moood"].rule
     assert "cannot be read" not in str(caught.value)
+
+
+def test_an_arrow_table_with_a_repeated_column_name() -> None:
+    # As for pandas: one problem, saying what is wrong, not a polars exception.
+    table = pa.Table.from_arrays(
+        [pa.array(["calm"]), pa.array([True]), pa.array(["angry"])],
+        names=["mood", "threats", "mood"],
+    )
+    (problem,) = _problems_list(table)
+    assert str(problem) == "column 'mood': a column name appears twice"

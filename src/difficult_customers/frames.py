@@ -130,6 +130,7 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind, dict[str, ColumnProbl
     if isinstance(frame, pa.Table | pa.RecordBatch):
         if not frame.num_columns:
             return _rows_without_columns(frame.num_rows), "arrow", {}
+        _refuse_repeated(frame.schema.names)
         try:
             # Whole, so that polars reads back the Enum columns it wrote (field metadata).
             converted = pl.from_arrow(frame)
@@ -143,8 +144,7 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind, dict[str, ColumnProbl
     if module.startswith("pandas") and type(frame).__name__ == "DataFrame":
         pandas_frame: Any = frame
         names = [str(name) for name in pandas_frame.columns]
-        if len(set(names)) != len(names):
-            raise FrameError([ColumnProblem(_repeated(names), "a column name appears twice")])
+        _refuse_repeated(names)
         height = len(pandas_frame.index)
         if not names:
             return _rows_without_columns(height), "pandas", {}
@@ -171,8 +171,11 @@ def _rows_without_columns(height: int) -> pl.DataFrame:
     return pl.DataFrame([pl.repeat(_default("channel"), height, eager=True).alias("channel")])
 
 
-def _repeated(names: Sequence[str]) -> str:
-    return next(name for name in names if names.count(name) > 1)
+def _refuse_repeated(names: Sequence[str]) -> None:
+    # pandas and Arrow allow a name twice; a state has each field once.
+    if len(set(names)) != len(names):
+        repeated = next(name for name in names if names.count(name) > 1)
+        raise FrameError([ColumnProblem(repeated, "a column name appears twice")])
 
 
 def _columns(
