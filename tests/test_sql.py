@@ -209,3 +209,61 @@ def test_spark_equals_advise(
     states = spark.createDataFrame(_frame(rows).to_arrow())
     found = states.selectExpr(default_rulebook().to_sql("spark")).toArrow()
     assert found.column("rule_ids").to_pylist() == expected
+
+
+def _pack(tmp_path: Any, when: str, rule_id: str = "large-count") -> Any:
+    from difficult_customers import load_rulebook
+
+    source = default_rulebook()["stay-calm"].sources[0]
+    pack = tmp_path / f"{rule_id}.toml"
+    pack.write_text(
+        f"""
+[pack]
+name = "{rule_id}"
+
+[[rules]]
+id = "{rule_id}"
+kind = "do"
+phase = "listen"
+when = '{when}'
+title = "Large"
+rationale = "A rule of a pack."
+phrasing = [{{ text = "Large." }}]
+sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
+""",
+        encoding="utf-8",
+    )
+    return load_rulebook(pack)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "warnings_given < 20000",
+        "offensive_remarks in (2, 99999) or warnings_given == 10001",
+        "warnings_given != 123456789012345678901234567890 and 10000 <= offensive_remarks",
+        "offensive_remarks > 10000 or 50000 > warnings_given > 2",
+    ],
+)
+@pytest.mark.parametrize("inline", [True, False])
+def test_counts_beyond_the_largest_state_count(tmp_path: Any, when: str, inline: bool) -> None:
+    # A condition may compare a count with any integer, as advise() and advise_frame()
+    # do; to_sql() refused one above MAX_COUNT ("20000 is not a valid value").
+    from difficult_customers.compile.sql import rulebook_sql
+
+    book = _pack(tmp_path, when)
+    rows = [
+        {"warnings_given": w, "offensive_remarks": o}
+        for w in (0, 1, 2, 3, 9_999, 10_000)
+        for o in (0, 2, 3, 10_000)
+    ]
+    states = pl.DataFrame(rows)  # noqa: F841  (read by name by DuckDB)
+    sql = rulebook_sql(book, "duckdb", ["warnings_given", "offensive_remarks"], inline=inline)
+    found = [list(row[0]) for row in duckdb.sql(f"SELECT {sql} FROM states").fetchall()]
+    index = {rule_id: i for i, rule_id in enumerate(book.ids)}
+    expected = [
+        sorted((r.rule_id for r in (*a.attitudes, *a.actions, *a.avoid)), key=index.__getitem__)
+        for a in (advise(row, rulebook=book) for row in rows)
+    ]
+    assert found == expected
+    assert any("large-count" in ids for ids in expected)
