@@ -513,3 +513,55 @@ def test_an_arrow_table_with_a_repeated_column_name() -> None:
     )
     (problem,) = _problems_list(table)
     assert str(problem) == "column 'mood': a column name appears twice"
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "warnings_given < 20000",
+        "warnings_given < " + "9" * 45,
+        "offensive_remarks in (2, " + "9" * 60 + ") or warnings_given == 10001",
+        "warnings_given != " + "1" * 39 + " and 10000 <= offensive_remarks",
+        "offensive_remarks > 10000 or 50000 > warnings_given > 2",
+    ],
+)
+def test_counts_beyond_the_largest_state_count(tmp_path: Any, when: str) -> None:
+    # A condition may compare a count with any integer, as advise() does; polars raised
+    # its own OverflowError for a constant wider than its integers.
+    from difficult_customers import load_rulebook
+
+    source = default_rulebook()["stay-calm"].sources[0]
+    pack = tmp_path / "pack.toml"
+    pack.write_text(
+        f"""
+[pack]
+name = "large"
+
+[[rules]]
+id = "large-count"
+kind = "do"
+phase = "listen"
+when = '{when}'
+title = "Large"
+rationale = "A rule of a pack."
+phrasing = [{{ text = "Large." }}]
+sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
+""",
+        encoding="utf-8",
+    )
+    book = load_rulebook(pack)
+    rows = [
+        {"warnings_given": w, "offensive_remarks": o}
+        for w in (0, 1, 2, 3, 9_999, 10_000)
+        for o in (0, 2, 3, 10_000)
+    ]
+    fires = False
+    for dtype in (pl.UInt8, pl.UInt16, pl.Int64, pl.UInt64):
+        frame = pl.DataFrame(rows)
+        if dtype == pl.UInt8:
+            frame = frame.filter(pl.all_horizontal(pl.all() < 256))
+        frame = frame.cast(dtype)
+        expected = [_expected(row, book=book)[0] for row in frame.to_dicts()]
+        assert advise_frame(frame, rulebook=book)["rule_ids"].to_list() == expected
+        fires |= any("large-count" in ids for ids in expected)
+    assert fires
