@@ -267,3 +267,18 @@ def test_counts_beyond_the_largest_state_count(tmp_path: Any, when: str, inline:
     ]
     assert found == expected
     assert any("large-count" in ids for ids in expected)
+
+
+@pytest.mark.parametrize(
+    "dialect", ["nosuch", "DuckDB", "", " duckdb", "duckdb, normalization_strategy = upper"]
+)
+def test_an_unknown_dialect_is_refused_with_the_known_ones(dialect: str) -> None:
+    # sqlglot accepted "" (its generic dialect), " duckdb" (stripped, but then not given
+    # DuckDB's inline shape) and settings after a comma; its error for an unknown name
+    # listed no dialect.
+    with pytest.raises(ValueError, match="unknown SQL dialect") as caught:
+        default_rulebook().to_sql(dialect)
+    message = str(caught.value)
+    assert repr(dialect) in message
+    assert "duckdb, " in message
+    assert "spark, " in message

@@ -12,6 +12,7 @@ sqlglot quotes every identifier and string.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "MAX_SQL_LENGTH",
     "OUTPUT",
     "condition_sql",
+    "dialects",
     "rulebook_expression",
     "rulebook_sql",
 ]
@@ -262,16 +264,33 @@ def rulebook_sql(
     ``inline`` ``None`` chooses by dialect (:data:`INLINE_DIALECTS`).
 
     Raises:
-        ValueError: ``dialect`` is not one sqlglot writes, or ``columns`` names a field the
-            state does not have.
+        ValueError: ``dialect`` is not one of :func:`dialects`, or ``columns`` names a
+            field the state does not have.
         RulebookError: the text would exceed :data:`MAX_SQL_LENGTH`.
     """
     if not isinstance(dialect, str):
         raise TypeError(f"dialect must be a string, not {type(dialect).__name__}")
+    known = dialects()
+    if dialect not in known:
+        close = difflib.get_close_matches(dialect.strip().lower(), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown SQL dialect {dialect!r}{hint}; dialects: {', '.join(known)}")
     logic = rulebook_logic(rulebook)
     if inline is None:
         inline = dialect in INLINE_DIALECTS
     return _written(rulebook_expression(logic, columns, inline=inline), dialect)
+
+
+def dialects() -> tuple[str, ...]:
+    """The names :func:`rulebook_sql` takes as ``dialect``: those sqlglot writes, sorted.
+
+    A name exactly, without sqlglot's settings after a comma: the text must be that of the
+    dialect asked for, and the shape of the query is chosen by that name.
+    """
+    from sqlglot.dialects.dialect import Dialect, Dialects
+
+    names = {member.value for member in Dialects} | set(Dialect.classes)
+    return tuple(sorted(name for name in names if name))
 
 
 def _written(expression: Sql, dialect: str) -> str:
