@@ -282,3 +282,14 @@ def test_an_unknown_dialect_is_refused_with_the_known_ones(dialect: str) -> None
     assert repr(dialect) in message
     assert "duckdb, " in message
     assert "spark, " in message
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "doris"])
+def test_a_dialect_without_arrays_is_refused_not_written_wrong(
+    dialect: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # sqlglot only logged "Arrays are not supported by MySQL" and wrote SQL that cannot
+    # give the rule ids: the caller got a text, and the warning in a log at best.
+    with pytest.raises(ValueError, match=f"cannot write SQL for dialect '{dialect}'.*Arrays"):
+        default_rulebook().to_sql(dialect)
+    assert "not supported" not in caplog.text

@@ -37,7 +37,7 @@ from ._tree import (
 require("sqlglot", "sql", "difficult_customers.compile.sql")
 
 from sqlglot import exp  # noqa: E402  (after the check, so a missing extra says which)
-from sqlglot.errors import SqlglotError  # noqa: E402
+from sqlglot.errors import ErrorLevel, SqlglotError  # noqa: E402
 
 from ..conditions import FieldType, state_schema  # noqa: E402
 from ..errors import RulebookError  # noqa: E402
@@ -295,9 +295,13 @@ def dialects() -> tuple[str, ...]:
 
 def _written(expression: Sql, dialect: str) -> str:
     try:
-        text: str = expression.sql(dialect=dialect)
+        # RAISE: by default sqlglot only logs what the dialect lacks (MySQL has no arrays)
+        # and writes a text that cannot give the advice.
+        text: str = expression.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     except (SqlglotError, ValueError) as error:
-        raise ValueError(f"cannot write SQL for dialect {dialect!r}: {error}") from None
+        # One line, each reason once: sqlglot repeats a reason per construct.
+        reasons = "; ".join(dict.fromkeys(line for line in str(error).splitlines() if line))
+        raise ValueError(f"cannot write SQL for dialect {dialect!r}: {reasons}") from None
     if len(text) > MAX_SQL_LENGTH:
         raise RulebookError(
             f"the rulebook's SQL would be {len(text)} characters, more than "
