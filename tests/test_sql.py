@@ -293,3 +293,12 @@ def test_a_dialect_without_arrays_is_refused_not_written_wrong(
     with pytest.raises(ValueError, match=f"cannot write SQL for dialect '{dialect}'.*Arrays"):
         default_rulebook().to_sql(dialect)
     assert "not supported" not in caplog.text
+
+
+def test_columns_given_as_one_string() -> None:
+    # A string is iterable: columns="mood" was read as the columns "m", "o", "o", "d", and
+    # the error said "'d' is not a state field".
+    with pytest.raises(TypeError, match=r"columns must be .*field names.*not a string"):
+        default_rulebook().to_sql(columns="mood")
+    with pytest.raises(TypeError, match="columns must be"):
+        default_rulebook().to_sql(columns=[["mood"]])  # type: ignore[list-item]

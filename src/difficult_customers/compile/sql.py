@@ -162,6 +162,21 @@ def _rule_id(rule_id: str) -> Sql:
     return exp.Literal.string(rule_id)
 
 
+def _names(columns: Iterable[str]) -> set[str]:
+    # A string is iterable too: "mood" would be the columns "m", "o", "o" and "d".
+    if isinstance(columns, str) or not isinstance(columns, Iterable):
+        kind = "a string" if isinstance(columns, str) else type(columns).__name__
+        raise TypeError(f"columns must be an iterable of state field names, not {kind}")
+    names = list(columns)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"columns must be an iterable of state field names, not of "
+                f"{type(name).__name__} ({name!r:.40})"
+            )
+    return set(names)
+
+
 def rulebook_expression(
     logic: RulebookLogic, columns: Iterable[str] | None = None, *, inline: bool = False
 ) -> Sql:
@@ -173,7 +188,7 @@ def rulebook_expression(
     a lambda: a longer text, but DuckDB runs it about twice as fast as the lambda.
     """
     fields = set(ConversationState.model_fields)
-    present = fields if columns is None else set(columns)
+    present = fields if columns is None else _names(columns)
     unknown = sorted(present - fields)
     if unknown:
         raise ValueError(
@@ -266,6 +281,8 @@ def rulebook_sql(
     Raises:
         ValueError: ``dialect`` is not one of :func:`dialects`, or ``columns`` names a
             field the state does not have.
+        TypeError: ``dialect`` is not a string, or ``columns`` is not an iterable of
+            strings (a single string included).
         RulebookError: the text would exceed :data:`MAX_SQL_LENGTH`.
     """
     if not isinstance(dialect, str):
