@@ -628,3 +628,19 @@ sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
         assert advise_frame(frame, rulebook=book)["rule_ids"].to_list() == expected
         fires |= any("large-count" in ids for ids in expected)
     assert fires
+
+
+def test_a_done_column_of_empty_lists_only() -> None:
+    # Built without a schema, a column in which nothing was done anywhere is a List of
+    # Null (polars, pandas, Arrow alike): it was refused as "not List(Null)".
+    pd = pytest.importorskip("pandas")
+    default = _expected({})[0]
+    for frame in (
+        pl.DataFrame({"done": [[], []]}),
+        pd.DataFrame({"done": [[], []]}),
+        pa.table({"done": pa.array([[], []])}),
+    ):
+        assert _lists(advise_frame(frame), "rule_ids") == [default, default]
+    (problem,) = _problems_list(pl.DataFrame({"done": [[], [None]]}))
+    assert problem.rows == (1,)
+    assert "unknown" in problem.rule

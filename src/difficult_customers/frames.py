@@ -433,8 +433,10 @@ def _plan(states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: Field
 def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Plan:
     """The ``done`` column's checks, and its cast to a list of ``Enum`` ids."""
     rule = "a list of the rulebook's rule ids"
+    # A List of Null is what a column of empty lists is read as, when nothing was done in
+    # any row (or only nulls are listed, which the checks below refuse).
     if not isinstance(dtype, pl.List) or not isinstance(
-        dtype.inner, pl.String | pl.Categorical | pl.Enum
+        dtype.inner, pl.String | pl.Categorical | pl.Enum | pl.Null
     ):
         return ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
     column = pl.col("done")
