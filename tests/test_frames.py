@@ -644,3 +644,20 @@ def test_a_done_column_of_empty_lists_only() -> None:
     (problem,) = _problems_list(pl.DataFrame({"done": [[], [None]]}))
     assert problem.rows == (1,)
     assert "unknown" in problem.rule
+
+
+def test_a_subclass_of_a_pandas_frame_is_a_pandas_frame() -> None:
+    # Recognized by its type's module and name, a subclass (as GeoDataFrame is) was
+    # refused with "takes ... a pandas DataFrame".
+    pd = pytest.importorskip("pandas")
+
+    class Turns(pd.DataFrame):  # type: ignore[misc]
+        pass
+
+    turns = Turns({"mood": ["calm", "furious"]}, index=[3, 4])
+    result = advise_frame(turns)
+    assert [list(ids) for ids in result["rule_ids"]] == [
+        _expected({"mood": "calm"})[0],
+        _expected({"mood": "furious"})[0],
+    ]
+    assert list(result.index) == [3, 4]

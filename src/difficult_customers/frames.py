@@ -18,6 +18,7 @@ pyarrow, numpy).
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -140,8 +141,9 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind, dict[str, ColumnProbl
             return states, "arrow", unreadable
         assert isinstance(converted, pl.DataFrame)
         return converted, "arrow", {}
-    module = type(frame).__module__
-    if module.startswith("pandas") and type(frame).__name__ == "DataFrame":
+    # pandas is not imported for this: a frame of pandas means pandas is imported already.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(frame, pandas.DataFrame):
         pandas_frame: Any = frame
         names = [str(name) for name in pandas_frame.columns]
         _refuse_repeated(names)
