@@ -661,3 +661,9 @@ def test_a_subclass_of_a_pandas_frame_is_a_pandas_frame() -> None:
         _expected({"mood": "furious"})[0],
     ]
     assert list(result.index) == [3, 4]
+
+
+def test_a_lazy_frame_is_refused_with_what_to_do() -> None:
+    lazy = pl.DataFrame({"mood": ["calm"]}).lazy()
+    with pytest.raises(TypeError, match=r"not LazyFrame.*collect\(\)"):
+        advise_frame(lazy)

@@ -157,9 +157,10 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind, dict[str, ColumnProbl
             names, lambda name: pandas_frame.iloc[:, position[name]], height
         )
         return states, "pandas", unreadable
+    hint = ": collect() it first" if isinstance(frame, pl.LazyFrame) else ""
     raise TypeError(
         "advise_frame() takes a polars DataFrame, a pandas DataFrame or a pyarrow Table, "
-        f"not {type(frame).__name__}"
+        f"not {type(frame).__name__}{hint}"
     )
 
 
