@@ -86,11 +86,13 @@ def advise_frame(
         thread that copied them).
 
     Raises:
-        FrameError: a column is not a state field, has the wrong dtype, holds nulls or a
-            value out of range or outside its enum, ``done`` names an unknown rule, or rows
-            contradict the state's own rules; every such column is reported with the first
-            offending rows. Nothing is coerced.
-        TypeError: ``frame`` is not one of the tables above.
+        FrameError: a column is not a state field, appears twice, has the wrong dtype (or
+            mixes types, in a pandas column of objects), holds nulls or a value out of range
+            or outside its enum, ``done`` names an unknown rule, or rows contradict the
+            state's own rules; every such column is reported with the first offending
+            rows. Nothing is coerced.
+        TypeError: ``frame`` is not one of the tables above (a polars ``LazyFrame``
+            included: collect it first).
         UnsupportedLocaleError: no catalog for the locale.
     """
     book = default_rulebook() if rulebook is None else rulebook
