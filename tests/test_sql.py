@@ -86,6 +86,23 @@ def test_a_null_gives_a_null_answer_not_a_guess() -> None:
     assert found[1] is None
 
 
+#: Rows whose done holds a NULL item, between valid ones: no answer, on every engine.
+DONE_WITH_A_NULL = [["stay-calm"], ["stay-calm", None], [None], []]
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_null_in_done_gives_a_null_answer(inline: bool) -> None:
+    # DuckDB ignored the NULL, Spark's ARRAY_CONTAINS gave NULL for every other id and so
+    # dropped every rule that does not repeat: two engines, two silent answers, where
+    # advise() refuses the state.
+    from difficult_customers.compile.sql import rulebook_sql
+
+    states = pl.DataFrame({"done": DONE_WITH_A_NULL})  # noqa: F841
+    sql = rulebook_sql(default_rulebook(), "duckdb", ["done"], inline=inline)
+    found = [row[0] for row in duckdb.sql(f"SELECT {sql} FROM states").fetchall()]
+    assert found == [_expected({"done": ["stay-calm"]}), None, None, _expected({})]
+
+
 @pytest.mark.parametrize("dialect", ["duckdb", "spark", "databricks", "trino", "snowflake"])
 @pytest.mark.parametrize("inline", [True, False])
 def test_every_literal_is_a_rule_id_or_an_enum_value(dialect: str, inline: bool) -> None:
@@ -302,3 +319,15 @@ def test_columns_given_as_one_string() -> None:
         default_rulebook().to_sql(columns="mood")
     with pytest.raises(TypeError, match="columns must be"):
         default_rulebook().to_sql(columns=[["mood"]])  # type: ignore[list-item]
+
+
+@pytest.mark.spark
+def test_spark_a_null_in_done_gives_a_null_answer(spark: Any) -> None:
+    states = spark.createDataFrame(pl.DataFrame({"done": DONE_WITH_A_NULL}).to_arrow())
+    found = states.selectExpr(default_rulebook().to_sql("spark", columns=["done"])).collect()
+    assert [row[0] for row in found] == [
+        _expected({"done": ["stay-calm"]}),
+        None,
+        None,
+        _expected({}),
+    ]

@@ -253,7 +253,21 @@ def rulebook_expression(
     read = sorted(
         ({name for c in logic.conditions for name in names(c)} | {"ended", "done"}) & present
     )
-    nulls = [exp.Is(this=exp.column(n, quoted=True), expression=exp.Null()) for n in read]
+    nulls: list[Sql] = [
+        exp.Is(this=exp.column(n, quoted=True), expression=exp.Null()) for n in read
+    ]
+    if "done" in present:
+        # So does a NULL item in done. Engines differ on one: DuckDB's ARRAY_CONTAINS skips
+        # it, Spark's gives NULL for any other id, and so dropped every rule carried out
+        # or not.
+        item = exp.to_identifier(_ITEM)
+        null_items = exp.ArrayFilter(
+            this=exp.column("done", quoted=True),
+            expression=exp.Lambda(
+                this=exp.Is(this=item.copy(), expression=exp.Null()), expressions=[item]
+            ),
+        )
+        nulls.append(exp.GT(this=exp.ArraySize(this=null_items), expression=exp.Literal.number(0)))
     guarded = (
         exp.Case(ifs=[exp.If(this=exp.or_(*nulls), true=exp.Null())], default=kept)
         if nulls
