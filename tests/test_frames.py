@@ -667,3 +667,29 @@ def test_a_lazy_frame_is_refused_with_what_to_do() -> None:
     lazy = pl.DataFrame({"mood": ["calm"]}).lazy()
     with pytest.raises(TypeError, match=r"not LazyFrame.*collect\(\)"):
         advise_frame(lazy)
+
+
+def test_the_public_kept_and_fired_expressions_equal_advise() -> None:
+    # compile.polars.kept() and fired() are public, and advise_frame() no longer uses
+    # them: checked on their own, with ended and done, and with the outcomes computed in
+    # an earlier step.
+    from difficult_customers.compile import rulebook_logic
+    from difficult_customers.compile.polars import fired, kept
+
+    logic = rulebook_logic(default_rulebook())
+    rows = random_state_rows(1500, seed=16)
+    frame = _frame(rows)
+    expected = [_expected(row)[0] for row in rows]
+
+    def advised(result: Any) -> list[list[str]]:
+        return [
+            [name for name in result.columns if row[name]] for row in result.iter_rows(named=True)
+        ]
+
+    direct = frame.select(kept(logic, ended=pl.col("ended"), done=pl.col("done")))
+    assert advised(direct) == expected
+    outcomes = frame.select(fired(logic, ended=pl.col("ended")))
+    staged = frame.with_columns(outcomes).select(
+        kept(logic, done=pl.col("done"), outcomes=[pl.col(name) for name in outcomes.columns])
+    )
+    assert advised(staged) == expected
