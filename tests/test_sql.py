@@ -331,3 +331,15 @@ def test_spark_a_null_in_done_gives_a_null_answer(spark: Any) -> None:
         None,
         _expected({}),
     ]
+
+
+def test_condition_sql_checks_its_dialect_as_to_sql_does() -> None:
+    from difficult_customers.compile._tree import lower
+    from difficult_customers.compile.sql import condition_sql
+
+    assert condition_sql(lower("threats"), "spark") == "`threats`"
+    for dialect in ("", " duckdb", "nosuch"):
+        with pytest.raises(ValueError, match="unknown SQL dialect"):
+            condition_sql(lower("threats"), dialect)
+    with pytest.raises(TypeError, match="dialect must be a string"):
+        condition_sql(lower("threats"), None)  # type: ignore[arg-type]

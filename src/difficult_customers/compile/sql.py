@@ -152,6 +152,7 @@ class _Writer:
 
 def condition_sql(node: Node, dialect: str = "duckdb") -> str:
     """One lowered condition as a SQL boolean expression over the state's columns."""
+    _check_dialect(dialect)
     writer = _Writer(frozenset(state_schema()))
     return _written(writer.node(node), dialect)
 
@@ -299,13 +300,7 @@ def rulebook_sql(
             strings (a single string included).
         RulebookError: the text would exceed :data:`MAX_SQL_LENGTH`.
     """
-    if not isinstance(dialect, str):
-        raise TypeError(f"dialect must be a string, not {type(dialect).__name__}")
-    known = dialects()
-    if dialect not in known:
-        close = difflib.get_close_matches(dialect.strip().lower(), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown SQL dialect {dialect!r}{hint}; dialects: {', '.join(known)}")
+    _check_dialect(dialect)
     logic = rulebook_logic(rulebook)
     if inline is None:
         inline = dialect in INLINE_DIALECTS
@@ -322,6 +317,16 @@ def dialects() -> tuple[str, ...]:
 
     names = {member.value for member in Dialects} | set(Dialect.classes)
     return tuple(sorted(name for name in names if name))
+
+
+def _check_dialect(dialect: object) -> None:
+    if not isinstance(dialect, str):
+        raise TypeError(f"dialect must be a string, not {type(dialect).__name__}")
+    known = dialects()
+    if dialect not in known:
+        close = difflib.get_close_matches(dialect.strip().lower(), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown SQL dialect {dialect!r}{hint}; dialects: {', '.join(known)}")
 
 
 def _written(expression: Sql, dialect: str) -> str:
