@@ -86,6 +86,23 @@ def test_a_null_gives_a_null_answer_not_a_guess() -> None:
     assert found[1] is None
 
 
+#: Rows whose done holds a NULL item, between valid ones: no answer, on every engine.
+DONE_WITH_A_NULL = [["stay-calm"], ["stay-calm", None], [None], []]
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_null_in_done_gives_a_null_answer(inline: bool) -> None:
+    # DuckDB ignored the NULL, Spark's ARRAY_CONTAINS gave NULL for every other id and so
+    # dropped every rule that does not repeat: two engines, two silent answers, where
+    # advise() refuses the state.
+    from difficult_customers.compile.sql import rulebook_sql
+
+    states = pl.DataFrame({"done": DONE_WITH_A_NULL})  # noqa: F841
+    sql = rulebook_sql(default_rulebook(), "duckdb", ["done"], inline=inline)
+    found = [row[0] for row in duckdb.sql(f"SELECT {sql} FROM states").fetchall()]
+    assert found == [_expected({"done": ["stay-calm"]}), None, None, _expected({})]
+
+
 @pytest.mark.parametrize("dialect", ["duckdb", "spark", "databricks", "trino", "snowflake"])
 @pytest.mark.parametrize("inline", [True, False])
 def test_every_literal_is_a_rule_id_or_an_enum_value(dialect: str, inline: bool) -> None:
@@ -209,3 +226,120 @@ def test_spark_equals_advise(
     states = spark.createDataFrame(_frame(rows).to_arrow())
     found = states.selectExpr(default_rulebook().to_sql("spark")).toArrow()
     assert found.column("rule_ids").to_pylist() == expected
+
+
+def _pack(tmp_path: Any, when: str, rule_id: str = "large-count") -> Any:
+    from difficult_customers import load_rulebook
+
+    source = default_rulebook()["stay-calm"].sources[0]
+    pack = tmp_path / f"{rule_id}.toml"
+    pack.write_text(
+        f"""
+[pack]
+name = "{rule_id}"
+
+[[rules]]
+id = "{rule_id}"
+kind = "do"
+phase = "listen"
+when = '{when}'
+title = "Large"
+rationale = "A rule of a pack."
+phrasing = [{{ text = "Large." }}]
+sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
+""",
+        encoding="utf-8",
+    )
+    return load_rulebook(pack)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "warnings_given < 20000",
+        "offensive_remarks in (2, 99999) or warnings_given == 10001",
+        "warnings_given != 123456789012345678901234567890 and 10000 <= offensive_remarks",
+        "offensive_remarks > 10000 or 50000 > warnings_given > 2",
+    ],
+)
+@pytest.mark.parametrize("inline", [True, False])
+def test_counts_beyond_the_largest_state_count(tmp_path: Any, when: str, inline: bool) -> None:
+    # A condition may compare a count with any integer, as advise() and advise_frame()
+    # do; to_sql() refused one above MAX_COUNT ("20000 is not a valid value").
+    from difficult_customers.compile.sql import rulebook_sql
+
+    book = _pack(tmp_path, when)
+    rows = [
+        {"warnings_given": w, "offensive_remarks": o}
+        for w in (0, 1, 2, 3, 9_999, 10_000)
+        for o in (0, 2, 3, 10_000)
+    ]
+    states = pl.DataFrame(rows)  # noqa: F841  (read by name by DuckDB)
+    sql = rulebook_sql(book, "duckdb", ["warnings_given", "offensive_remarks"], inline=inline)
+    found = [list(row[0]) for row in duckdb.sql(f"SELECT {sql} FROM states").fetchall()]
+    index = {rule_id: i for i, rule_id in enumerate(book.ids)}
+    expected = [
+        sorted((r.rule_id for r in (*a.attitudes, *a.actions, *a.avoid)), key=index.__getitem__)
+        for a in (advise(row, rulebook=book) for row in rows)
+    ]
+    assert found == expected
+    assert any("large-count" in ids for ids in expected)
+
+
+@pytest.mark.parametrize(
+    "dialect", ["nosuch", "DuckDB", "", " duckdb", "duckdb, normalization_strategy = upper"]
+)
+def test_an_unknown_dialect_is_refused_with_the_known_ones(dialect: str) -> None:
+    # sqlglot accepted "" (its generic dialect), " duckdb" (stripped, but then not given
+    # DuckDB's inline shape) and settings after a comma; its error for an unknown name
+    # listed no dialect.
+    with pytest.raises(ValueError, match="unknown SQL dialect") as caught:
+        default_rulebook().to_sql(dialect)
+    message = str(caught.value)
+    assert repr(dialect) in message
+    assert "duckdb, " in message
+    assert "spark, " in message
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "doris"])
+def test_a_dialect_without_arrays_is_refused_not_written_wrong(
+    dialect: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # sqlglot only logged "Arrays are not supported by MySQL" and wrote SQL that cannot
+    # give the rule ids: the caller got a text, and the warning in a log at best.
+    with pytest.raises(ValueError, match=f"cannot write SQL for dialect '{dialect}'.*Arrays"):
+        default_rulebook().to_sql(dialect)
+    assert "not supported" not in caplog.text
+
+
+def test_columns_given_as_one_string() -> None:
+    # A string is iterable: columns="mood" was read as the columns "m", "o", "o", "d", and
+    # the error said "'d' is not a state field".
+    with pytest.raises(TypeError, match=r"columns must be .*field names.*not a string"):
+        default_rulebook().to_sql(columns="mood")
+    with pytest.raises(TypeError, match="columns must be"):
+        default_rulebook().to_sql(columns=[["mood"]])  # type: ignore[list-item]
+
+
+@pytest.mark.spark
+def test_spark_a_null_in_done_gives_a_null_answer(spark: Any) -> None:
+    states = spark.createDataFrame(pl.DataFrame({"done": DONE_WITH_A_NULL}).to_arrow())
+    found = states.selectExpr(default_rulebook().to_sql("spark", columns=["done"])).collect()
+    assert [row[0] for row in found] == [
+        _expected({"done": ["stay-calm"]}),
+        None,
+        None,
+        _expected({}),
+    ]
+
+
+def test_condition_sql_checks_its_dialect_as_to_sql_does() -> None:
+    from difficult_customers.compile._tree import lower
+    from difficult_customers.compile.sql import condition_sql
+
+    assert condition_sql(lower("threats"), "spark") == "`threats`"
+    for dialect in ("", " duckdb", "nosuch"):
+        with pytest.raises(ValueError, match="unknown SQL dialect"):
+            condition_sql(lower("threats"), dialect)
+    with pytest.raises(TypeError, match="dialect must be a string"):
+        condition_sql(lower("threats"), None)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ pyarrow, numpy).
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -80,15 +81,18 @@ def advise_frame(
         A table of the same library as ``frame`` and with as many rows: ``rule_ids``, the ids
         of the rules in the advice, in advice order (attitudes, actions and things to avoid
         together, as the rulebook orders them), and with ``text=True`` ``texts``, each
-        rule's text in the same order. A large result's columns may hold several chunks
-        (one per thread that copied them).
+        rule's text in the same order. A pandas result has the frame's index, so that it
+        aligns with the frame. A large result's columns may hold several chunks (one per
+        thread that copied them).
 
     Raises:
-        FrameError: a column is not a state field, has the wrong dtype, holds nulls or a
-            value out of range or outside its enum, ``done`` names an unknown rule, or rows
-            contradict the state's own rules; every such column is reported with the first
-            offending rows. Nothing is coerced.
-        TypeError: ``frame`` is not one of the tables above.
+        FrameError: a column is not a state field, appears twice, has the wrong dtype (or
+            mixes types, in a pandas column of objects), holds nulls or a value out of range
+            or outside its enum, ``done`` names an unknown rule, or rows contradict the
+            state's own rules; every such column is reported with the first offending
+            rows. Nothing is coerced.
+        TypeError: ``frame`` is not one of the tables above (a polars ``LazyFrame``
+            included: collect it first).
         UnsupportedLocaleError: no catalog for the locale.
     """
     book = default_rulebook() if rulebook is None else rulebook
@@ -101,8 +105,8 @@ def advise_frame(
     # Checked even without texts, as advise() checks it: a wrong locale is a caller's bug.
     negotiated = negotiate_rulebook_locale(locale, book)
     language = negotiated.language if text else None
-    states, kind = _as_polars(frame)
-    states = _validated(states, book)
+    states, kind, unreadable = _as_polars(frame)
+    states = _validated(states, book, unreadable)
     logic = rulebook_logic(book)
     ids = pl.List(pl.Enum(list(logic.ids)))
     codes, distinct = _outcomes(_keys(logic, _plan_of(book), states))
@@ -110,7 +114,7 @@ def advise_frame(
         result = pl.DataFrame([_gathered(_id_table(logic, distinct, ids), codes)])
     else:
         result = _with_texts(codes, distinct, states, book, logic, language, ids)
-    return _from_polars(result, kind)
+    return _from_polars(result, kind, frame)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,53 +122,145 @@ def advise_frame(
 # ---------------------------------------------------------------------------------------------
 
 
-def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind]:
+def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind, dict[str, ColumnProblem]]:
+    """The frame as polars, and the columns that polars cannot read, with their problem.
+
+    A column that cannot be read stays in the frame as a column of nulls, in its place,
+    so that the frame's other problems are reported with it, in column order.
+    """
     if isinstance(frame, pl.DataFrame):
-        return frame, "polars"
+        return frame, "polars", {}
     if isinstance(frame, pa.Table | pa.RecordBatch):
+        if not frame.num_columns:
+            return _rows_without_columns(frame.num_rows), "arrow", {}
+        _refuse_repeated(frame.schema.names)
         try:
             # Whole, so that polars reads back the Enum columns it wrote (field metadata).
             converted = pl.from_arrow(frame)
         except Exception:  # any failure is reported by column, below
-            return _columns(frame.schema.names, lambda name: frame.column(name)), "arrow"
+            names = frame.schema.names
+            states, unreadable = _columns(names, frame.column, frame.num_rows)
+            return states, "arrow", unreadable
         assert isinstance(converted, pl.DataFrame)
-        return converted, "arrow"
-    module = type(frame).__module__
-    if module.startswith("pandas") and type(frame).__name__ == "DataFrame":
+        return converted, "arrow", {}
+    # pandas is not imported for this: a frame of pandas means pandas is imported already.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(frame, pandas.DataFrame):
         pandas_frame: Any = frame
         names = [str(name) for name in pandas_frame.columns]
-        if len(set(names)) != len(names):
-            raise FrameError([ColumnProblem(_repeated(names), "a column name appears twice")])
-        return _columns(names, lambda name: pandas_frame[name]), "pandas"
+        _refuse_repeated(names)
+        height = len(pandas_frame.index)
+        if not names:
+            return _rows_without_columns(height), "pandas", {}
+        # By position: a label that is not a string (0, a tuple of a MultiIndex) is not
+        # found by its str(), and is then reported as the unknown field it is.
+        position = {name: i for i, name in enumerate(names)}
+        states, unreadable = _columns(
+            names, lambda name: pandas_frame.iloc[:, position[name]], height
+        )
+        return states, "pandas", unreadable
+    hint = ": collect() it first" if isinstance(frame, pl.LazyFrame) else ""
     raise TypeError(
         "advise_frame() takes a polars DataFrame, a pandas DataFrame or a pyarrow Table, "
-        f"not {type(frame).__name__}"
+        f"not {type(frame).__name__}{hint}"
     )
 
 
-def _repeated(names: Sequence[str]) -> str:
-    return next(name for name in names if names.count(name) > 1)
+def _rows_without_columns(height: int) -> pl.DataFrame:
+    """``height`` default states: a table without columns has rows all the same.
+
+    Built from one column of the default channel, since a polars frame without columns
+    converted from another library comes out with no rows (and polars versions differ on
+    the height of one).
+    """
+    return pl.DataFrame([pl.repeat(_default("channel"), height, eager=True).alias("channel")])
 
 
-def _columns(names: Sequence[str], column: Any) -> pl.DataFrame:
-    """Each column converted on its own, so that one that cannot be read is named."""
-    problems = []
+def _refuse_repeated(names: Sequence[str]) -> None:
+    # pandas and Arrow allow a name twice; a state has each field once.
+    if len(set(names)) != len(names):
+        repeated = next(name for name in names if names.count(name) > 1)
+        raise FrameError([ColumnProblem(repeated, "a column name appears twice")])
+
+
+def _columns(
+    names: Sequence[str], column: Callable[[str], Any], height: int
+) -> tuple[pl.DataFrame, dict[str, ColumnProblem]]:
+    """Each state field's column converted on its own, so that one that cannot be read is
+    named; a column that is not a state field is not read (validation names it)."""
+    fields = ConversationState.model_fields
+    unreadable: dict[str, ColumnProblem] = {}
     series = []
     for name in names:
-        try:
-            series.append(pl.Series(name, column(name)))
-        except Exception as error:  # any failure is reported by column
-            problems.append(ColumnProblem(name, f"cannot be read as a column: {error}"))
-    if problems:
-        raise FrameError(problems)
-    return pl.DataFrame(series)
+        if name in fields:
+            values = None
+            try:
+                values = column(name)
+                series.append(pl.Series(name, values))
+                continue
+            except Exception as error:  # any failure is reported by column
+                unreadable[name] = _unreadable(name, values, error)
+        series.append(pl.repeat(None, height, dtype=pl.Null, eager=True).alias(name))
+    return pl.DataFrame(series), unreadable
 
 
-def _from_polars(result: pl.DataFrame, kind: Kind) -> Any:
+def _unreadable(name: str, values: Any, error: Exception) -> ColumnProblem:
+    """What is wrong with a state field's column that polars cannot read.
+
+    A pandas column of Python objects is read value by value: its rows holding a value of
+    another type than the field's (or a count out of range) are the offending ones.
+    """
+    kind = "done" if name == "done" else state_schema()[name].kind
+    if name == "done":
+        rule = "a list of the rulebook's rule ids (a List of strings) in every row"
+    elif kind == "bool":
+        rule = "a Boolean column: True or False in every row"
+    elif kind == "int":
+        rule = f"an integer column: a count from 0 to {MAX_COUNT} in every row"
+    else:
+        rule = f"a string, Categorical or Enum column: {state_schema()[name].describe()}"
+    if values is None:
+        return ColumnProblem(name, f"{rule}; the column cannot be read: {error}")
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return ColumnProblem(name, f"{rule}, not {values.type}")
+    dtype = getattr(values, "dtype", None)
+    if dtype != np.dtype(object):
+        return ColumnProblem(name, f"{rule}, not {dtype}")
+    bad = [row for row, value in enumerate(values) if not _fits(kind, value)]
+    if not bad:
+        return ColumnProblem(name, f"{rule}; the column cannot be read: {error}")
+    return ColumnProblem(name, rule, tuple(bad[:MAX_ROWS_SHOWN]), len(bad))
+
+
+def _fits(kind: str, value: object) -> bool:
+    """Whether one Python value may be in a column of a field of this kind (or is a null,
+    which is reported as one once the column is read)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' own nulls
+        return True
+    if kind == "bool":
+        return isinstance(value, bool | np.bool_)
+    if kind == "int":
+        if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+            return False
+        return 0 <= int(value) <= MAX_COUNT
+    if kind == "enum":
+        return isinstance(value, str)
+    items = value if isinstance(value, list | tuple | set | frozenset | np.ndarray) else None
+    return items is not None and all(isinstance(item, str) for item in items)
+
+
+def _from_polars(result: pl.DataFrame, kind: Kind, frame: Any) -> Any:
     if kind == "arrow":
         return result.to_arrow()
     if kind == "pandas":
-        return result.to_pandas()
+        converted = result.to_pandas()
+        # On the caller's index, as pandas aligns by it: on a fresh 0..n-1 one, the result
+        # assigned back to a frame indexed by turn ids (or filtered) would be all NaN. A
+        # copy, so that renaming the result's index leaves the caller's alone.
+        converted.index = frame.index.copy()
+        return converted
     return result
 
 
@@ -195,8 +291,13 @@ class _Check:
 _Plan = tuple[pl.Expr | None, list[_Check]] | ColumnProblem
 
 
-def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
-    """The states with enum columns as ``Enum``; raises FrameError listing every problem."""
+def _validated(
+    states: pl.DataFrame, book: Rulebook, unreadable: dict[str, ColumnProblem]
+) -> pl.DataFrame:
+    """The states with enum columns as ``Enum``; raises FrameError listing every problem.
+
+    ``unreadable`` are the columns that could not be read, in ``states`` as nulls.
+    """
     schema = state_schema()
     fields = ConversationState.model_fields
     problems: dict[str, ColumnProblem] = {}
@@ -207,6 +308,9 @@ def _validated(states: pl.DataFrame, book: Rulebook) -> pl.DataFrame:
             close = difflib.get_close_matches(name, list(fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems[name] = ColumnProblem(name, f"not a state field{hint}")
+            continue
+        if name in unreadable:
+            problems[name] = unreadable[name]
             continue
         plan = (
             _done_plan(states, dtype, book)
@@ -334,8 +438,10 @@ def _plan(states: pl.DataFrame, name: str, dtype: pl.DataType, field_type: Field
 def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Plan:
     """The ``done`` column's checks, and its cast to a list of ``Enum`` ids."""
     rule = "a list of the rulebook's rule ids"
+    # A List of Null is what a column of empty lists is read as, when nothing was done in
+    # any row (or only nulls are listed, which the checks below refuse).
     if not isinstance(dtype, pl.List) or not isinstance(
-        dtype.inner, pl.String | pl.Categorical | pl.Enum
+        dtype.inner, pl.String | pl.Categorical | pl.Enum | pl.Null
     ):
         return ColumnProblem("done", f"{rule} (a List of strings), not {_describe(dtype)}")
     column = pl.col("done")

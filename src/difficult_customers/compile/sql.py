@@ -12,6 +12,7 @@ sqlglot quotes every identifier and string.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,7 +37,7 @@ from ._tree import (
 require("sqlglot", "sql", "difficult_customers.compile.sql")
 
 from sqlglot import exp  # noqa: E402  (after the check, so a missing extra says which)
-from sqlglot.errors import SqlglotError  # noqa: E402
+from sqlglot.errors import ErrorLevel, SqlglotError  # noqa: E402
 
 from ..conditions import FieldType, state_schema  # noqa: E402
 from ..errors import RulebookError  # noqa: E402
@@ -47,6 +48,7 @@ __all__ = [
     "MAX_SQL_LENGTH",
     "OUTPUT",
     "condition_sql",
+    "dialects",
     "rulebook_expression",
     "rulebook_sql",
 ]
@@ -76,6 +78,23 @@ _ITEM = "_rule_id"
 _FIRED = "_fired"
 
 
+#: What a count constant above MAX_COUNT is written as (see :func:`_bounded`).
+_BEYOND = MAX_COUNT + 1
+
+
+def _bounded(field_type: FieldType, value: Value) -> Value:
+    """A count constant, at most ``MAX_COUNT + 1``; any other constant as it is.
+
+    A condition may compare a count with any integer, and a state's counts are 0 to
+    MAX_COUNT: against every one of them, ``count op n`` for an ``n`` above MAX_COUNT is
+    ``count op MAX_COUNT + 1``, for each of the six operators and for ``in``. So the SQL
+    holds no integer an engine might read as something wider than its integers.
+    """
+    if field_type.kind == "int" and type(value) is int and value > _BEYOND:
+        return _BEYOND
+    return value
+
+
 class _Writer:
     """Lowered trees to sqlglot expressions over the columns present."""
 
@@ -96,7 +115,7 @@ class _Writer:
         # type() rather than isinstance(): True is an int to Python, not a count.
         if field_type.kind == "bool" and type(value) is bool:
             return exp.Boolean(this=value)
-        if field_type.kind == "int" and type(value) is int and 0 <= value <= MAX_COUNT:
+        if field_type.kind == "int" and type(value) is int and 0 <= value <= _BEYOND:
             return exp.Literal.number(value)
         if (
             field_type.kind == "enum"
@@ -114,13 +133,14 @@ class _Writer:
             return self.field(node.name)
         if isinstance(node, Compare):
             field_type = self.schema[node.name]
-            right = self.literal(node.name, field_type, node.value)
+            right = self.literal(node.name, field_type, _bounded(field_type, node.value))
             return _COMPARE[node.op](this=self.field(node.name), expression=right)
         if isinstance(node, Fields):
             return _COMPARE[node.op](this=self.field(node.left), expression=self.field(node.right))
         if isinstance(node, Member):
             field_type = self.schema[node.name]
-            values = [self.literal(node.name, field_type, value) for value in node.values]
+            bounded = dict.fromkeys(_bounded(field_type, value) for value in node.values)
+            values = [self.literal(node.name, field_type, value) for value in bounded]
             member: Sql = exp.In(this=self.field(node.name), expressions=values)
             return exp.Not(this=exp.Paren(this=member)) if node.negated else exp.Paren(this=member)
         if isinstance(node, Not):
@@ -132,6 +152,7 @@ class _Writer:
 
 def condition_sql(node: Node, dialect: str = "duckdb") -> str:
     """One lowered condition as a SQL boolean expression over the state's columns."""
+    _check_dialect(dialect)
     writer = _Writer(frozenset(state_schema()))
     return _written(writer.node(node), dialect)
 
@@ -140,6 +161,21 @@ def _rule_id(rule_id: str) -> Sql:
     if RULE_ID.fullmatch(rule_id) is None:
         raise ValueError(f"{rule_id!r} is not a rule id: refusing to write it as SQL")
     return exp.Literal.string(rule_id)
+
+
+def _names(columns: Iterable[str]) -> set[str]:
+    # A string is iterable too: "mood" would be the columns "m", "o", "o" and "d".
+    if isinstance(columns, str) or not isinstance(columns, Iterable):
+        kind = "a string" if isinstance(columns, str) else type(columns).__name__
+        raise TypeError(f"columns must be an iterable of state field names, not {kind}")
+    names = list(columns)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"columns must be an iterable of state field names, not of "
+                f"{type(name).__name__} ({name!r:.40})"
+            )
+    return set(names)
 
 
 def rulebook_expression(
@@ -153,7 +189,7 @@ def rulebook_expression(
     a lambda: a longer text, but DuckDB runs it about twice as fast as the lambda.
     """
     fields = set(ConversationState.model_fields)
-    present = fields if columns is None else set(columns)
+    present = fields if columns is None else _names(columns)
     unknown = sorted(present - fields)
     if unknown:
         raise ValueError(
@@ -218,7 +254,21 @@ def rulebook_expression(
     read = sorted(
         ({name for c in logic.conditions for name in names(c)} | {"ended", "done"}) & present
     )
-    nulls = [exp.Is(this=exp.column(n, quoted=True), expression=exp.Null()) for n in read]
+    nulls: list[Sql] = [
+        exp.Is(this=exp.column(n, quoted=True), expression=exp.Null()) for n in read
+    ]
+    if "done" in present:
+        # So does a NULL item in done. Engines differ on one: DuckDB's ARRAY_CONTAINS skips
+        # it, Spark's gives NULL for any other id, and so dropped every rule carried out
+        # or not.
+        item = exp.to_identifier(_ITEM)
+        null_items = exp.ArrayFilter(
+            this=exp.column("done", quoted=True),
+            expression=exp.Lambda(
+                this=exp.Is(this=item.copy(), expression=exp.Null()), expressions=[item]
+            ),
+        )
+        nulls.append(exp.GT(this=exp.ArraySize(this=null_items), expression=exp.Literal.number(0)))
     guarded = (
         exp.Case(ifs=[exp.If(this=exp.or_(*nulls), true=exp.Null())], default=kept)
         if nulls
@@ -244,23 +294,50 @@ def rulebook_sql(
     ``inline`` ``None`` chooses by dialect (:data:`INLINE_DIALECTS`).
 
     Raises:
-        ValueError: ``dialect`` is not one sqlglot writes, or ``columns`` names a field the
-            state does not have.
+        ValueError: ``dialect`` is not one of :func:`dialects`, or ``columns`` names a
+            field the state does not have.
+        TypeError: ``dialect`` is not a string, or ``columns`` is not an iterable of
+            strings (a single string included).
         RulebookError: the text would exceed :data:`MAX_SQL_LENGTH`.
     """
-    if not isinstance(dialect, str):
-        raise TypeError(f"dialect must be a string, not {type(dialect).__name__}")
+    _check_dialect(dialect)
     logic = rulebook_logic(rulebook)
     if inline is None:
         inline = dialect in INLINE_DIALECTS
     return _written(rulebook_expression(logic, columns, inline=inline), dialect)
 
 
+def dialects() -> tuple[str, ...]:
+    """The names :func:`rulebook_sql` takes as ``dialect``: those sqlglot writes, sorted.
+
+    A name exactly, without sqlglot's settings after a comma: the text must be that of the
+    dialect asked for, and the shape of the query is chosen by that name.
+    """
+    from sqlglot.dialects.dialect import Dialect, Dialects
+
+    names = {member.value for member in Dialects} | set(Dialect.classes)
+    return tuple(sorted(name for name in names if name))
+
+
+def _check_dialect(dialect: object) -> None:
+    if not isinstance(dialect, str):
+        raise TypeError(f"dialect must be a string, not {type(dialect).__name__}")
+    known = dialects()
+    if dialect not in known:
+        close = difflib.get_close_matches(dialect.strip().lower(), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown SQL dialect {dialect!r}{hint}; dialects: {', '.join(known)}")
+
+
 def _written(expression: Sql, dialect: str) -> str:
     try:
-        text: str = expression.sql(dialect=dialect)
+        # RAISE: by default sqlglot only logs what the dialect lacks (MySQL has no arrays)
+        # and writes a text that cannot give the advice.
+        text: str = expression.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     except (SqlglotError, ValueError) as error:
-        raise ValueError(f"cannot write SQL for dialect {dialect!r}: {error}") from None
+        # One line, each reason once: sqlglot repeats a reason per construct.
+        reasons = "; ".join(dict.fromkeys(line for line in str(error).splitlines() if line))
+        raise ValueError(f"cannot write SQL for dialect {dialect!r}: {reasons}") from None
     if len(text) > MAX_SQL_LENGTH:
         raise RulebookError(
             f"the rulebook's SQL would be {len(text)} characters, more than "
