@@ -748,7 +748,11 @@ class Rulebook:
         CASE WHEN "abuse_after_warning
 
         Raises:
-            ValueError: an unknown dialect, or a column that is not a state field.
+            ValueError: an unknown dialect, one whose SQL cannot hold the query (no
+                arrays: MySQL, Doris, SingleStore), or a column that is not a state field.
+            TypeError: ``dialect`` is not a string, or ``columns`` is a string or holds
+                something other than field names.
+            RulebookError: the query would be longer than ``compile.sql.MAX_SQL_LENGTH``.
             ImportError: sqlglot is not installed.
 
         .. versionadded:: 0.2
