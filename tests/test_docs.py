@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,32 @@ def test_document_examples(path: Path) -> None:
     require(NEEDS.get(path.name, ()))
     result = doctest.testfile(str(path), module_relative=False, optionflags=FLAGS)
     assert result.failed == 0
+
+
+def test_rule_pack_example_loads_advises_and_passes_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docs/rule-packs.md shows a pack, Python that loads it from front_desk.toml, and says
+    # to validate it with `check --with-builtin`: all three, as written, in one folder.
+    require(("z3",))
+    from difficult_customers.__main__ import main
+
+    text = (ROOT / "docs" / "rule-packs.md").read_text(encoding="utf-8")
+    pack = re.search(r"^```toml\n(.*?)^```", text, re.M | re.S)
+    code = re.search(r"^```python\n(.*?)^```", text, re.M | re.S)
+    assert pack is not None
+    assert code is not None
+    (tmp_path / "front_desk.toml").write_text(pack.group(1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "rule-packs.md", "exec"), namespace)
+    advice = namespace["advice"]
+    assert isinstance(advice, difficult_customers.Advice)
+    assert "offer-a-seat" in advice.rule_ids
+    status = main(["check", "front_desk.toml", "--with-builtin"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "proved 12 of 12 invariants" in out
 
 
 def docstring_tests() -> list[doctest.DocTest]:
