@@ -62,6 +62,32 @@ def test_rule_pack_example_loads_advises_and_passes_check(
     assert "proved 12 of 12 invariants" in out
 
 
+def test_passages_quoted_in_conflicts_are_verbatim() -> None:
+    # docs/conflicts.md quotes the seeds to show what each side of a conflict says: every
+    # quotation must be in a seed as written, apostrophes and capitals included, once line
+    # breaks are undone; or else be the rules' own English wording (in any case).
+    seeds = [
+        " ".join(path.read_text(encoding="utf-8").split())
+        for path in sorted((ROOT / "sources").glob("*.txt"))
+    ]
+    english = [
+        " ".join(text.split()).casefold()
+        for rule in difficult_customers.default_rulebook()
+        for text in (rule.title, rule.rationale, *(p.text for p in rule.phrasing))
+    ]
+    text = (ROOT / "docs" / "conflicts.md").read_text(encoding="utf-8")
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    quotes = [" ".join(q.split()) for q in re.findall(r'"([^"]+)"', prose)]
+    # Short strings in quotes are field values and tags ("unknown", "avoid"), not passages.
+    passages = [q for q in quotes if len(q) >= 12]
+    assert len(passages) >= 30
+    for passage in passages:
+        wording = passage.removesuffix("...")
+        assert any(wording in seed for seed in seeds) or any(
+            wording.casefold() in phrase for phrase in english
+        ), passage
+
+
 def docstring_tests() -> list[doctest.DocTest]:
     # The package relabels exports' __module__, which hides them from doctest.testmod;
     # collect the docstrings of every object each module exports directly instead.
