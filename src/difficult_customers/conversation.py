@@ -625,6 +625,8 @@ class Conversation:
             DifficultCustomersError: not a conversation log, an unknown version, or a log
                 written with another rulebook than the one given.
             pydantic.ValidationError: the initial state or an event is invalid.
+            UnknownRuleError: an ``agent_followed`` event names no rule of the rulebook.
+            ConversationEndedError: an event comes after the end of the conversation.
         """
         if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
             raise DifficultCustomersError(
@@ -661,6 +663,8 @@ class Conversation:
             DifficultCustomersError: not JSON, too long (over :data:`MAX_JSON_BYTES`), or
                 not a conversation log (see :meth:`from_dict`).
             pydantic.ValidationError: the initial state or an event is invalid.
+            UnknownRuleError: an ``agent_followed`` event names no rule of the rulebook.
+            ConversationEndedError: an event comes after the end of the conversation.
         """
         if len(text) > MAX_JSON_BYTES:
             raise DifficultCustomersError(

@@ -685,8 +685,11 @@ def advise(
         The :class:`Advice`: actions in order (phase, priority, id) and things to avoid.
 
     Raises:
-        pydantic.ValidationError: a field is unknown, of the wrong type or out of range.
+        pydantic.ValidationError: a field is unknown, of the wrong type or out of range, or
+            ``details`` is invalid.
+        UnknownRuleError: an id in the state's ``done`` names no rule of the rulebook.
         UnsupportedLocaleError: no catalog for the locale.
+        TypeError: ``rulebook`` is not a :class:`Rulebook`.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2
@@ -845,9 +848,11 @@ def advise_many(
 
     Raises:
         pydantic.ValidationError: for the first invalid state, with a note naming its
-            position (``in states[3]``).
+            position (``in states[3]``), or invalid ``details``.
+        UnknownRuleError: an id in a state's ``done`` names no rule of the rulebook.
+        UnsupportedLocaleError: no catalog for the locale.
         TypeError: ``states`` is one state (a dict or a :class:`ConversationState`), a
-            string, or not iterable.
+            string, or not iterable; or ``rulebook`` is not a :class:`Rulebook`.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 no slower per state than :func:`advise`; see :func:`iter_advice`.
@@ -869,8 +874,10 @@ def iter_advice(
 
     Raises:
         pydantic.ValidationError: while iterating, for an invalid state, with a note naming
-            its position (``in states[3]``).
-        TypeError: ``states`` is one state, a string, or not iterable (when called).
+            its position (``in states[3]``); invalid ``details`` (when called).
+        UnknownRuleError: while iterating, an id in a state's ``done`` names no rule.
+        TypeError: ``states`` is one state, a string, or not iterable, or ``rulebook`` is
+            not a :class:`Rulebook` (when called).
         UnsupportedLocaleError: no catalog for the locale (when called).
 
     .. versionadded:: 0.2
@@ -945,7 +952,9 @@ def explain(
 
     Raises:
         pydantic.ValidationError: the state is invalid.
-        UnknownRuleError: ``rule_id`` names no rule (the closest id is suggested).
+        UnknownRuleError: ``rule_id``, or an id in the state's ``done``, names no rule (the
+            closest id is suggested).
+        TypeError: ``rulebook`` is not a :class:`Rulebook`.
 
     .. versionadded:: 0.1
     """
