@@ -13,7 +13,9 @@ The hierarchy::
     ├── FrameError                     a frame's columns do not hold valid states (a ValueError)
     ├── UnknownRuleError               no rule has this id (also a KeyError)
     ├── UnknownFilterValueError        a rule filter names no known value (also a ValueError)
-    └── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
+    ├── UnsupportedLocaleError         no catalog for the locale (also a LookupError)
+    └── verify.SolverMissingError      the proofs need z3, the ``verify`` extra (defined in
+                                       difficult_customers.verify, with the proofs)
 
 A bad conversation state raises :class:`StateValidationError`, which *is* a
 ``pydantic.ValidationError`` (same ``errors()``, field locations and messages), so code that
