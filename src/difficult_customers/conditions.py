@@ -12,8 +12,9 @@ whitelist (``_NODES`` and ``_OPERATORS`` in ``_parser.py``, where the parser and
 are, loaded on first use), so a forbidden node cannot hide behind a short-circuiting ``and``,
 then type-checks every comparison against the fields of
 :class:`~difficult_customers.state.ConversationState`. The resulting :class:`Condition` can
-evaluate itself, explain which clause failed, and offers an equivalent Python expression that the
-engine compiles once. Rule text itself is never passed to ``eval``.
+evaluate itself, explain which clause failed, and offers an equivalent Python expression
+(:attr:`Condition.python`); the engine compiles the rulebook from the same trees, lowered, in
+:mod:`difficult_customers.compile`. Rule text itself is never passed to ``eval``.
 """
 
 from __future__ import annotations
