@@ -5,7 +5,11 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,6 +90,69 @@ def test_passages_quoted_in_conflicts_are_verbatim() -> None:
         assert any(wording in seed for seed in seeds) or any(
             wording.casefold() in phrase for phrase in english
         ), passage
+
+
+def shell_commands(path: Path) -> list[str]:
+    """The command lines of a document's ``sh`` blocks that run the command line tool."""
+    text = path.read_text(encoding="utf-8")
+    lines = [
+        line.split("  #")[0].strip()
+        for block in re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S)
+        for line in block.splitlines()
+    ]
+    return [line for line in lines if "difficult-customers " in line]
+
+
+SHELL_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "conversations.md"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(command, id=f"{path.name}: {command[:60]}")
+        for path in SHELL_DOCUMENTS
+        for command in shell_commands(path)
+    ],
+)
+def test_shell_examples_run(command: str, tmp_path: Path) -> None:
+    # The commands as a reader types them, in a folder holding the files they name: the
+    # examples, and a state per line, a Parquet table, an event log and a pack of their own.
+    require(("pyarrow", "duckdb", "sqlglot", "z3"))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    script = shutil.which("difficult-customers", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the package is not installed, so there is no console script")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "states.jsonl").write_text('{"mood": "angry"}\n{"channel": "chat"}\n')
+    pq.write_table(
+        pa.table({"turn_id": [1, 2], "mood": ["angry", "calm"]}), tmp_path / "turns.parquet"
+    )
+    log = ROOT / "examples" / "conversations" / "escalation_phone.jsonl"
+    shutil.copy(log, tmp_path / "events.jsonl")
+    pack = re.search(
+        r"^```toml\n(.*?)^```",
+        (ROOT / "docs" / "rule-packs.md").read_text(encoding="utf-8"),
+        re.M | re.S,
+    )
+    assert pack is not None
+    (tmp_path / "my_pack.toml").write_text(pack.group(1), encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env["PATH"] = f"{Path(script).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def docstring_tests() -> list[doctest.DocTest]:
