@@ -385,6 +385,24 @@ class TestRulePacks:
         assert book.missing("en") == []
         assert default_rulebook().missing("pl") == []
 
+    @pytest.mark.parametrize("locale", ["fr_FR", "fr-CA", "pl_PL", "pl-PL", "en_GB", "en-US"])
+    def test_missing_reads_a_regional_locale_as_its_language(self, locale: str) -> None:
+        # advise(locale="fr_FR") speaks French: missing() must not say nothing is translated.
+        from babel import Locale
+
+        book = default_rulebook()
+        assert book.missing(locale) == [] == book.missing(Locale.parse(locale, sep=locale[2]))
+
+    def test_missing_of_a_language_without_a_catalog_is_every_message(self) -> None:
+        book = default_rulebook()
+        every = [(rule.id, message) for rule in book.rules for message in rule.messages()]
+        assert book.missing("de") == book.missing("de_AT") == every
+
+    @pytest.mark.parametrize("locale", ["not a locale", "", "xx_YY_ZZ_1", 3, None])
+    def test_missing_refuses_what_is_not_a_locale(self, locale: object) -> None:
+        with pytest.raises(UnsupportedLocaleError, match="supported locales: en, fr, pl"):
+            default_rulebook().missing(locale)  # type: ignore[arg-type]
+
     def test_variants_are_optional_and_never_stand_in_for_a_message(self, tmp_path: Path) -> None:
         path = write(tmp_path, MINIMAL_RULE, "coffee.toml")
         rule = load_rulebook(path, base=Rulebook([]))["offer-a-coffee"]

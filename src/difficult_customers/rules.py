@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -30,9 +30,18 @@ from ._detail_values import DETAIL_NAMES
 from ._files import read_regular_file
 from ._text import close_matches, control_character, describe_control
 from .conditions import Condition, parse_condition, state_schema
-from .errors import ConditionError, RulebookError, UnknownFilterValueError, UnknownRuleError
+from .errors import (
+    ConditionError,
+    RulebookError,
+    UnknownFilterValueError,
+    UnknownRuleError,
+    UnsupportedLocaleError,
+)
 from .i18n import LazyCatalogs
 from .state import Channel, ConversationState
+
+if TYPE_CHECKING:
+    from babel import Locale
 
 __all__ = [
     "MAX_OVERRIDES",
@@ -678,20 +687,48 @@ class Rulebook:
             supported[language] = answer
         return answer
 
-    def missing(self, locale: str) -> list[tuple[str, str]]:
+    def missing(self, locale: "str | Locale") -> list[tuple[str, str]]:
         """The ``(rule id, English message)`` pairs that have no translation in a language.
 
+        Args:
+            locale: a language (``"fr"``) or a locale of one (``"fr_FR"``, ``"pl-PL"``, a
+                Babel ``Locale``), read as :func:`advise` reads it: the catalog of the
+                locale if the rulebook has one, else that of its language. A language
+                without a catalog misses every message.
+
+        Raises:
+            UnsupportedLocaleError: ``locale`` is not a locale at all.
+
         .. versionadded:: 0.1
+        .. versionchanged:: 0.2
+           A regional locale is read as its language, as :func:`advise` reads it (it was
+           looked up as written, so ``"fr_FR"`` missed every message).
         """
-        if locale == "en":
+        language = locale if type(locale) is str and locale in self.catalogs else None
+        if language is None:
+            language = self._catalog_language(locale)
+        if language == "en":
             return []
-        catalog = self.catalogs.get(locale, {})
+        catalog = self.catalogs.get(language, {})
         return [
             (rule.id, message)
             for rule in self.rules
             for message in rule.messages()
             if (rule.id, message) not in catalog
         ]
+
+    def _catalog_language(self, locale: object) -> str:
+        """The catalog :meth:`missing` compares for ``locale``: the locale's, else its
+        language's (``"en"`` for English, which needs none)."""
+        from .i18n import PLAIN_LANGUAGES, _parse
+
+        if type(locale) is str and locale in PLAIN_LANGUAGES:
+            return locale  # no Babel for a plain language code, as in advise()
+        parsed = _parse(locale)
+        if parsed is None:
+            raise UnsupportedLocaleError(locale, self.locales)
+        name = str(parsed)
+        return name if name in self.catalogs else parsed.language
 
     def filter(
         self,
