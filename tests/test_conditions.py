@@ -383,6 +383,21 @@ def test_syntax_error_at_the_end() -> None:
         parse_condition("threats and")
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('mood == "angri"', "at column 9"),
+        ('threats\nor mood == "angri"', "at line 2, column 12"),
+        ('threats\r\nor mood == "angri"', "at line 2, column 12"),
+        ('(threats or\n agent_upset)\n and mood == "angri"', "at line 3, column 14"),
+    ],
+)
+def test_an_error_says_where_it_is_on_its_line(text: str, where: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(text)
+    assert f"{where}: '\"angri\"'" in str(caught.value)
+
+
 def test_errors_are_rulebook_errors_with_one_line_str() -> None:
     text = 'not resolved\n  and mood == "angri"'
     with pytest.raises(ConditionError) as caught:
@@ -391,7 +406,8 @@ def test_errors_are_rulebook_errors_with_one_line_str() -> None:
     assert isinstance(error, RulebookError)
     assert (error.file, error.rule, error.field) == (None, None, "when")
     assert "\n" not in str(error)
-    assert str(error).endswith("""(did you mean 'angry'?) at column 28: '"angri"'""")
+    # On the line and column where it is written: most rules' conditions span lines.
+    assert str(error).endswith("""(did you mean 'angry'?) at line 2, column 15: '"angri"'""")
     error.located(file="rules.toml", rule="stay-calm")
     assert str(error).startswith("rules.toml, rule 'stay-calm', field 'when': ")
     assert "\n" not in str(error)

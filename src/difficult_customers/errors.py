@@ -148,8 +148,18 @@ class ConditionError(RulebookError):
             text += f" (did you mean {self.suggestion!r}?)"
         if self.span is not None:
             start, end = self.span
-            text += f" at column {start + 1}: {self.condition[start:end]!r}"
+            text += f" at {self._position(start)}: {self.condition[start:end]!r}"
         return text
+
+    def _position(self, offset: int) -> str:
+        """``column 9``, or ``line 2, column 12`` in a condition written on several lines."""
+        before = self.condition[:offset]
+        line_start = before.rfind("\n") + 1
+        column = f"column {offset - line_start + 1}"
+        if not line_start:
+            return column
+        line = before.count("\n") + 1
+        return f"line {line}, {column}"
 
 
 class ConditionSyntaxError(ConditionError):
