@@ -775,7 +775,8 @@ def _kept(plan: _Plan, values: Mapping[str, Any], done: frozenset[int]) -> list[
     """The rules in the advice, in advice order.
 
     A step already carried out still settles conflicts (a final position, once stated,
-    still rules out new offers); it is only not advised again.
+    still rules out the apology, restating the request and settling now); it is only not
+    advised again.
     """
     fired, overridden = _decide(plan, values)
     return [i for i in fired if i not in overridden and i not in done]
