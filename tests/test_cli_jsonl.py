@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path
@@ -11,13 +10,14 @@ import pytest
 
 from difficult_customers import Details, advise
 from difficult_customers.__main__ import MAX_STATE_LINE, main
-from test_cli import Run
+from test_cli import Run, _Stdin
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    def run(argv: list[str], stdin: str = "") -> Run:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    def run(argv: list[str], stdin: str | bytes = "") -> Run:
+        # Piped standard input with a byte buffer, as the real one has.
+        monkeypatch.setattr(sys, "stdin", _Stdin(stdin, terminal=False))
         status = main(argv)
         out, err = capsys.readouterr()
         return Run(status, out, err)
@@ -103,3 +103,15 @@ def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:
     run = cli(["advise", "--jsonl", str(path)])
     assert run.status == 2
     assert "not UTF-8" in run.err
+
+
+@pytest.mark.parametrize("argv", [["advise", "--jsonl"], ["advise", "--jsonl", "-"]])
+def test_no_standard_input_at_all(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # Started with stdin closed (`<&-`) or without a console: sys.stdin is None.
+    monkeypatch.setattr(sys, "stdin", None)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "standard input" in err or "stdin" in err

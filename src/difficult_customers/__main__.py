@@ -338,8 +338,10 @@ def _advise_parquet(args: argparse.Namespace) -> int:
 def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
     """Numbered, non-blank lines of a JSON Lines file or of stdin, read as they come."""
     if source is None or source == "-":
-        if source is None and sys.stdin.isatty():
+        if source is None and not _stdin_is_piped():
             raise ValueError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
+        if sys.stdin is None:  # started with stdin closed, or without a console
+            raise ValueError("advise --jsonl: there is no standard input to read states from")
         yield from _numbered(sys.stdin, "stdin")
         return
     path = Path(source)
