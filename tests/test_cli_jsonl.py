@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from difficult_customers import Details, advise
 from difficult_customers.__main__ import MAX_STATE_LINE, main
-from test_cli import Run, _Stdin
+from test_cli import Run, _run_process, _Stdin
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_the_first_bad_line_is_named(cli, bad: str, message: str) -> None:
 def test_a_line_too_long_is_refused(cli) -> None:
     run = cli(["advise", "--jsonl", "-"], " " * (MAX_STATE_LINE + 1) + "\n")
     assert run.status == 2
-    assert f"longer than {MAX_STATE_LINE:,} characters" in run.err
+    assert f"longer than {MAX_STATE_LINE:,} bytes" in run.err
 
 
 def test_unsupported_locale_before_any_line(cli) -> None:
@@ -115,3 +116,22 @@ def test_no_standard_input_at_all(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "standard input" in err or "stdin" in err
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_a_huge_line_is_refused_in_bounded_memory(tmp_path: Path, via: str) -> None:
+    # A sparse 8 GiB file (no disk used) holding one line without a line break, after one
+    # good state: refused after at most one line's limit, in a process of 1 GiB.
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b'{"mood": "angry"}\n')
+        handle.truncate(8 * 2**30)
+    if via == "file":
+        result = _run_process(["advise", "--jsonl", str(path)], stdin=subprocess.DEVNULL)
+    else:
+        with path.open("rb") as stdin:
+            result = _run_process(["advise", "--jsonl", "-"], stdin=stdin)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.count("\n") == 1, result.stderr[-500:]
+    assert "line 2: longer than" in result.stderr
+    assert len(result.stdout.splitlines()) == 1

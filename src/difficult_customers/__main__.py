@@ -24,6 +24,7 @@ overrides) escaped, so a hostile state or pack cannot drive the terminal.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -253,7 +254,8 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Longest line of a JSON Lines batch of states ``advise --jsonl`` reads, in characters.
+#: Longest line of a JSON Lines batch of states ``advise --jsonl`` reads, in bytes (its line
+#: break aside); no more than this is read at a time.
 MAX_STATE_LINE = 100_000
 
 
@@ -342,30 +344,46 @@ def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
             raise ValueError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
         if sys.stdin is None:  # started with stdin closed, or without a console
             raise ValueError("advise --jsonl: there is no standard input to read states from")
-        yield from _numbered(sys.stdin, "stdin")
+        yield from _numbered(_raw_lines(sys.stdin), "stdin")
         return
     path = Path(source)
     if not path.is_file():
         raise ValueError(f"cannot read {source}: not a regular file")
     try:
-        stream = path.open(encoding="utf-8")
+        stream = path.open("rb")
     except OSError as exc:
         raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
     with stream:
-        yield from _numbered(stream, source)
+        yield from _numbered(_raw_lines(stream), source)
 
 
-def _numbered(stream: Iterable[str], name: str) -> Iterator[tuple[int, str]]:
-    try:
-        for number, line in enumerate(stream, 1):
-            if len(line) > MAX_STATE_LINE:
-                raise ValueError(
-                    f"{name}, line {number}: longer than {MAX_STATE_LINE:,} characters"
-                )
-            if line.strip():
-                yield number, line
-    except UnicodeDecodeError:
-        raise ValueError(f"cannot read {name}: not UTF-8 text") from None
+def _raw_lines(stream: Any) -> Iterator[bytes]:
+    """Lines as bytes, as they arrive, never reading more than one line's limit at a time.
+
+    Iterating a stream would read a line of any length into memory before its length could
+    be checked. A line past the limit is passed on cut, and refused by the caller.
+    """
+    if isinstance(stream, TextIO | io.TextIOBase):
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text stream without bytes beneath (a test's StringIO)
+            while text := stream.readline(MAX_STATE_LINE + 2):
+                yield text.encode("utf-8", "surrogateescape")
+            return
+        stream = buffer
+    while line := stream.readline(MAX_STATE_LINE + 2):
+        yield line
+
+
+def _numbered(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(stream, 1):
+        if len(line.rstrip(b"\r\n")) > MAX_STATE_LINE:
+            raise ValueError(f"{name}, line {number}: longer than {MAX_STATE_LINE:,} bytes")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"cannot read {name}: not UTF-8 text") from None
+        if text.strip():
+            yield number, text
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
