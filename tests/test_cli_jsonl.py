@@ -135,3 +135,14 @@ def test_a_huge_line_is_refused_in_bounded_memory(tmp_path: Path, via: str) -> N
     assert result.stderr.count("\n") == 1, result.stderr[-500:]
     assert "line 2: longer than" in result.stderr
     assert len(result.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+def test_bytes_that_are_not_utf8_name_their_line(cli, tmp_path: Path, via: str) -> None:
+    data = b'{"mood": "angry"}\n\n{"mood": "caf\xe9"}\n'
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(data)
+    run = cli(["advise", "--jsonl", str(path) if via == "file" else "-"], data)
+    assert run.status == 2
+    assert "line 3: not UTF-8 text (byte 0xe9 at column 14)" in run.err, run.err
+    assert len(run.out.splitlines()) == 1

@@ -363,7 +363,7 @@ def _raw_lines(stream: Any) -> Iterator[bytes]:
     Iterating a stream would read a line of any length into memory before its length could
     be checked. A line past the limit is passed on cut, and refused by the caller.
     """
-    if isinstance(stream, TextIO | io.TextIOBase):
+    if isinstance(stream, io.TextIOBase):
         buffer = getattr(stream, "buffer", None)
         if buffer is None:  # a text stream without bytes beneath (a test's StringIO)
             while text := stream.readline(MAX_STATE_LINE + 2):
@@ -380,8 +380,12 @@ def _numbered(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
             raise ValueError(f"{name}, line {number}: longer than {MAX_STATE_LINE:,} bytes")
         try:
             text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"cannot read {name}: not UTF-8 text") from None
+        except UnicodeDecodeError as exc:
+            # Everything before the first bad byte decodes: its length is the column.
+            column = len(line[: exc.start].decode("utf-8")) + 1
+            raise ValueError(
+                f"line {number}: not UTF-8 text (byte 0x{line[exc.start]:02x} at column {column})"
+            ) from None
         if text.strip():
             yield number, text
 
