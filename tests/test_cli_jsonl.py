@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,34 @@ def test_bytes_that_are_not_utf8_name_their_line(cli, tmp_path: Path, via: str) 
     assert run.status == 2
     assert "line 3: not UTF-8 text (byte 0xe9 at column 14)" in run.err, run.err
     assert len(run.out.splitlines()) == 1
+
+
+def test_stdin_is_utf8_whatever_the_locale_says() -> None:
+    # A latin-1 terminal setting must not turn bytes that are not UTF-8 into text.
+    result = subprocess.run(
+        [sys.executable, "-m", "difficult_customers", "advise", "--jsonl", "-"],
+        input='{"mood": "angry"}\n{"$schema": "caf\xe9"}\n'.encode("latin-1"),
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert b"line 2: not UTF-8 text" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_the_output_is_utf8_whatever_the_locale_says() -> None:
+    # JSON Lines are UTF-8: a latin-1 terminal setting cannot encode the advice's own
+    # typography (’), and once failed with "'latin-1' codec can't encode character".
+    state = {"mood": "angry", "offensive_remarks": 1}
+    result = subprocess.run(
+        [sys.executable, "-m", "difficult_customers", "advise", "--jsonl", "-", "--locale", "pl"],
+        input=json.dumps(state).encode("ascii") + b"\n",
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.decode("utf-8")) == advise(state, locale="pl").to_dict()

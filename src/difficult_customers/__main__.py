@@ -289,7 +289,7 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
     try:
         for advice in batch:
             # Escaped as every JSON this command prints: no terminal controls in the text.
-            sys.stdout.write(_escape_json(advice.to_json(indent=None)) + "\n")
+            _write_line(_escape_json(advice.to_json(indent=None)))
     except ValidationError as exc:
         raise ValueError(f"line {current[0]}: {_one_line_validation(exc, 'state')}") from None
     except DifficultCustomersError as exc:
@@ -331,10 +331,19 @@ def _advise_parquet(args: argparse.Namespace) -> int:
             args.from_parquet, args.to_parquet, keep=args.keep, rulebook=_rulebook(args.pack)
         )
         for row in rows or ():
-            sys.stdout.write(_escape_json(json.dumps(row, ensure_ascii=False, default=str)) + "\n")
+            _write_line(_escape_json(json.dumps(row, ensure_ascii=False, default=str)))
     except duckdb.Error as exc:
         raise ValueError(f"{args.from_parquet}: {str(exc).splitlines()[0]}") from None
     return 0
+
+
+def _write_line(text: str) -> None:
+    """One line of JSON Lines output, in UTF-8 whatever the locale's encoding is."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text stream without bytes beneath (a caller's StringIO)
+        sys.stdout.write(text + "\n")
+    else:
+        buffer.write(text.encode("utf-8") + b"\n")
 
 
 def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
