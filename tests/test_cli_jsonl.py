@@ -178,3 +178,16 @@ def test_the_output_is_utf8_whatever_the_locale_says() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.decode("utf-8")) == advise(state, locale="pl").to_dict()
+
+
+def test_a_byte_order_mark_is_ignored(cli, tmp_path: Path) -> None:
+    # Windows tools write one at the start of a file, and `cat a.jsonl b.jsonl` puts the
+    # second file's at the start of a line: each line is a JSON text, which may begin so.
+    bom = "\ufeff"
+    text = bom + lines(STATES[:2]) + bom + lines(STATES[2:])
+    path = tmp_path / "windows.jsonl"
+    path.write_text(text, encoding="utf-8")
+    expected = [advise(state).to_dict() for state in STATES]
+    for run in (cli(["advise", "--jsonl", str(path)]), cli(["advise", "--jsonl", "-"], text)):
+        assert run.status == 0, run.err
+        assert [json.loads(line) for line in run.out.splitlines()] == expected

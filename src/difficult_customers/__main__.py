@@ -24,6 +24,7 @@ overrides) escaped, so a hostile state or pack cannot drive the terminal.
 from __future__ import annotations
 
 import argparse
+import codecs
 import io
 import json
 import os
@@ -387,6 +388,9 @@ def _numbered(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(stream, 1):
         if len(line.rstrip(b"\r\n")) > MAX_STATE_LINE:
             raise ValueError(f"{name}, line {number}: longer than {MAX_STATE_LINE:,} bytes")
+        # Each line is a JSON text, which may open with a byte order mark (RFC 8259, 8.1):
+        # Windows tools write one, and `cat a.jsonl b.jsonl` puts one at a line's start.
+        line = line.removeprefix(codecs.BOM_UTF8)
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
