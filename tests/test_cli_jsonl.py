@@ -64,7 +64,7 @@ def test_a_file_blank_lines_sets_and_details(cli, tmp_path: Path) -> None:
     [
         ('{"mood": "livid"}', "line 2: invalid state: mood: Input should be"),
         ("[1, 2]", "line 2: a state is a JSON object of fields"),
-        ('{"mood": ', "line 2: not valid JSON"),
+        ('{"mood": ', "line 2, column 10: not valid JSON: Expecting value"),
         ('{"done": ["no-such-rule"]}', "line 2: no rule with id 'no-such-rule'"),
         ("[" * 50_000, "line 2: nested too deeply"),
         ('{"offensive_remarks": ' + "9" * 5000 + "}", "a number of 5000 digits"),
@@ -191,3 +191,11 @@ def test_a_byte_order_mark_is_ignored(cli, tmp_path: Path) -> None:
     for run in (cli(["advise", "--jsonl", str(path)]), cli(["advise", "--jsonl", "-"], text)):
         assert run.status == 0, run.err
         assert [json.loads(line) for line in run.out.splitlines()] == expected
+
+
+def test_invalid_json_names_the_line_and_its_column(cli) -> None:
+    run = cli(["advise", "--jsonl", "-"], lines(STATES[:1]) + '{"mood": }\n')
+    assert run.status == 2
+    assert "line 2, column 10: not valid JSON: Expecting value" in run.err, run.err
+    # The decoder's own "line 1 column 10 (char 9)" would contradict "line 2".
+    assert "line 1" not in run.err

@@ -277,7 +277,10 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
                 # Bounded number parsing, as for a state file: a huge number names its field.
                 data = loads_state(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"line {number}: not valid JSON: {exc}") from None
+                # The decoder's own "line 1 column 9 (char 8)" counts within this one line.
+                raise ValueError(
+                    f"line {number}, column {exc.colno}: not valid JSON: {exc.msg}"
+                ) from None
             except RecursionError:
                 raise ValueError(f"line {number}: nested too deeply to be a state") from None
             if not isinstance(data, dict):
