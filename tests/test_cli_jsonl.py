@@ -199,3 +199,19 @@ def test_invalid_json_names_the_line_and_its_column(cli) -> None:
     assert "line 2, column 10: not valid JSON: Expecting value" in run.err, run.err
     # The decoder's own "line 1 column 10 (char 9)" would contradict "line 2".
     assert "line 1" not in run.err
+
+
+@pytest.mark.parametrize(
+    ("before", "said"),
+    [
+        (0, "stopped at line 1: nothing was written"),
+        (1, "stopped at line 2: the advice for the 1 state before it was written"),
+        (2, "stopped at line 3: the advice for the 2 states before it was written"),
+    ],
+)
+def test_the_error_says_what_was_written_before_it(cli, before: int, said: str) -> None:
+    run = cli(["advise", "--jsonl", "-"], lines(STATES[:before]) + '{"mood": "livid"}\n')
+    assert run.status == 2
+    assert len(run.out.splitlines()) == before
+    assert said in run.err, run.err
+    assert run.err.count("\n") == 1

@@ -268,11 +268,10 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
     """
     details = Details.model_validate(_assignments(args.detail, "--detail"))
     overrides = _assignments(args.set, "--set")
-    current = [0]
+    current = [0]  # the line being read, once reading has begun
 
     def states() -> Iterator[dict[str, Any]]:
-        for number, line in _jsonl_lines(args.state):
-            current[0] = number
+        for number, line in _jsonl_lines(args.state, current):
             try:
                 # Bounded number parsing, as for a state file: a huge number names its field.
                 data = loads_state(line.rstrip("\r\n"))
@@ -290,15 +289,30 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
     batch = iter_advice(
         states(), locale=args.locale, details=details, rulebook=_rulebook(args.pack)
     )
+    written = 0
     try:
         for advice in batch:
             # Escaped as every JSON this command prints: no terminal controls in the text.
             _write_line(_escape_json(advice.to_json(indent=None)))
+            written += 1
     except ValidationError as exc:
-        raise ValueError(f"line {current[0]}: {_one_line_validation(exc, 'state')}") from None
+        problem = f"line {current[0]}: {_one_line_validation(exc, 'state')}"
     except DifficultCustomersError as exc:
-        raise ValueError(f"line {current[0]}: {exc}") from None
-    return 0
+        problem = f"line {current[0]}: {exc}"
+    except ValueError as exc:
+        if not current[0]:  # not about a line: the file cannot be read at all
+            raise
+        problem = str(exc)
+    else:
+        return 0
+    # Whoever reads the output must know which advice is there: the run stops at the first
+    # bad line, and everything before it has been written, in order.
+    if written:
+        plural = "s" if written != 1 else ""
+        done = f"the advice for the {written:,} state{plural} before it was written"
+    else:
+        done = "nothing was written"
+    raise ValueError(f"{problem} (stopped at line {current[0]}: {done})")
 
 
 def _advise_parquet(args: argparse.Namespace) -> int:
@@ -350,14 +364,18 @@ def _write_line(text: str) -> None:
         buffer.write(text.encode("utf-8") + b"\n")
 
 
-def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
-    """Numbered, non-blank lines of a JSON Lines file or of stdin, read as they come."""
+def _jsonl_lines(source: str | None, current: list[int]) -> Iterator[tuple[int, str]]:
+    """Numbered, non-blank lines of a JSON Lines file or of stdin, read as they come.
+
+    ``current[0]`` is the number of the line being read, even one refused before it is
+    yielded.
+    """
     if source is None or source == "-":
         if source is None and not _stdin_is_piped():
             raise ValueError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
         if sys.stdin is None:  # started with stdin closed, or without a console
             raise ValueError("advise --jsonl: there is no standard input to read states from")
-        yield from _numbered(_raw_lines(sys.stdin), "stdin")
+        yield from _numbered(_raw_lines(sys.stdin), "stdin", current)
         return
     path = Path(source)
     if not path.is_file():
@@ -367,7 +385,7 @@ def _jsonl_lines(source: str | None) -> Iterator[tuple[int, str]]:
     except OSError as exc:
         raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
     with stream:
-        yield from _numbered(_raw_lines(stream), source)
+        yield from _numbered(_raw_lines(stream), source, current)
 
 
 def _raw_lines(stream: Any) -> Iterator[bytes]:
@@ -387,8 +405,9 @@ def _raw_lines(stream: Any) -> Iterator[bytes]:
         yield line
 
 
-def _numbered(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
+def _numbered(stream: Iterable[bytes], name: str, current: list[int]) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(stream, 1):
+        current[0] = number
         if len(line.rstrip(b"\r\n")) > MAX_STATE_LINE:
             raise ValueError(f"{name}, line {number}: longer than {MAX_STATE_LINE:,} bytes")
         # Each line is a JSON text, which may open with a byte order mark (RFC 8259, 8.1):
