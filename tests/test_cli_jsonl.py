@@ -215,3 +215,42 @@ def test_the_error_says_what_was_written_before_it(cli, before: int, said: str) 
     assert len(run.out.splitlines()) == before
     assert said in run.err, run.err
     assert run.err.count("\n") == 1
+
+
+def _live(argv: list[str]) -> subprocess.Popen[bytes]:
+    # Block-buffered output, as when stdout is a pipe and PYTHONUNBUFFERED is not set.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "difficult_customers", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def _first_line(process: subprocess.Popen[bytes], timeout: float = 30) -> bytes:
+    import threading
+
+    found: list[bytes] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: found.append(process.stdout.readline()))
+    reader.start()
+    reader.join(timeout)
+    return found[0] if found else b""
+
+
+def test_each_advice_is_written_as_soon_as_its_state_is_read() -> None:
+    # A live pipe (`tail -f turns.jsonl | difficult-customers advise --jsonl -`): the advice
+    # of a state must not wait in a buffer for the states that come after it.
+    process = _live(["advise", "--jsonl", "-"])
+    assert process.stdin is not None
+    try:
+        process.stdin.write(b'{"mood": "calm", "resolved": true}\n')
+        process.stdin.flush()
+        line = _first_line(process)
+    finally:
+        process.stdin.close()
+        process.kill()
+        process.wait(timeout=60)
+    assert json.loads(line) == advise(mood="calm", resolved=True).to_dict()

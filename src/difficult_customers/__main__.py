@@ -356,12 +356,19 @@ def _advise_parquet(args: argparse.Namespace) -> int:
 
 
 def _write_line(text: str) -> None:
-    """One line of JSON Lines output, in UTF-8 whatever the locale's encoding is."""
+    """One line of JSON Lines output, in UTF-8 whatever the locale's encoding is.
+
+    Flushed at once: a reader at the other end of a live pipe gets each advice as soon as
+    its state is read, not when a buffer fills. An advice is several kilobytes, about one
+    buffer's worth, so this adds few writes.
+    """
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # a text stream without bytes beneath (a caller's StringIO)
         sys.stdout.write(text + "\n")
+        sys.stdout.flush()
     else:
         buffer.write(text.encode("utf-8") + b"\n")
+        buffer.flush()
 
 
 def _jsonl_lines(source: str | None, current: list[int]) -> Iterator[tuple[int, str]]:
