@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -230,8 +232,6 @@ def _live(argv: list[str]) -> subprocess.Popen[bytes]:
 
 
 def _first_line(process: subprocess.Popen[bytes], timeout: float = 30) -> bytes:
-    import threading
-
     found: list[bytes] = []
     assert process.stdout is not None
     reader = threading.Thread(target=lambda: found.append(process.stdout.readline()))
@@ -254,3 +254,47 @@ def test_each_advice_is_written_as_soon_as_its_state_is_read() -> None:
         process.kill()
         process.wait(timeout=60)
     assert json.loads(line) == advise(mood="calm", resolved=True).to_dict()
+
+
+def test_an_interrupt_stops_quietly_with_status_130() -> None:
+    process = _live(["advise", "--jsonl", "-"])
+    assert process.stdin is not None
+    try:
+        process.stdin.write(b'{"mood": "calm", "resolved": true}\n')
+        process.stdin.flush()
+        assert _first_line(process)  # running, and waiting for the next line
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    assert process.returncode == 130, err
+    assert b"Traceback" not in err
+    assert err.count(b"\n") <= 1
+
+
+def test_a_reader_that_goes_away_is_no_error() -> None:
+    # `difficult-customers advise --jsonl big.jsonl | head -1`: no traceback, no complaint.
+    states = lines(STATES * 2_000).encode()
+    command = [sys.executable, "-m", "difficult_customers", "advise", "--jsonl", "-"]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        feeder = threading.Thread(target=lambda: _feed(process.stdin, states))
+        feeder.start()
+        process.stdout.readline()
+        process.stdout.close()
+        feeder.join(60)
+        err = process.stderr.read() if process.stderr else b""
+        process.wait(timeout=60)
+    assert err == b"", err
+
+
+def _feed(stream: object, data: bytes) -> None:
+    try:
+        stream.write(data)  # type: ignore[attr-defined]
+        stream.close()  # type: ignore[attr-defined]
+    except BrokenPipeError:
+        pass

@@ -51,6 +51,7 @@ from .state import ConversationState, loads_state
 __all__ = ["MAX_ERRORS_SHOWN", "MAX_ERROR_LINE", "MAX_STATE_BYTES", "main"]
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 MAX_STATE_BYTES = 1_048_576
 """The most a state file or standard input may hold, in bytes (1 MiB).
@@ -800,6 +801,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         status: int = args.run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C: stop without a traceback, with the status a shell gives a SIGINT death.
+        print("difficult-customers: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader (say, `| head`) went away: stop quietly, as Unix tools do, and keep
         # Python from complaining again while flushing stdout at exit.
