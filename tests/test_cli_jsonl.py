@@ -298,3 +298,27 @@ def _feed(stream: object, data: bytes) -> None:
         stream.close()  # type: ignore[attr-defined]
     except BrokenPipeError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--format", "markdown"], "--jsonl writes JSON Lines: --format markdown does not apply"),
+        (["--format", "text"], "--jsonl writes JSON Lines: --format text does not apply"),
+        (["--sources"], "--jsonl writes JSON Lines: --sources does not apply"),
+    ],
+)
+def test_options_that_do_not_apply_are_refused(cli, options: list[str], message: str) -> None:
+    # Silently ignoring them would leave the caller thinking they had an effect.
+    run = cli(["advise", "--jsonl", "-", *options], lines(STATES))
+    assert run.status == 2
+    assert run.out == ""
+    assert message in run.err, run.err
+
+
+def test_format_json_is_what_it_writes(cli) -> None:
+    run = cli(["advise", "--jsonl", "-", "--format", "json"], lines(STATES))
+    assert run.status == 0, run.err
+    assert [json.loads(line) for line in run.out.splitlines()] == [
+        advise(state).to_dict() for state in STATES
+    ]

@@ -243,6 +243,13 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     if args.to_parquet is not None or args.keep:
         raise ValueError("--to-parquet and --keep go with --from-parquet FILE")
     if args.jsonl:
+        ignored = [f"--format {args.format}"] if args.format not in (None, "json") else []
+        ignored += ["--sources"] if args.sources else []
+        if ignored:
+            verb = "does" if len(ignored) == 1 else "do"
+            raise ValueError(
+                f"--jsonl writes JSON Lines: {' and '.join(ignored)} {verb} not apply"
+            )
         return _advise_jsonl(args)
     state = _read_state(args.state, args.set, piped=True)
     details = Details.model_validate(_assignments(args.detail, "--detail"))
@@ -677,7 +684,11 @@ def _parser() -> argparse.ArgumentParser:
         "closed_day, form_of_address (neutral, masculine, feminine)",
     )
     advise_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
-    advise_cmd.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    advise_cmd.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        help="text (the default), json or markdown; --jsonl writes JSON Lines",
+    )
     advise_cmd.add_argument(
         "--sources",
         action="store_true",
@@ -688,7 +699,7 @@ def _parser() -> argparse.ArgumentParser:
         "--jsonl",
         action="store_true",
         help="read many states, one JSON object per line, and write one advice (JSON) per "
-        "line, in order; --set applies to every state, --format does not apply",
+        "line, in order; --set applies to every state; the first bad line stops it",
     )
     advise_cmd.add_argument(
         "--from-parquet",
