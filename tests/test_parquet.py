@@ -144,6 +144,9 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     [
         (["--from-parquet", "missing.parquet"], "no such file: missing.parquet"),
         (["--from-parquet", "{src}", "--set", "mood=calm"], "--set does not apply"),
+        # Rule ids only: no text in a locale, no rendering to choose.
+        (["--from-parquet", "{src}", "--locale", "fr"], "--locale fr does not apply"),
+        (["--from-parquet", "{src}", "--format", "markdown"], "--format markdown does not"),
         (["--to-parquet", "out.parquet"], "go with --from-parquet"),
         (["--from-parquet", "{src}"], "column 'turn_id': not a state field"),
         (["--from-parquet", "{junk}"], "too small to be a Parquet file"),

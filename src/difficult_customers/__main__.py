@@ -253,7 +253,8 @@ def _cmd_advise(args: argparse.Namespace) -> int:
         return _advise_jsonl(args)
     state = _read_state(args.state, args.set, piped=True)
     details = Details.model_validate(_assignments(args.detail, "--detail"))
-    advice = advise(state, locale=args.locale, details=details, rulebook=_rulebook(args.pack))
+    locale = "en" if args.locale is None else args.locale
+    advice = advise(state, locale=locale, details=details, rulebook=_rulebook(args.pack))
     if args.format == "json":
         print(_escape_json(advice.to_json()))
     elif args.format == "markdown":
@@ -295,7 +296,10 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
             yield {**data, **overrides}
 
     batch = iter_advice(
-        states(), locale=args.locale, details=details, rulebook=_rulebook(args.pack)
+        states(),
+        locale="en" if args.locale is None else args.locale,
+        details=details,
+        rulebook=_rulebook(args.pack),
     )
     written = 0
     try:
@@ -337,6 +341,8 @@ def _advise_parquet(args: argparse.Namespace) -> int:
             ("--detail", args.detail),
             ("--jsonl", args.jsonl),
             ("--sources", args.sources),
+            (f"--locale {args.locale}", args.locale is not None),
+            (f"--format {args.format}", args.format not in (None, "json")),
         )
         if value
     ]
@@ -683,7 +689,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a detail for phrases: business_name, callback_in (PT1H), deposit_percent, "
         "closed_day, form_of_address (neutral, masculine, feminine)",
     )
-    advise_cmd.add_argument("--locale", default="en", help="en, fr or pl (or fr_FR, pl-PL...)")
+    advise_cmd.add_argument("--locale", help="en (the default), fr or pl (or fr_FR, pl-PL...)")
     advise_cmd.add_argument(
         "--format",
         choices=("text", "json", "markdown"),
