@@ -322,3 +322,17 @@ def test_format_json_is_what_it_writes(cli) -> None:
     assert [json.loads(line) for line in run.out.splitlines()] == [
         advise(state).to_dict() for state in STATES
     ]
+
+
+def test_a_field_given_twice_is_refused(cli, tmp_path: Path) -> None:
+    # Which of the two a JSON parser keeps varies; a log that says both is not a state.
+    twice = '{"mood": "calm", "offensive_remarks": 0, "mood": "furious"}\n'
+    run = cli(["advise", "--jsonl", "-"], lines(STATES[:1]) + twice)
+    assert run.status == 2
+    assert "line 2: field 'mood' given twice" in run.err, run.err
+    assert len(run.out.splitlines()) == 1
+    path = tmp_path / "twice.json"
+    path.write_text(twice, encoding="utf-8")
+    single = cli(["advise", str(path)])
+    assert single.status == 2
+    assert f"{path}: field 'mood' given twice" in single.err, single.err

@@ -46,7 +46,7 @@ from .errors import DifficultCustomersError, RulebookError
 from .rules import Kind, Phase, Rulebook, _one_line, default_rulebook, load_rulebook
 from .rules import _load as _load_pack
 from .sources import builtin_sources_dir, verify_sources
-from .state import ConversationState, loads_state
+from .state import ConversationState, _parse_int, loads_state
 
 __all__ = ["MAX_ERRORS_SHOWN", "MAX_ERROR_LINE", "MAX_STATE_BYTES", "main"]
 
@@ -218,14 +218,42 @@ def _read_state(source: str | None, sets: Sequence[str], *, piped: bool = False)
         if not text.strip():
             raise ValueError(f"{name} is empty: expected a JSON object of state fields")
         try:
-            data = loads_state(text)
+            data = _loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{name} is not valid JSON: {exc}") from None
+        except _Twice as exc:
+            raise ValueError(f"{name}: {exc}") from None
         except RecursionError:
             raise ValueError(f"{name} is nested too deeply to be a state") from None
         if not isinstance(data, dict):
             raise ValueError(f"{name} must hold a JSON object of state fields")
     return {**data, **_assignments(sets, "--set")}
+
+
+class _Twice(ValueError):
+    """A JSON object names the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Twice(f"field {_shorten(key)!r} given twice")
+            seen.add(key)
+    return found
+
+
+def _loads(text: str) -> Any:
+    """Parse a state's JSON as :func:`state.loads_state` does (bounded numbers), refusing a
+    key given twice, which JSON parsers settle differently (Python keeps the last).
+
+    Raises:
+        json.JSONDecodeError, RecursionError: as ``loads_state``.
+        _Twice: a key is given twice.
+    """
+    return json.loads(text, parse_int=_parse_int, object_pairs_hook=_unique_keys)
 
 
 def _rulebook(packs: Sequence[str] | None) -> Rulebook:
@@ -283,12 +311,14 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
         for number, line in _jsonl_lines(args.state, current):
             try:
                 # Bounded number parsing, as for a state file: a huge number names its field.
-                data = loads_state(line.rstrip("\r\n"))
+                data = _loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 # The decoder's own "line 1 column 9 (char 8)" counts within this one line.
                 raise ValueError(
                     f"line {number}, column {exc.colno}: not valid JSON: {exc.msg}"
                 ) from None
+            except _Twice as exc:
+                raise ValueError(f"line {number}: {exc}") from None
             except RecursionError:
                 raise ValueError(f"line {number}: nested too deeply to be a state") from None
             if not isinstance(data, dict):
