@@ -14,6 +14,7 @@ import pytest
 
 from difficult_customers import Details, advise
 from difficult_customers.__main__ import MAX_STATE_LINE, main
+from strategies import random_state_rows
 from test_cli import Run, _run_process, _Stdin
 
 
@@ -336,3 +337,15 @@ def test_a_field_given_twice_is_refused(cli, tmp_path: Path) -> None:
     single = cli(["advise", str(path)])
     assert single.status == 2
     assert f"{path}: field 'mood' given twice" in single.err, single.err
+
+
+@pytest.mark.parametrize("locale", ["en", "fr", "pl", "pl-PL"])
+def test_every_line_is_the_advice_of_advise(cli, locale: str) -> None:
+    # The batch path against the one-state API, over random valid states of every field.
+    states = random_state_rows(300, seed=10)
+    run = cli(["advise", "--jsonl", "-", "--locale", locale], lines(states))
+    assert run.status == 0, run.err
+    got = [json.loads(line) for line in run.out.splitlines()]
+    assert len(got) == len(states)
+    for state, advice in zip(states, got, strict=True):
+        assert advice == advise(state, locale=locale).to_dict(), state
