@@ -163,3 +163,19 @@ def test_command_line_errors_are_one_line(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["a[1].parquet", "b?.parquet", "c*.parquet", "~home.parquet"])
+def test_the_path_is_a_file_name_never_a_pattern(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # DuckDB's reader takes glob patterns and expands a leading ~: the file named, and only
+    # it, is read, even beside files its name would match as a pattern.
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / name, [{"mood": "angry"}])
+    for other in ("a1.parquet", "bb.parquet", "cc.parquet"):
+        _write(tmp_path / other, [{"mood": "calm", "resolved": True}])
+    for source in (name, tmp_path / name):
+        found = advise_parquet(source)
+        assert found is not None
+        assert [row["rule_ids"] for row in found] == [_expected({"mood": "angry"})]

@@ -14,7 +14,9 @@ validated literals.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -46,6 +48,7 @@ Check = tuple[str, Any, str]
 """A column, an SQL condition true on the rows that break a rule, and the rule."""
 
 _TABLE = "states"
+_GLOB = re.compile(r"([*?\[])")
 # DuckDB's own numbering of a Parquet file's rows, from 0: the row numbers of errors.
 _ROW = "file_row_number"
 _INTEGERS: frozenset[str] = frozenset(
@@ -74,7 +77,8 @@ def advise_parquet(
 
     Args:
         source: a Parquet file whose columns are state fields (missing ones take the
-            field's default), plus the columns named in ``keep``.
+            field's default), plus the columns named in ``keep``. Its path is the name of
+            one file, never a glob pattern, a ``~`` or a URL.
         target: a Parquet file to write: the ``keep`` columns, then ``rule_ids``, the ids of
             the rules in the advice in advice order, one row per row of ``source``, in order.
             ``None``: yield each row as a dictionary instead, in order.
@@ -87,6 +91,8 @@ def advise_parquet(
         ``None`` when ``target`` is written; otherwise an iterator of rows.
 
     Raises:
+        FileNotFoundError: there is no ``source``.
+        ValueError: ``source`` is not a regular file.
         FrameError: a column is not a state field (nor kept), has the wrong type, holds nulls,
             values out of range or outside its enum, unknown ids in ``done``, or rows that
             contradict the state's own rules; every such column with its first rows (counted
@@ -99,8 +105,13 @@ def advise_parquet(
     if not isinstance(book, Rulebook):
         raise TypeError(f"rulebook must be a Rulebook, not {type(book).__name__}")
     kept = list(dict.fromkeys(keep))
+    path = os.path.abspath(os.fspath(source))
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), os.fspath(source))
+    if not os.path.isfile(path):
+        raise ValueError(f"{os.fspath(source)}: not a regular file")
     connection = duckdb.connect()
-    states = connection.read_parquet(os.fspath(source), file_row_number=True)
+    states = connection.read_parquet(_literal(path), file_row_number=True)
     columns = _checked_columns(states, kept, book)
     # The expression itself rather than its text: sqlglot need not read back what it wrote.
     advice_ids = rulebook_expression(rulebook_logic(book), columns, inline=True)
@@ -111,6 +122,17 @@ def advise_parquet(
         advice.write_parquet(os.fspath(target))
         return None
     return _rows(advice, [*kept, OUTPUT])
+
+
+def _literal(path: str) -> str:
+    """An absolute path as DuckDB's reader must be given it to read that one file.
+
+    The reader expands glob patterns (``*``, ``?``, ``[...]``), a leading ``~`` and URL
+    schemes: made absolute, a path can hold none of the last two, and each glob character
+    is put in brackets, where it stands for itself (``a[1].parquet`` is read, not
+    ``a1.parquet``).
+    """
+    return _GLOB.sub(r"[\1]", path)
 
 
 def _rows(relation: Any, names: Sequence[str]) -> Iterator[dict[str, Any]]:
