@@ -179,3 +179,12 @@ def test_the_path_is_a_file_name_never_a_pattern(
         found = advise_parquet(source)
         assert found is not None
         assert [row["rule_ids"] for row in found] == [_expected({"mood": "angry"})]
+
+
+def test_writing_over_the_file_read_is_refused(tmp_path: Path) -> None:
+    source = _write(tmp_path / "turns.parquet", [{"mood": "angry"}])
+    before = source.read_bytes()
+    for target in (source, tmp_path / "." / "turns.parquet"):
+        with pytest.raises(ValueError, match="the file it reads"):
+            advise_parquet(source, target)
+    assert source.read_bytes() == before

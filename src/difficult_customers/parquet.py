@@ -92,7 +92,7 @@ def advise_parquet(
 
     Raises:
         FileNotFoundError: there is no ``source``.
-        ValueError: ``source`` is not a regular file.
+        ValueError: ``source`` is not a regular file, or ``target`` is ``source``.
         FrameError: a column is not a state field (nor kept), has the wrong type, holds nulls,
             values out of range or outside its enum, unknown ids in ``done``, or rows that
             contradict the state's own rules; every such column with its first rows (counted
@@ -110,6 +110,9 @@ def advise_parquet(
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), os.fspath(source))
     if not os.path.isfile(path):
         raise ValueError(f"{os.fspath(source)}: not a regular file")
+    if target is not None and os.path.exists(target) and os.path.samefile(path, target):
+        # DuckDB would read the file while it writes over it.
+        raise ValueError(f"{os.fspath(target)} is the file it reads: write to another file")
     connection = duckdb.connect()
     states = connection.read_parquet(_literal(path), file_row_number=True)
     columns = _checked_columns(states, kept, book)
