@@ -158,10 +158,10 @@ def test_command_line_errors_are_one_line(
     source = _write(tmp_path / "turns.parquet", [{"turn_id": 7, "mood": "angry"}])
     junk = tmp_path / "junk.parquet"
     junk.write_text("not parquet", encoding="utf-8")
-    argv = [a.format(src=source, junk=junk) for a in argv]
+    argv = [a.format(src=source, junk=junk, tmp=tmp_path) for a in argv]
     assert main(["advise", *argv]) == 2
     err = capsys.readouterr().err
-    assert message in err
+    assert message.format(tmp=tmp_path) in err, err
     assert err.count("\n") == 1
 
 
@@ -188,3 +188,16 @@ def test_writing_over_the_file_read_is_refused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="the file it reads"):
             advise_parquet(source, target)
     assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["s3://bucket/advice.parquet", "http://127.0.0.1:9/a.parquet"])
+def test_no_extension_is_installed_for_a_target_that_looks_like_a_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    # A path is a local file: DuckDB would otherwise fetch and load httpfs from the network.
+    monkeypatch.chdir(tmp_path)
+    source = _write(tmp_path / "turns.parquet", [{"mood": "angry"}])
+    with pytest.raises(duckdb.Error) as caught:
+        advise_parquet(source, target)
+    assert "httpfs" not in str(caught.value)
+    assert str(tmp_path) in str(caught.value)  # the local path it means

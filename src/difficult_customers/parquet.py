@@ -79,9 +79,10 @@ def advise_parquet(
         source: a Parquet file whose columns are state fields (missing ones take the
             field's default), plus the columns named in ``keep``. Its path is the name of
             one file, never a glob pattern, a ``~`` or a URL.
-        target: a Parquet file to write: the ``keep`` columns, then ``rule_ids``, the ids of
-            the rules in the advice in advice order, one row per row of ``source``, in order.
-            ``None``: yield each row as a dictionary instead, in order.
+        target: a Parquet file to write (a local path, as ``source`` is): the ``keep``
+            columns, then ``rule_ids``, the ids of the rules in the advice in advice order,
+            one row per row of ``source``, in order. ``None``: yield each row as a
+            dictionary instead, in order.
         keep: columns of ``source`` that are not state fields but belong in the output (a
             turn id, a timestamp). Any other column that is not a state field is an error:
             a misspelled field would otherwise silently take its default.
@@ -113,7 +114,11 @@ def advise_parquet(
     if target is not None and os.path.exists(target) and os.path.samefile(path, target):
         # DuckDB would read the file while it writes over it.
         raise ValueError(f"{os.fspath(target)} is the file it reads: write to another file")
-    connection = duckdb.connect()
+    # Known extensions are never fetched from the network nor loaded on their own: Parquet
+    # is built in, and a path that looks like a URL is no reason to install code.
+    connection = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
     states = connection.read_parquet(_literal(path), file_row_number=True)
     columns = _checked_columns(states, kept, book)
     # The expression itself rather than its text: sqlglot need not read back what it wrote.
@@ -122,7 +127,8 @@ def advise_parquet(
     ordered = select.from_(_TABLE).order_by(exp.column(_ROW, quoted=True)).sql("duckdb")
     advice: Any = states.query(_TABLE, ordered)
     if target is not None:
-        advice.write_parquet(os.fspath(target))
+        # Absolute, as the file read is: a local file, never a URL or a ~.
+        advice.write_parquet(os.path.abspath(os.fspath(target)))
         return None
     return _rows(advice, [*kept, OUTPUT])
 
