@@ -150,6 +150,10 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         (["--to-parquet", "out.parquet"], "go with --from-parquet"),
         (["--from-parquet", "{src}"], "column 'turn_id': not a state field"),
         (["--from-parquet", "{junk}"], "too small to be a Parquet file"),
+        (["--from-parquet", "{tmp}"], "--from-parquet: not a regular file: {tmp}"),
+        # A target that cannot be written is named as such, not as the file read.
+        (["--from-parquet", "{src}", "--to-parquet", "{tmp}/no/a.parquet"], "--to-parquet: no"),
+        (["--from-parquet", "{src}", "--to-parquet", "{tmp}"], "--to-parquet: {tmp} is a folder"),
     ],
 )
 def test_command_line_errors_are_one_line(

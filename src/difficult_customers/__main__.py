@@ -380,8 +380,18 @@ def _advise_parquet(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--from-parquet reads its states from the file: {', '.join(given)} does not apply"
         )
-    if not os.path.isfile(args.from_parquet):
+    if not os.path.exists(args.from_parquet):
         raise ValueError(f"--from-parquet: no such file: {args.from_parquet}")
+    if not os.path.isfile(args.from_parquet):
+        raise ValueError(f"--from-parquet: not a regular file: {args.from_parquet}")
+    target = args.to_parquet
+    if target is not None:
+        # Checked here, since DuckDB's error would come under the name of the file read.
+        folder = os.path.dirname(os.path.abspath(target))
+        if os.path.isdir(target):
+            raise ValueError(f"--to-parquet: {target} is a folder: name the file to write")
+        if not os.path.isdir(folder):
+            raise ValueError(f"--to-parquet: no such folder: {folder}")
     try:
         from .parquet import advise_parquet
     except ImportError as exc:
