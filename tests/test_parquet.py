@@ -205,3 +205,32 @@ def test_no_extension_is_installed_for_a_target_that_looks_like_a_url(
         advise_parquet(source, target)
     assert "httpfs" not in str(caught.value)
     assert str(tmp_path) in str(caught.value)  # the local path it means
+
+
+@pytest.mark.parametrize("keep", [[], ["file_row_number"]])
+def test_a_column_named_as_the_readers_row_numbers(tmp_path: Path, keep: list[str]) -> None:
+    # DuckDB's reader adds file_row_number itself: a column of that name gave its binder
+    # error ('Option file_row_number adds column ...').
+    source = _write(tmp_path / "rows.parquet", [{"mood": "angry", "file_row_number": 3}])
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source, keep=keep)
+    assert [p.column for p in caught.value.problems] == ["file_row_number"]
+    assert "rename" in caught.value.problems[0].rule
+
+
+def test_without_duckdb_the_error_names_the_extra(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = _write(tmp_path / "turns.parquet", [{"mood": "angry"}])
+    code = (
+        "import sys; sys.modules['duckdb'] = None\n"
+        "from difficult_customers.__main__ import main\n"
+        f"sys.exit(main(['advise', '--from-parquet', {str(source)!r}]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "pip install 'difficult-customers[sql]'" in result.stderr
+    assert result.stderr.count("\n") == 1

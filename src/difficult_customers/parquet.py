@@ -119,6 +119,9 @@ def advise_parquet(
     connection = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
+    if _ROW in connection.read_parquet(_literal(path)).columns:  # the schema only
+        rule = "the name of the row numbers DuckDB's reader adds: rename the column"
+        raise FrameError([ColumnProblem(_ROW, rule)])
     states = connection.read_parquet(_literal(path), file_row_number=True)
     columns = _checked_columns(states, kept, book)
     # The expression itself rather than its text: sqlglot need not read back what it wrote.
