@@ -1536,3 +1536,25 @@ def test_security_md_states_the_cli_limits_the_code_enforces() -> None:
     assert f"{cli_module.MAX_STATE_BYTES:,} bytes" in rows["__main__.MAX_STATE_BYTES"]
     assert f"| {cli_module.MAX_ERRORS_SHOWN}, then" in rows["__main__.MAX_ERRORS_SHOWN"]
     assert f"| {cli_module.MAX_ERROR_LINE:,} characters" in rows["__main__.MAX_ERROR_LINE"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["schema"], ["advise", "--set", "mood=calm", "--set", "resolved=true"], ["rules"]],
+)
+def test_a_reader_gone_before_the_output_is_flushed(argv: list[str]) -> None:
+    # `difficult-customers advise ... | head -c 10`: output that fits in the buffer is
+    # written at exit, where Python printed "Exception ignored ... BrokenPipeError" (120).
+    env = {k: v for k, v in _env().items() if k != "PYTHONUNBUFFERED"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "difficult_customers", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # long before the child has imported anything
+    _, err = process.communicate(timeout=60)
+    assert err == b"", err
+    assert process.returncode == 1

@@ -858,6 +858,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         status: int = args.run(args)
+        # Here, not at exit, so that a reader gone away is handled below, not reported by
+        # the interpreter as an ignored exception.
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except KeyboardInterrupt:
         # Ctrl-C: stop without a traceback, with the status a shell gives a SIGINT death.
         print("difficult-customers: interrupted", file=sys.stderr)
