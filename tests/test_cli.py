@@ -1558,3 +1558,17 @@ def test_a_reader_gone_before_the_output_is_flushed(argv: list[str]) -> None:
     _, err = process.communicate(timeout=60)
     assert err == b"", err
     assert process.returncode == 1
+
+
+def test_a_state_file_may_open_with_a_byte_order_mark(cli, tmp_path: Path) -> None:
+    # As Windows tools (Notepad, PowerShell's Out-File) write one; RFC 8259 lets a parser
+    # ignore it, and advise --jsonl does.
+    path = tmp_path / "windows.json"
+    path.write_text('\ufeff{"mood": "furious"}', encoding="utf-8")
+    plain = cli(["advise", "--set", 'mood="furious"', "--format", "json"])
+    for run in (
+        cli(["advise", str(path), "--format", "json"]),
+        cli(["advise", "-", "--format", "json"], stdin=path.read_bytes()),
+    ):
+        assert run.status == 0, run.err
+        assert run.out == plain.out

@@ -209,7 +209,8 @@ def _read_state(source: str | None, sets: Sequence[str], *, piped: bool = False)
         if len(raw) > MAX_STATE_BYTES:
             _too_large(name)
         try:
-            text = raw.decode("utf-8")
+            # A byte order mark may open a JSON text (RFC 8259, 8.1); Windows tools write one.
+            text = raw.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError:
             raise ValueError(f"cannot read {name}: not UTF-8 text") from None
         if implicit and not text.strip():
