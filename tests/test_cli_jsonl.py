@@ -110,13 +110,19 @@ def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:
     assert "not UTF-8" in run.err
 
 
-@pytest.mark.parametrize("argv", [["advise", "--jsonl"], ["advise", "--jsonl", "-"]])
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [(["advise", "--jsonl"], 64), (["advise", "--jsonl", "-"], 2)],  # usage; bad input
+)
 def test_no_standard_input_at_all(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    status: int,
 ) -> None:
     # Started with stdin closed (`<&-`) or without a console: sys.stdin is None.
     monkeypatch.setattr(sys, "stdin", None)
-    assert main(argv) == 2
+    assert main(argv) == status
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "standard input" in err or "stdin" in err
@@ -312,7 +318,7 @@ def _feed(stream: object, data: bytes) -> None:
 def test_options_that_do_not_apply_are_refused(cli, options: list[str], message: str) -> None:
     # Silently ignoring them would leave the caller thinking they had an effect.
     run = cli(["advise", "--jsonl", "-", *options], lines(STATES))
-    assert run.status == 2
+    assert run.status == 64  # a usage error
     assert run.out == ""
     assert message in run.err, run.err
 

@@ -16,7 +16,8 @@ Without STATE, the state is read from standard input when it is not a terminal (
 means no state); ``-`` reads it from standard input in any case. Only regular files and
 standard input are read, at most :data:`MAX_STATE_BYTES` bytes.
 
-Bad input is reported on stderr in one line, with exit status 2. Everything printed that
+Bad input is reported on stderr in one line, with exit status 2; a usage error (an unknown
+option, options that do not go together) likewise, with exit status 64. Everything printed that
 comes from the caller or a rule pack has its control characters (terminal escapes, bidi
 overrides) escaped, so a hostile state or pack cannot drive the terminal.
 """
@@ -48,10 +49,24 @@ from .rules import _load as _load_pack
 from .sources import builtin_sources_dir, verify_sources
 from .state import ConversationState, _parse_int, loads_state
 
-__all__ = ["MAX_ERRORS_SHOWN", "MAX_ERROR_LINE", "MAX_STATE_BYTES", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "MAX_ERRORS_SHOWN",
+    "MAX_ERROR_LINE",
+    "MAX_STATE_BYTES",
+    "main",
+]
 
-EXIT_USAGE = 2
+EXIT_BAD_INPUT = 2
+"""Exit status for bad input: a state, a line, a file, a pack, a locale or a value."""
+EXIT_USAGE = 64
+"""Exit status for a usage error: an unknown option, or options that do not go together
+(64 is ``EX_USAGE`` of sysexits.h). Told apart from bad input, so that a script knows
+whether to fix its call or its data."""
 EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C, the one a shell gives a command killed by SIGINT."""
 
 MAX_STATE_BYTES = 1_048_576
 """The most a state file or standard input may hold, in bytes (1 MiB).
@@ -110,6 +125,10 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_PART_CHARS else text[: _MAX_PART_CHARS - 3] + "..."
 
 
+class _UsageError(ValueError):
+    """The command was called wrongly (options that do not go together), whatever the data."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other input error, instead of argparse's usage dump.
@@ -148,7 +167,7 @@ def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"{option} expects name=value, got {pair!r}")
+            raise _UsageError(f"{option} expects name=value, got {pair!r}")
         try:
             # true, 3 and "x" read as JSON; anything else is taken as a plain string.
             values[name.strip()] = loads_state(raw.strip())
@@ -270,13 +289,13 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     if args.from_parquet is not None:
         return _advise_parquet(args)
     if args.to_parquet is not None or args.keep:
-        raise ValueError("--to-parquet and --keep go with --from-parquet FILE")
+        raise _UsageError("--to-parquet and --keep go with --from-parquet FILE")
     if args.jsonl:
         ignored = [f"--format {args.format}"] if args.format not in (None, "json") else []
         ignored += ["--sources"] if args.sources else []
         if ignored:
             verb = "does" if len(ignored) == 1 else "do"
-            raise ValueError(
+            raise _UsageError(
                 f"--jsonl writes JSON Lines: {' and '.join(ignored)} {verb} not apply"
             )
         return _advise_jsonl(args)
@@ -378,7 +397,7 @@ def _advise_parquet(args: argparse.Namespace) -> int:
         if value
     ]
     if given:
-        raise ValueError(
+        raise _UsageError(
             f"--from-parquet reads its states from the file: {', '.join(given)} does not apply"
         )
     if not os.path.exists(args.from_parquet):
@@ -434,7 +453,7 @@ def _jsonl_lines(source: str | None, current: list[int]) -> Iterator[tuple[int, 
     """
     if source is None or source == "-":
         if source is None and not _stdin_is_piped():
-            raise ValueError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
+            raise _UsageError("advise --jsonl needs states: give STATES.jsonl, or - for stdin")
         if sys.stdin is None:  # started with stdin closed, or without a console
             raise ValueError("advise --jsonl: there is no standard input to read states from")
         yield from _numbered(_raw_lines(sys.stdin), "stdin", current)
@@ -528,7 +547,7 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
     """Numbered, non-blank lines of an event log, read as they come (a live pipe works)."""
     if source is None or source == "-":
         if source is None and not _stdin_is_piped():
-            raise ValueError("converse needs events: give EVENTS.jsonl, or - to read stdin")
+            raise _UsageError("converse needs events: give EVENTS.jsonl, or - to read stdin")
         if sys.stdin is None:
             raise ValueError("converse: there is no standard input to read events from")
         stream: Iterable[str] = _bounded_lines(sys.stdin)
@@ -613,7 +632,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise ValueError(f"--seeds: {args.seeds} is not a folder")
     if args.pack is None:
         if not args.with_builtin:
-            raise ValueError("check needs a PACK.toml, or --with-builtin for the built-in rules")
+            raise _UsageError("check needs a PACK.toml, or --with-builtin for the built-in rules")
         return _verified(default_rulebook(), None, args, {"pack": None})
     base = default_rulebook() if args.with_builtin else None
     try:
@@ -690,7 +709,13 @@ def _parser() -> argparse.ArgumentParser:
         "  difficult-customers advise state.json --locale fr\n"
         "  difficult-customers advise --set mood=furious --set customer_speaking=true\n"
         "  difficult-customers explain state.json --rule issue-warning\n"
-        "  difficult-customers rules --tag ending",
+        "  difficult-customers rules --tag ending\n"
+        "\n"
+        "exit status:\n"
+        "  0 success; 1 check found a violation or a wrong quote, or the output's reader\n"
+        "  went away; 2 bad input (a state, a line, a file, a pack, a locale, a value);\n"
+        "  64 usage error (an unknown option, options that do not go together);\n"
+        "  130 interrupted (Ctrl-C)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -853,8 +878,10 @@ def _depth(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status.
 
-    Usage errors found by argparse exit with status 2 through ``SystemExit``, as argparse
-    does everywhere.
+    Returns 0 on success; 1 when ``check`` finds a violation or a wrong quote, or when the
+    reader of the output went away (``| head``); :data:`EXIT_BAD_INPUT` (2) for bad input;
+    :data:`EXIT_USAGE` (64) for a usage error, which those argparse finds raise through
+    ``SystemExit``, as argparse does everywhere; :data:`EXIT_INTERRUPTED` (130) after Ctrl-C.
     """
     args = _parser().parse_args(argv)
     try:
@@ -875,12 +902,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         what = "details" if exc.title == "Details" else "state"
         return _fail(_one_line_validation(exc, what))
+    except _UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     except (DifficultCustomersError, ValueError) as exc:
         return _fail(str(exc))
     return status
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
     # One line, even when the input itself (a file name, a JSON key) holds a line break, and
     # no terminal escape or bidi override from the input reaches the terminal.
     line = _escape(message)
@@ -888,7 +917,7 @@ def _fail(message: str) -> int:
         # A 100,000-character locale or path echoed back would bury the message itself.
         line = f"{line[:MAX_ERROR_LINE]}... ({len(line) - MAX_ERROR_LINE:,} more characters)"
     print(f"difficult-customers: {line}", file=sys.stderr)
-    return EXIT_USAGE
+    return status
 
 
 if __name__ == "__main__":
