@@ -99,7 +99,10 @@ def test_unsupported_locale_before_any_line(cli) -> None:
 def test_a_missing_file(cli, tmp_path: Path) -> None:
     run = cli(["advise", "--jsonl", str(tmp_path / "nowhere.jsonl")])
     assert run.status == 2
-    assert "not a regular file" in run.err
+    assert "nowhere.jsonl: no such file" in run.err, run.err
+    folder = cli(["advise", "--jsonl", str(tmp_path)])
+    assert folder.status == 2
+    assert "not a regular file (- reads standard input)" in folder.err, folder.err
 
 
 def test_a_file_that_is_not_utf8(cli, tmp_path: Path) -> None:

@@ -459,8 +459,10 @@ def _jsonl_lines(source: str | None, current: list[int]) -> Iterator[tuple[int, 
         yield from _numbered(_raw_lines(sys.stdin), "stdin", current)
         return
     path = Path(source)
-    if not path.is_file():
-        raise ValueError(f"cannot read {source}: not a regular file")
+    if not path.exists():
+        raise ValueError(f"cannot read {source}: no such file")
+    if not path.is_file():  # a folder, a device, or a pipe such as /dev/stdin
+        raise ValueError(f"cannot read {source}: not a regular file (- reads standard input)")
     try:
         stream = path.open("rb")
     except OSError as exc:
