@@ -104,3 +104,19 @@ def test_input_is_bounded(cli, tmp_path: Path) -> None:
     run = cli(["converse", "-"], stdin="x" * 300_000)
     assert_one_line_error(run)
     assert "line 1: longer than 100,000 characters" in run.err
+
+
+@pytest.mark.parametrize("inside", ["\u2028", "\x0c", "\x1e", "\x85"])
+def test_a_file_splits_lines_only_at_line_breaks_as_stdin_does(
+    cli, tmp_path: Path, inside: str
+) -> None:
+    # JSON allows U+2028 in a string, and these are no line break of JSON Lines: a file was
+    # split at them (str.splitlines), standard input was not.
+    text = '{"type": "customer_insulted"}\n{"type": "customer_insulted", "x": "a' + inside
+    text += 'b"}\n'
+    path = tmp_path / "events.jsonl"
+    path.write_text(text, encoding="utf-8")
+    from_file = cli(["converse", str(path), "--last"])
+    from_stdin = cli(["converse", "-", "--last"], text)
+    assert from_file == from_stdin
+    assert from_file.err.startswith("difficult-customers: line 2: "), from_file.err

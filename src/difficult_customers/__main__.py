@@ -557,7 +557,12 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
     else:
         try:
             data = read_regular_file(source, MAX_EVENT_LOG_BYTES)
-            stream = data.decode("utf-8").splitlines()
+            # At line feeds only, as stdin is read: str.splitlines would also split at
+            # U+2028, form feeds and others, which JSON Lines do not count as line breaks.
+            text = data.decode("utf-8")
+            stream = [line.removesuffix("\r") for line in text.split("\n")]
+            if stream and not stream[-1]:
+                stream.pop()  # the line feed that ends the last line opens no new one
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
