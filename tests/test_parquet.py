@@ -236,3 +236,23 @@ def test_without_duckdb_the_error_names_the_extra(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "pip install 'difficult-customers[sql]'" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_kept_floats_that_json_cannot_hold_are_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pandas writes a missing float as NaN; "NaN" and "Infinity" are not JSON, and a strict
+    # reader of the JSON Lines output refuses them.
+    rows = [{"score": s, "mood": "angry"} for s in (1.5, float("nan"), float("inf"))]
+    source = _write(tmp_path / "scores.parquet", rows)
+    assert main(["advise", "--from-parquet", str(source), "--keep", "score"]) == 0
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line, parse_constant=refuse)["score"] for line in lines] == [
+        1.5,
+        None,
+        None,
+    ]

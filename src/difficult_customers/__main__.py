@@ -28,6 +28,7 @@ import argparse
 import codecs
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -423,10 +424,28 @@ def _advise_parquet(args: argparse.Namespace) -> int:
             args.from_parquet, args.to_parquet, keep=args.keep, rulebook=_rulebook(args.pack)
         )
         for row in rows or ():
-            _write_line(_escape_json(json.dumps(row, ensure_ascii=False, default=str)))
+            _write_line(_escape_json(_row_json(row)))
     except duckdb.Error as exc:
         raise ValueError(f"{args.from_parquet}: {str(exc).splitlines()[0]}") from None
     return 0
+
+
+def _row_json(row: Mapping[str, Any]) -> str:
+    """A row of ``--from-parquet`` output as JSON: a kept float that JSON cannot hold (NaN,
+    as pandas writes a missing value, or an infinity) is null; other values JSON has no
+    type for (a timestamp, a decimal) are written as text."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, list | tuple):
+            return [finite(item) for item in value]
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        return value
+
+    clean = {name: finite(value) for name, value in row.items()}
+    return json.dumps(clean, ensure_ascii=False, default=str, allow_nan=False)
 
 
 def _write_line(text: str) -> None:
