@@ -358,3 +358,12 @@ def test_every_line_is_the_advice_of_advise(cli, locale: str) -> None:
     assert len(got) == len(states)
     for state, advice in zip(states, got, strict=True):
         assert advice == advise(state, locale=locale).to_dict(), state
+
+
+@pytest.mark.parametrize("only", ["\x0c", "\u00a0", "\u2028", "\x1e"])
+def test_only_json_whitespace_makes_a_line_blank(cli, only: str) -> None:
+    # A line of a form feed or a no-break space is not an empty JSON text: skipping it
+    # would drop a line of the log without a word.
+    run = cli(["advise", "--jsonl", "-"], lines(STATES[:1]) + only + "\n")
+    assert run.status == 2
+    assert "line 2, column 1: not valid JSON" in run.err, run.err

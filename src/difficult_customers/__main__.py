@@ -464,6 +464,10 @@ def _write_line(text: str) -> None:
         buffer.flush()
 
 
+# What JSON counts as whitespace (RFC 8259, 2): a line of nothing else is blank, and skipped.
+_JSON_WHITESPACE = " \t\r\n"
+
+
 def _jsonl_lines(source: str | None, current: list[int]) -> Iterator[tuple[int, str]]:
     """Numbered, non-blank lines of a JSON Lines file or of stdin, read as they come.
 
@@ -523,7 +527,7 @@ def _numbered(stream: Iterable[bytes], name: str, current: list[int]) -> Iterato
             raise ValueError(
                 f"line {number}: not UTF-8 text (byte 0x{line[exc.start]:02x} at column {column})"
             ) from None
-        if text.strip():
+        if text.strip(_JSON_WHITESPACE):
             yield number, text
 
 
