@@ -11,11 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from difficult_customers import Details, advise
 from difficult_customers.__main__ import MAX_STATE_LINE, main
 from strategies import random_state_rows
-from test_cli import Run, _run_process, _Stdin
+from test_cli import _JSON, _STATE_LIKE, Run, _run_process, _run_quietly, _Stdin
 
 
 @pytest.fixture
@@ -367,3 +369,26 @@ def test_only_json_whitespace_makes_a_line_blank(cli, only: str) -> None:
     run = cli(["advise", "--jsonl", "-"], lines(STATES[:1]) + only + "\n")
     assert run.status == 2
     assert "line 2, column 1: not valid JSON" in run.err, run.err
+
+
+_LINE = st.one_of(
+    st.binary(max_size=40),
+    _STATE_LIKE.map(lambda state: json.dumps(state).encode()),
+    _JSON.map(lambda value: json.dumps(value).encode()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=4), st.sampled_from([b"\n", b"\r\n"]))
+def test_any_bytes_give_advice_or_one_line_naming_the_line(
+    found: list[bytes], separator: bytes
+) -> None:
+    run = _run_quietly(["advise", "--jsonl", "-"], separator.join(found))
+    assert run.status in (0, 2), run
+    assert "Traceback" not in run.err
+    if run.status == 2:
+        assert run.err.count("\n") == 1, run.err
+        assert "line " in run.err, run.err
+        assert "stopped at line" in run.err or "longer than" in run.err, run.err
+    else:
+        assert run.err == ""
