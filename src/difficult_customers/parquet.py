@@ -80,9 +80,11 @@ def advise_parquet(
             field's default), plus the columns named in ``keep``. Its path is the name of
             one file, never a glob pattern, a ``~`` or a URL.
         target: a Parquet file to write (a local path, as ``source`` is): the ``keep``
-            columns, then ``rule_ids``, the ids of the rules in the advice in advice order,
-            one row per row of ``source``, in order. ``None``: yield each row as a
-            dictionary instead, in order.
+            columns, then ``rule_ids``, the ids of the rules in the advice in advice order
+            (phase, priority, id, as ``advise_frame`` gives them: attitudes, actions and
+            things to avoid together, unlike the groups of ``Advice.rule_ids``), one row per
+            row of ``source``, in order. ``None``: yield each row as a dictionary instead,
+            in order.
         keep: columns of ``source`` that are not state fields but belong in the output (a
             turn id, a timestamp). Any other column that is not a state field is an error:
             a misspelled field would otherwise silently take its default.
