@@ -256,3 +256,13 @@ def test_kept_floats_that_json_cannot_hold_are_null(
         None,
         None,
     ]
+
+
+def test_the_command_line_gives_the_advice_of_advise_for_every_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = random_state_rows(500, seed=11)
+    source = _write(tmp_path / "turns.parquet", [{"turn_id": i, **r} for i, r in enumerate(rows)])
+    assert main(["advise", "--from-parquet", str(source), "--keep", "turn_id"]) == 0
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert found == [{"turn_id": i, "rule_ids": _expected(r)} for i, r in enumerate(rows)]
