@@ -1571,3 +1571,29 @@ def test_a_state_file_may_open_with_a_byte_order_mark(cli, tmp_path: Path) -> No
     ):
         assert run.status == 0, run.err
         assert run.out == plain.out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["advise", "--set", "mood=angry", "--locale", "pl", "--format", "json"],
+        ["rules", "--format", "json"],
+        ["converse", "-", "--locale", "pl", "--format", "json"],
+    ],
+)
+def test_json_output_is_utf8_whatever_the_locale_says(argv: list[str]) -> None:
+    # JSON is UTF-8: a latin-1 terminal setting cannot encode the advice's typography (’),
+    # and the command failed with "'latin-1' codec can't encode character", status 2.
+    result = subprocess.run(
+        [sys.executable, "-m", "difficult_customers", *argv],
+        input=b'{"type": "customer_insulted"}\n' if argv[0] == "converse" else b"",
+        capture_output=True,
+        env={**_env(), "PYTHONIOENCODING": "latin-1"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode("utf-8")
+    assert "\u2019" in text or "ó" in text or "ł" in text
+    for line in text.splitlines() if argv[0] == "converse" else [text]:
+        json.loads(line)

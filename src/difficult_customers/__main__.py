@@ -305,7 +305,7 @@ def _cmd_advise(args: argparse.Namespace) -> int:
     locale = "en" if args.locale is None else args.locale
     advice = advise(state, locale=locale, details=details, rulebook=_rulebook(args.pack))
     if args.format == "json":
-        print(_escape_json(advice.to_json()))
+        _write_line(_escape_json(advice.to_json()))
     elif args.format == "markdown":
         _print(advice.to_markdown(), end="")
     else:
@@ -449,7 +449,9 @@ def _row_json(row: Mapping[str, Any]) -> str:
 
 
 def _write_line(text: str) -> None:
-    """One line of JSON Lines output, in UTF-8 whatever the locale's encoding is.
+    """JSON output (one JSON Lines line, or a whole document) and a line break, in UTF-8
+    whatever the locale's encoding is: JSON is UTF-8, and a latin-1 setting could not
+    encode the advice's own typography.
 
     Flushed at once: a reader at the other end of a live pipe gets each advice as soon as
     its state is read, not when a buffer fills. An advice is several kilobytes, about one
@@ -460,6 +462,7 @@ def _write_line(text: str) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     else:
+        sys.stdout.flush()  # anything printed as text before goes first
         buffer.write(text.encode("utf-8") + b"\n")
         buffer.flush()
 
@@ -540,7 +543,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         explanations = explain(state, rulebook=book)
     if args.format == "json":
         payload = [e.to_dict() for e in explanations]
-        print(_escape_json(json.dumps(payload if args.rule is None else payload[0], indent=2)))
+        _write_line(
+            _escape_json(json.dumps(payload if args.rule is None else payload[0], indent=2))
+        )
     else:
         for explanation in explanations:
             _print(str(explanation))
@@ -553,7 +558,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         dumped = [r.model_dump(mode="json") for r in selected]
-        print(_escape_json(json.dumps(dumped, ensure_ascii=False, indent=2)))
+        _write_line(_escape_json(json.dumps(dumped, ensure_ascii=False, indent=2)))
     else:
         for rule in selected:
             # One line per rule, even if a pack's condition holds a line break.
@@ -644,7 +649,7 @@ def _print_turn(style: str, turn: int, kind: str, advice: Advice) -> None:
     if style == "json":
         # JSON Lines: one object per event, ready for another program.
         record = {"turn": turn, "event": kind, "advice": advice.to_dict()}
-        print(_escape_json(json.dumps(record, ensure_ascii=False)))
+        _write_line(_escape_json(json.dumps(record, ensure_ascii=False)))
     elif style == "markdown":
         _print(f"## {turn}. {kind}\n\n{advice.to_markdown()}")
     else:
@@ -715,7 +720,9 @@ def _verified(
 
     report = verify(book, depth=args.depth, base=base)
     if args.format == "json":
-        print(json.dumps({**about, **report.to_dict()}, ensure_ascii=False, indent=2))
+        _write_line(
+            _escape_json(json.dumps({**about, **report.to_dict()}, ensure_ascii=False, indent=2))
+        )
     else:
         for line in report.lines():
             _print(line)
