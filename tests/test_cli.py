@@ -1597,3 +1597,18 @@ def test_json_output_is_utf8_whatever_the_locale_says(argv: list[str]) -> None:
     assert "\u2019" in text or "ó" in text or "ł" in text
     for line in text.splitlines() if argv[0] == "converse" else [text]:
         json.loads(line)
+
+
+def test_text_the_terminal_cannot_show_says_how_to_fix_it() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "difficult_customers", "advise", "--set", "mood=angry"],
+        input=b"",
+        capture_output=True,
+        env={**_env(), "PYTHONIOENCODING": "ascii"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count(b"\n") == 1
+    assert b"the output's encoding (ascii) cannot show" in result.stderr, result.stderr
+    assert b"PYTHONIOENCODING=utf-8" in result.stderr

@@ -942,6 +942,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_one_line_validation(exc, what))
     except _UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except UnicodeEncodeError as exc:
+        # Text output in a terminal set to ASCII or latin-1: not the input's fault.
+        encoding = getattr(sys.stdout, "encoding", None) or exc.encoding
+        return _fail(
+            f"the output's encoding ({encoding}) cannot show {exc.object[exc.start]!r}: "
+            "use a UTF-8 locale, or set PYTHONIOENCODING=utf-8"
+        )
     except (DifficultCustomersError, ValueError) as exc:
         return _fail(str(exc))
     return status
