@@ -16,8 +16,8 @@ Without STATE, the state is read from standard input when it is not a terminal (
 means no state); ``-`` reads it from standard input in any case. Only regular files and
 standard input are read, at most :data:`MAX_STATE_BYTES` bytes.
 
-Bad input is reported on stderr in one line, with exit status 2; a usage error (an unknown
-option, options that do not go together) likewise, with exit status 64. Everything printed that
+Bad input and usage errors (an unknown option, options that do not go together) are
+reported on stderr in one line, with exit status 2. Everything printed that
 comes from the caller or a rule pack has its control characters (terminal escapes, bidi
 overrides) escaped, so a hostile state or pack cannot drive the terminal.
 """
@@ -62,10 +62,10 @@ __all__ = [
 
 EXIT_BAD_INPUT = 2
 """Exit status for bad input: a state, a line, a file, a pack, a locale or a value."""
-EXIT_USAGE = 64
-"""Exit status for a usage error: an unknown option, or options that do not go together
-(64 is ``EX_USAGE`` of sysexits.h). Told apart from bad input, so that a script knows
-whether to fix its call or its data."""
+EXIT_USAGE = 2
+"""Exit status for a usage error: an unknown option, or options that do not go together.
+The status of bad input, as argparse gives it and as the design of the command line says
+every error gets; the message says which it is."""
 EXIT_INTERRUPTED = 130
 """Exit status after Ctrl-C, the one a shell gives a command killed by SIGINT."""
 
@@ -750,8 +750,8 @@ def _parser() -> argparse.ArgumentParser:
         "\n"
         "exit status:\n"
         "  0 success; 1 check found a violation or a wrong quote, or the output's reader\n"
-        "  went away; 2 bad input (a state, a line, a file, a pack, a locale, a value);\n"
-        "  64 usage error (an unknown option, options that do not go together);\n"
+        "  went away; 2 bad input (a state, a line, a file, a pack, a locale, a value) or\n"
+        "  a usage error (an unknown option, options that do not go together);\n"
         "  130 interrupted (Ctrl-C)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -917,9 +917,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status.
 
     Returns 0 on success; 1 when ``check`` finds a violation or a wrong quote, or when the
-    reader of the output went away (``| head``); :data:`EXIT_BAD_INPUT` (2) for bad input;
-    :data:`EXIT_USAGE` (64) for a usage error, which those argparse finds raise through
-    ``SystemExit``, as argparse does everywhere; :data:`EXIT_INTERRUPTED` (130) after Ctrl-C.
+    reader of the output went away (``| head``); :data:`EXIT_BAD_INPUT` (2) for bad input,
+    and :data:`EXIT_USAGE` (also 2) for a usage error, which those argparse finds raise
+    through ``SystemExit``, as argparse does everywhere; :data:`EXIT_INTERRUPTED` (130) after
+    Ctrl-C.
     """
     args = _parser().parse_args(argv)
     try:
