@@ -65,6 +65,9 @@ def test_a_column_that_is_neither_a_field_nor_kept_is_an_error(tmp_path: Path) -
     assert [(p.column, p.rule) for p in caught.value.problems] == [
         ("moood", "not a state field (did you mean 'mood'?)")
     ]
+    # The file is named: a batch job reading several would not say which otherwise.
+    assert caught.value.source == str(source)
+    assert str(caught.value).startswith(f"invalid states in {source}: column 'moood'")
 
 
 def test_bad_values_name_the_column_the_rule_and_the_first_rows(tmp_path: Path) -> None:

@@ -314,11 +314,17 @@ class FrameError(DifficultCustomersError, ValueError):
 
     Attributes:
         problems: every column that breaks a rule, in column order.
+        source: the file the states were read from (a Parquet file), or ``None`` for a
+            frame passed in.
+
+    .. versionchanged:: 0.2 ``source``.
     """
 
-    def __init__(self, problems: Iterable[ColumnProblem]) -> None:
+    def __init__(self, problems: Iterable[ColumnProblem], *, source: str | None = None) -> None:
         self.problems = tuple(problems)
+        self.source = source
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return "invalid states in the frame: " + "; ".join(map(str, self.problems))
+        where = "the frame" if self.source is None else self.source
+        return f"invalid states in {where}: " + "; ".join(map(str, self.problems))

@@ -123,9 +123,12 @@ def advise_parquet(
     )
     if _ROW in connection.read_parquet(_literal(path)).columns:  # the schema only
         rule = "the name of the row numbers DuckDB's reader adds: rename the column"
-        raise FrameError([ColumnProblem(_ROW, rule)])
+        raise FrameError([ColumnProblem(_ROW, rule)], source=os.fspath(source))
     states = connection.read_parquet(_literal(path), file_row_number=True)
-    columns = _checked_columns(states, kept, book)
+    try:
+        columns = _checked_columns(states, kept, book)
+    except FrameError as error:
+        raise FrameError(error.problems, source=os.fspath(source)) from None
     # The expression itself rather than its text: sqlglot need not read back what it wrote.
     advice_ids = rulebook_expression(rulebook_logic(book), columns, inline=True)
     select = exp.select(*(exp.column(name, quoted=True) for name in kept), advice_ids)
