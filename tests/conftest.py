@@ -51,6 +51,33 @@ def run_prebuilt(code: str, folder: Path) -> str:
     return result.stdout
 
 
+def one_rule_pack(folder: Path, when: str, rule_id: str = "one-rule", quote: str = "'") -> Path:
+    """A rule pack file in ``folder`` of one rule, ``rule_id``, applying ``when`` (written
+    between ``quote`` marks in the TOML, ``'`` or ``"``) and citing a built-in source."""
+    from difficult_customers import default_rulebook
+
+    source = default_rulebook()["stay-calm"].sources[0]
+    pack = folder / "one-rule.toml"
+    pack.write_text(
+        f"""
+[pack]
+name = "one-rule"
+
+[[rules]]
+id = "{rule_id}"
+kind = "do"
+phase = "listen"
+when = {quote}{when}{quote}
+title = "One rule"
+rationale = "A rule of a pack."
+phrasing = [{{ text = "One rule." }}]
+sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
+""",
+        encoding="utf-8",
+    )
+    return pack
+
+
 def seeds_dir() -> Path:
     """The seed articles: ``$DIFFICULT_CUSTOMERS_SEEDS``, else the project's own ``sources/``
     (inside the installed package, else at the repository's top)."""

@@ -591,28 +591,10 @@ def test_an_arrow_table_with_a_repeated_column_name() -> None:
 def test_counts_beyond_the_largest_state_count(tmp_path: Any, when: str) -> None:
     # A condition may compare a count with any integer, as advise() does; polars raised
     # its own OverflowError for a constant wider than its integers.
+    from conftest import one_rule_pack
     from difficult_customers import load_rulebook
 
-    source = default_rulebook()["stay-calm"].sources[0]
-    pack = tmp_path / "pack.toml"
-    pack.write_text(
-        f"""
-[pack]
-name = "large"
-
-[[rules]]
-id = "large-count"
-kind = "do"
-phase = "listen"
-when = '{when}'
-title = "Large"
-rationale = "A rule of a pack."
-phrasing = [{{ text = "Large." }}]
-sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
-""",
-        encoding="utf-8",
-    )
-    book = load_rulebook(pack)
+    book = load_rulebook(one_rule_pack(tmp_path, when, "large-count"))
     rows = [
         {"warnings_given": w, "offensive_remarks": o}
         for w in (0, 1, 2, 3, 9_999, 10_000)

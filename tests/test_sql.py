@@ -163,30 +163,12 @@ def test_a_rule_pack_cannot_inject_sql(
     tmp_path: Any, rule_id: str, when: str, refusal: str
 ) -> None:
     # Through the loader, the values that could reach SQL are validated patterns.
+    from conftest import one_rule_pack
     from difficult_customers import load_rulebook
     from difficult_customers.errors import RulebookError
 
-    pack = tmp_path / "pack.toml"
-    source = default_rulebook()["stay-calm"].sources[0]
-    pack.write_text(
-        f"""
-[pack]
-name = "hostile"
-
-[[rules]]
-id = "{rule_id}"
-kind = "do"
-phase = "listen"
-when = "{when}"
-title = "Hostile"
-rationale = "Hostile rule."
-phrasing = [{{ text = "Hostile." }}]
-sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
-""",
-        encoding="utf-8",
-    )
     with pytest.raises(RulebookError, match=refusal):
-        load_rulebook(pack)
+        load_rulebook(one_rule_pack(tmp_path, when, rule_id, quote='"'))
 
 
 def test_the_logic_is_shared_with_the_engine() -> None:
@@ -229,28 +211,10 @@ def test_spark_equals_advise(
 
 
 def _pack(tmp_path: Any, when: str, rule_id: str = "large-count") -> Any:
+    from conftest import one_rule_pack
     from difficult_customers import load_rulebook
 
-    source = default_rulebook()["stay-calm"].sources[0]
-    pack = tmp_path / f"{rule_id}.toml"
-    pack.write_text(
-        f"""
-[pack]
-name = "{rule_id}"
-
-[[rules]]
-id = "{rule_id}"
-kind = "do"
-phase = "listen"
-when = '{when}'
-title = "Large"
-rationale = "A rule of a pack."
-phrasing = [{{ text = "Large." }}]
-sources = [{{ document = "{source.document}", quote = "{source.quote[:40]}" }}]
-""",
-        encoding="utf-8",
-    )
-    return load_rulebook(pack)
+    return load_rulebook(one_rule_pack(tmp_path, when, rule_id))
 
 
 @pytest.mark.parametrize(
