@@ -29,6 +29,14 @@ settings.load_profile(
 REPO = Path(__file__).resolve().parents[1]
 
 
+def fresh_python(code: str) -> str:
+    """The standard output of ``code`` run in a fresh interpreter (failing if it fails)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return result.stdout
+
+
 def run_prebuilt(code: str, folder: Path) -> str:
     """The output of ``code`` run in a fresh interpreter whose built-in rulebook and catalogs
     come from artifacts built into ``folder``, as an installed wheel has them (a checkout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_prebuilt
+from conftest import fresh_python, run_prebuilt
 from difficult_customers import (
     Details,
     Effect,
@@ -35,15 +35,13 @@ def test_the_schemas_of_deferred_models_are_built_on_first_use() -> None:
         "import json\n"
         "print(json.dumps([m.model_json_schema() for m in deferred], sort_keys=True))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    output = fresh_python(code)
     from difficult_customers import Details, Effect, Phrasing, Recommendation, Rule, Source
 
     built = [
         m.model_json_schema() for m in (Rule, Phrasing, Source, Effect, Details, Recommendation)
     ]
-    assert json.loads(result.stdout) == built
+    assert json.loads(output) == built
 
 
 def test_a_recommendation_built_without_validation_is_the_validated_one() -> None:
@@ -155,7 +153,4 @@ def test_the_import_loads_nothing_a_pydantic_program_does_not() -> None:
         "extra = set(sys.modules) - floor\n"
         "print(' '.join(sorted(m for m in extra if m.split('.')[0] != 'difficult_customers')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert result.stdout.split() == []
+    assert fresh_python(code).split() == []

@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-import subprocess
-import sys
 import tokenize
 from datetime import timedelta
 from decimal import Decimal
@@ -25,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from conftest import fresh_python
 from difficult_customers import (
     Advice,
     ConversationState,
@@ -324,10 +323,7 @@ class TestLazyCatalogs:
             "import difficult_customers as dc; dc.advise(mood='angry'); "
             "print(dc.default_rulebook().catalogs.loaded())"
         )
-        output = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        assert output.stdout.strip() == "('en',)"
+        assert fresh_python(code).strip() == "('en',)"
 
     def test_pickles_as_the_plain_catalogs(self) -> None:
         book = self.fresh()

@@ -341,8 +341,7 @@ def test_a_frame_of_many_chunks_gathered_in_parts(
 def test_no_pandas_for_a_polars_frame() -> None:
     # pyarrow's pa.array() and to_numpy() import pandas when it is installed: a fifth of a
     # second in the first call of a process, for a frame that has nothing to do with pandas.
-    import subprocess
-    import sys
+    from conftest import fresh_python
 
     code = (
         "import sys, polars as pl\n"
@@ -352,10 +351,7 @@ def test_no_pandas_for_a_polars_frame() -> None:
         "advise_frame(frame, text=True)\n"
         "print('pandas' in sys.modules)\n"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert found.stdout.strip() == "False"
+    assert fresh_python(code).strip() == "False"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from pydantic import BaseModel
 
+from conftest import fresh_python
 from difficult_customers import (
     Condition,
     ConversationState,
@@ -498,16 +499,14 @@ def test_a_first_advice_from_fresh_artifacts_parses_no_source(artifacts: Path) -
         "except Exception as exc:\n"
         "    print(exc)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    output = fresh_python(code)
     from pydantic import ValidationError
 
     from difficult_customers import Details
 
     with pytest.raises(ValidationError) as expected:
         Details(deposit_percent=150)  # type: ignore[arg-type]
-    assert result.stdout.strip() == str(expected.value).strip()
+    assert output.strip() == str(expected.value).strip()
 
 
 def test_a_hand_built_condition_is_still_checked_once_trees_are_seeded() -> None:
