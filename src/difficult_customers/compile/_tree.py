@@ -26,8 +26,10 @@ from typing import Any, Literal
 from .. import _seeds
 from .._parser import _OPERATORS, _checked_tree, _Checker, _ordered_members, _pairs, _Pass
 from ..conditions import Condition, FieldType, state_schema
+from ..state import MAX_COUNT
 
 __all__ = [
+    "BEYOND_COUNTS",
     "LOWERED_CACHE_SIZE",
     "OPERATORS",
     "RULE_ID",
@@ -40,6 +42,7 @@ __all__ = [
     "Member",
     "Node",
     "Not",
+    "bounded",
     "lower",
     "names",
     "require",
@@ -48,6 +51,24 @@ __all__ = [
 
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
 Value = bool | int | str
+
+#: What a count constant above MAX_COUNT is compared as (see :func:`bounded`).
+BEYOND_COUNTS = MAX_COUNT + 1
+
+
+def bounded(value: Value) -> Value:
+    """A count constant, at most ``MAX_COUNT + 1``; any other constant as it is.
+
+    A condition may compare a count with any integer, and a state's counts are 0 to
+    MAX_COUNT (validation refuses others): against each of them, ``count op n`` for an
+    ``n`` above MAX_COUNT is ``count op MAX_COUNT + 1``, for every operator and for ``in``.
+    So a back-end holds no integer that an engine might read as wider than its integers
+    (polars has none for a constant of 40 digits, and one of 20 would widen the column).
+    """
+    # type(), not isinstance(): True is an int to Python, and only counts are compared
+    # with integers.
+    return BEYOND_COUNTS if type(value) is int and value > BEYOND_COUNTS else value
+
 
 #: Every comparison operator a lowered tree holds, with its Python meaning (a bool for
 #: Python values; for polars columns, the expression comparing them).

@@ -29,7 +29,7 @@ from ._tree import (
     Member,
     Node,
     Not,
-    Value,
+    bounded,
     require,
 )
 
@@ -41,8 +41,6 @@ require("pyarrow", "frames", "difficult_customers.compile.polars")
 import numpy as np  # noqa: E402  (after the checks, so a missing extra says which)
 import polars as pl  # noqa: E402
 import pyarrow as pa  # type: ignore[import-untyped]  # noqa: E402
-
-from ..state import MAX_COUNT  # noqa: E402
 
 __all__ = [
     "Bitmap",
@@ -69,37 +67,19 @@ def expression(node: Node) -> pl.Expr:
     if isinstance(node, Flag):
         return pl.col(node.name)
     if isinstance(node, Compare):
-        value = _bounded(node.value)
-        compared: pl.Expr = OPERATORS[node.op](pl.col(node.name), pl.lit(value))
+        compared: pl.Expr = OPERATORS[node.op](pl.col(node.name), pl.lit(bounded(node.value)))
         return compared
     if isinstance(node, Fields):
         between: pl.Expr = OPERATORS[node.op](pl.col(node.left), pl.col(node.right))
         return between
     if isinstance(node, Member):
-        member = pl.col(node.name).is_in(list(dict.fromkeys(map(_bounded, node.values))))
+        member = pl.col(node.name).is_in(list(dict.fromkeys(map(bounded, node.values))))
         return ~member if node.negated else member
     if isinstance(node, Not):
         return ~expression(node.operand)
     assert isinstance(node, AllOf | AnyOf)
     combine = operator.and_ if isinstance(node, AllOf) else operator.or_
     return functools.reduce(combine, (expression(operand) for operand in node.operands))
-
-
-#: What a count constant above MAX_COUNT is compared as (see :func:`_bounded`).
-_BEYOND = MAX_COUNT + 1
-
-
-def _bounded(value: Value) -> Value:
-    """A count constant, at most ``MAX_COUNT + 1``; any other constant as it is.
-
-    A condition may compare a count with any integer, and a state's counts are 0 to
-    MAX_COUNT (validation refuses others): against each of them, ``count op n`` for an
-    ``n`` above MAX_COUNT is ``count op MAX_COUNT + 1``, for every operator and for ``in``.
-    polars has no integer for a constant of 40 digits, and one of 20 would widen the column.
-    """
-    # type(), not isinstance(): True is an int to Python, and only counts are compared
-    # with integers.
-    return _BEYOND if type(value) is int and value > _BEYOND else value
 
 
 def fired(logic: RulebookLogic, *, ended: pl.Expr | None = None) -> list[pl.Expr]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ._logic import RulebookLogic, rulebook_logic
 from ._tree import (
+    BEYOND_COUNTS,
     RULE_ID,
     AllOf,
     AnyOf,
@@ -30,6 +31,7 @@ from ._tree import (
     Node,
     Not,
     Value,
+    bounded,
     names,
     require,
 )
@@ -41,7 +43,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError  # noqa: E402
 
 from ..conditions import FieldType, state_schema  # noqa: E402
 from ..errors import RulebookError  # noqa: E402
-from ..state import MAX_COUNT, ConversationState  # noqa: E402
+from ..state import ConversationState  # noqa: E402
 
 __all__ = [
     "INLINE_DIALECTS",
@@ -78,23 +80,6 @@ _ITEM = "_rule_id"
 _FIRED = "_fired"
 
 
-#: What a count constant above MAX_COUNT is written as (see :func:`_bounded`).
-_BEYOND = MAX_COUNT + 1
-
-
-def _bounded(field_type: FieldType, value: Value) -> Value:
-    """A count constant, at most ``MAX_COUNT + 1``; any other constant as it is.
-
-    A condition may compare a count with any integer, and a state's counts are 0 to
-    MAX_COUNT: against every one of them, ``count op n`` for an ``n`` above MAX_COUNT is
-    ``count op MAX_COUNT + 1``, for each of the six operators and for ``in``. So the SQL
-    holds no integer an engine might read as something wider than its integers.
-    """
-    if field_type.kind == "int" and type(value) is int and value > _BEYOND:
-        return _BEYOND
-    return value
-
-
 class _Writer:
     """Lowered trees to sqlglot expressions over the columns present."""
 
@@ -115,7 +100,7 @@ class _Writer:
         # type() rather than isinstance(): True is an int to Python, not a count.
         if field_type.kind == "bool" and type(value) is bool:
             return exp.Boolean(this=value)
-        if field_type.kind == "int" and type(value) is int and 0 <= value <= _BEYOND:
+        if field_type.kind == "int" and type(value) is int and 0 <= value <= BEYOND_COUNTS:
             return exp.Literal.number(value)
         if (
             field_type.kind == "enum"
@@ -133,14 +118,14 @@ class _Writer:
             return self.field(node.name)
         if isinstance(node, Compare):
             field_type = self.schema[node.name]
-            right = self.literal(node.name, field_type, _bounded(field_type, node.value))
+            right = self.literal(node.name, field_type, bounded(node.value))
             return _COMPARE[node.op](this=self.field(node.name), expression=right)
         if isinstance(node, Fields):
             return _COMPARE[node.op](this=self.field(node.left), expression=self.field(node.right))
         if isinstance(node, Member):
             field_type = self.schema[node.name]
-            bounded = dict.fromkeys(_bounded(field_type, value) for value in node.values)
-            values = [self.literal(node.name, field_type, value) for value in bounded]
+            distinct = dict.fromkeys(bounded(value) for value in node.values)
+            values = [self.literal(node.name, field_type, value) for value in distinct]
             member: Sql = exp.In(this=self.field(node.name), expressions=values)
             return exp.Not(this=exp.Paren(this=member)) if node.negated else exp.Paren(this=member)
         if isinstance(node, Not):
