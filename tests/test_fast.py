@@ -134,6 +134,40 @@ def test_batches_equal_the_reference(
             assert_same(fast, reference)
 
 
+@settings(max_examples=30)
+@given(batch=st.lists(states(), min_size=1, max_size=8), locale=st.sampled_from(LOCALES))
+def test_states_seen_before_equal_the_reference(
+    batch: list[ConversationState], locale: str
+) -> None:
+    # The second pass finds each state's key by its field values: from an equal state, not
+    # the same object, and through advise_many as well as advise.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="seen")
+    first = [advise(state, locale=locale, rulebook=book) for state in batch]
+    again = [ConversationState.model_validate(state.model_dump()) for state in batch]
+    for results in (
+        [advise(state, locale=locale, rulebook=book) for state in again],
+        advise_many(again, locale=locale, rulebook=book),
+    ):
+        for state, fast, before in zip(again, results, first, strict=True):
+            assert fast.state is state
+            assert_same(fast, _reference(state, locale=locale, rulebook=book))
+            assert fast == before
+    assert len(engine._fast(book).keys) == len(set(batch))
+
+
+def test_once_full_the_states_kept_stay_and_others_are_evaluated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "MAX_FAST_CACHE", 2)
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="full")
+    kept = [ConversationState(mood="calm"), ConversationState(offensive_remarks=2)]
+    later = [ConversationState(threats=True), ConversationState(channel="email")]
+    for state in (*kept, *later, *later, *kept):
+        assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
+    fast = engine._fast(book)
+    assert list(fast.keys) == [engine._state_values(state.__dict__) for state in kept]
+
+
 @st.composite
 def rulebooks(draw: st.DrawFn) -> Rulebook:
     """The built-in rules with random conditions, endings and repeats; same texts, same
@@ -193,6 +227,7 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = engine._fast(book)
     assert len(fast.resolved) <= 3
     assert len(fast.voices) <= 2
+    assert len(fast.keys) <= 3
     assert all(len(voice.groups) <= 3 for voice in fast.voices.values())
     assert all(len(voice.rendered) <= 3 for voice in fast.voices.values())
 
@@ -236,6 +271,7 @@ def test_long_done_sets_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(fast.done_masks) == [short.done]
     # Nor is the advice of a state with a long done set: its key would hold every id.
     assert [key[3] for voice in fast.voices.values() for key in voice.groups] == [short.done]
+    assert [key[3] for key in fast.keys.values()] == [short.done]
 
 
 def test_equal_details_written_differently_are_not_confused() -> None:

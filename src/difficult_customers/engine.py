@@ -7,6 +7,7 @@ the rulebook data: preconditions, ``overrides`` and the (phase, priority, id) or
 from __future__ import annotations
 
 import importlib
+import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, overload
@@ -367,6 +368,8 @@ MAX_CACHED_DONE = 64
 
 
 _new = object.__new__
+# A state's field values, in field order: its key (see _Fast.key) is a function of them.
+_state_values = operator.itemgetter(*ConversationState.model_fields)
 # Advice, and a class of the same slots to fill one in (advice._Building): set by the first
 # _Fast, which every call of _advise_fast follows.
 _ADVICE: type[Advice]
@@ -400,7 +403,10 @@ if TYPE_CHECKING:
     ]
 
 Key = tuple[int, object, bool, tuple[str, ...], int]
-"""What the rendered groups of a state depend on: see :func:`_advise_fast`."""
+"""What the rendered groups of a state depend on: see :meth:`_Fast.key`."""
+
+Seen = tuple[object, ...]
+"""A state's field values, in field order (``_state_values``)."""
 
 
 class _Voice:
@@ -415,7 +421,7 @@ class _Voice:
         self.tag = self.renderer.tag
         self.labels = self.renderer.labels()
         self.details = details
-        # Per state key (see _advise_fast), and per what is shown (see _Fast.groups).
+        # Per state key (see _Fast.key), and per what is shown (see _Fast.groups).
         self.groups: dict[Key, Groups] = {}
         self.rendered: dict[tuple[int, int, object, int], Groups] = {}
         # One object per distinct rendering, shared by every group that holds it: texts with
@@ -432,6 +438,7 @@ class _Fast:
         "book",
         "done_masks",
         "fired",
+        "keys",
         "moves",
         "overriders",
         "phrasings",
@@ -480,6 +487,7 @@ class _Fast:
         self.overriders = tuple((1 << i, _mask(plan.overrides[i])) for i in plan.overriders)
         self.resolved: dict[int, int] = {}
         self.done_masks: dict[tuple[str, ...], int] = {}
+        self.keys: dict[Seen, Key] = {}
         self.voices: dict[object, _Voice] = {}
 
     def _first_quiet(self, values: Mapping[str, Any]) -> int:
@@ -491,6 +499,31 @@ class _Fast:
             quiet = compile_quiet(self.book)
         self.quiet = quiet
         return self.quiet(values)
+
+    def key(self, seen: Seen, state: ConversationState) -> Key:
+        """The key of a state whose field values (``seen``) are not in :attr:`keys`.
+
+        The rendered groups of a state are a function of its key: which rules and
+        phrasings hold (``bits``), the channel (which phrasing, which form of address),
+        whether the conversation has ended, the steps already carried out, and, while the
+        customer speaks, which rules reading ``customer_speaking`` would hold once they stop
+        (``-1`` otherwise). States recur, in one conversation and across many: finding the
+        key of one seen before costs less than evaluating the rules. The first states seen
+        are kept, up to :data:`MAX_FAST_CACHE`; once it is full, a state not in it is
+        evaluated each time (flushing it would let a stream of new states, each seen once,
+        push out the ones that recur).
+        """
+        values = state.__dict__
+        key = (
+            self.fired(values),
+            values["channel"],
+            values["ended"],
+            values["done"],
+            self.quiet(values) if values["customer_speaking"] else -1,
+        )
+        if len(self.keys) < MAX_FAST_CACHE and len(key[3]) <= MAX_CACHED_DONE:
+            self.keys[seen] = key
+        return key
 
     def kept(self, fired: int) -> int:
         """The fired rules that no kept, fired rule overrides (see :func:`_decide`)."""
@@ -546,7 +579,7 @@ class _Fast:
 
     def groups(self, voice: _Voice, key: Key, state: ConversationState) -> Groups:
         """The rendered groups of a state whose key is not cached, cached under ``key`` (see
-        :func:`_advise_fast`).
+        :meth:`key`).
         """
         bits, channel, ended, ids, quiet = key
         fired = bits & self.rule_bits
@@ -622,22 +655,19 @@ def _fast(book: Rulebook) -> _Fast:
     return fast
 
 
-def _advise_fast(fast: _Fast, voice: _Voice, state: ConversationState) -> Advice:
+def _advise_fast(
+    fast: _Fast, voice: _Voice, state: ConversationState, seen: Seen | None = None
+) -> Advice:
     """:func:`_advise_reference` with bitmasks and caches: equal advice, a fraction of the cost.
 
-    The rendered groups are a function of the key alone: which rules and phrasings hold
-    (``bits``), the channel (which phrasing, which form of address), whether the
-    conversation has ended, the steps already carried out, and, while the customer speaks,
-    which rules reading ``customer_speaking`` would hold once they stop (``-1`` otherwise).
+    A state's key (see :meth:`_Fast.key`), then the rendered groups of that key. ``seen``
+    is the state's field values, if the caller has them already.
     """
-    values = state.__dict__
-    key = (
-        fast.fired(values),
-        values["channel"],
-        values["ended"],
-        values["done"],
-        fast.quiet(values) if values["customer_speaking"] else -1,
-    )
+    if seen is None:
+        seen = _state_values(state.__dict__)
+    key = fast.keys.get(seen)
+    if key is None:
+        key = fast.key(seen, state)
     groups = voice.groups.get(key)
     if groups is None:
         groups = fast.groups(voice, key, state)
@@ -724,11 +754,13 @@ def advise(
     return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
 
 
-def advise_valid(state: ConversationState, locale: str | Locale, book: Rulebook) -> Advice:
+def advise_valid(
+    state: ConversationState, locale: str | Locale, book: Rulebook, seen: Seen | None = None
+) -> Advice:
     """:func:`advise` without details for a state already validated, without its dispatch.
 
     For library code that holds a :class:`ConversationState` it made itself, such as
-    :meth:`Conversation.advise` on every turn.
+    :meth:`Conversation.advise` on every turn; ``seen``, its field values if known.
     """
     try:
         fast: _Fast = book._cache["fast"]
@@ -738,7 +770,7 @@ def advise_valid(state: ConversationState, locale: str | Locale, book: Rulebook)
         voice = fast.voices[locale]
     except (KeyError, TypeError):  # first use, or not a locale (negotiation says so)
         voice = fast.voice(locale, None)
-    return _advise_fast(fast, voice, state)
+    return _advise_fast(fast, voice, state, seen)
 
 
 def _reference(
