@@ -27,9 +27,12 @@ from difficult_customers import (
     default_rulebook,
     parse_event,
 )
+from difficult_customers import conversation as dc_conversation
 from difficult_customers import testing as dc_testing
 from difficult_customers.conversation import MAX_EVENTS, fold
-from difficult_customers.events import EVENT_TYPES, FACT_FIELDS
+from difficult_customers.engine import _reference
+from difficult_customers.events import EVENT_TYPES, FACT_FIELDS, CustomerMood
+from difficult_customers.state import MAX_COUNT
 
 BOOK = default_rulebook()
 
@@ -550,6 +553,60 @@ def test_a_turn_builds_the_state_validation_would(events: list[dict[str, object]
         assert copy.deepcopy(state) == validated
         with pytest.raises(ValidationError, match="frozen"):
             state.mood = "calm"  # type: ignore[assignment]
+
+
+@given(live_events(), st.sampled_from(["phone", "in_person", "email"]))
+def test_a_turn_taken_before_gives_what_the_fold_gives(
+    events: list[dict[str, object]], channel: str
+) -> None:
+    # The second conversation takes the first one's turns again, from equal states that
+    # are not the same objects: each turn is then found, not folded.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="turns")
+    folded = Conversation(channel=channel, rulebook=book).apply(*events).states
+    for _ in range(2):
+        conv = Conversation(ConversationState(channel=channel), rulebook=book)
+        for event, expected in zip(events, folded, strict=True):
+            conv = conv.apply(event)
+            assert conv.state == expected
+            assert conv.state.__dict__ == expected.__dict__
+            assert conv.advise(locale="pl") == _reference(expected, locale="pl", rulebook=book)
+        assert conv.states == folded
+
+
+def test_only_turns_of_shared_events_are_kept_and_only_so_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="kept")
+    turns = dc_conversation._folding_of(book).turns
+    conv = Conversation(rulebook=book)
+    # An event model made anew for each turn is not kept: its id would not be seen again.
+    for mood in ("angry", "calm", "furious"):
+        conv = conv.apply(CustomerMood(mood=mood))
+    assert not turns
+    # Those read from dicts, and the instance of each event without fields, are.
+    conv = (
+        conv.apply(INSULT)
+        .apply(CustomerInsulted())
+        .apply({"type": "customer_mood", "mood": "calm"})
+    )
+    assert len(turns) == 3
+    monkeypatch.setattr(dc_conversation, "MAX_KEPT_TURNS", 4)
+    for _ in range(3):
+        conv = conv.apply(INSULT)
+    assert len(turns) == 4
+    assert conv.state.offensive_remarks == 5
+
+
+def test_a_turn_refused_is_refused_again() -> None:
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="refused")
+    at_limit = Conversation(offensive_remarks=MAX_COUNT, rulebook=book)
+    ended = Conversation(ended=True, rulebook=book)
+    for _ in range(2):
+        with pytest.raises(ValidationError, match="offensive_remarks"):
+            at_limit.apply(INSULT)
+        with pytest.raises(ConversationEndedError):
+            ended.apply(INSULT)
+    assert not dc_conversation._folding_of(book).turns
 
 
 def test_the_states_of_a_turn_share_their_field_names_only_until_copied() -> None:

@@ -22,6 +22,7 @@ from .engine import (
     StateInput,
     _coerce_state,
     _rulebook,
+    _state_values,
     advise,
     advise_valid,
     decided_ids,
@@ -38,7 +39,9 @@ from .events import (
     CustomerThreatened,
     Event,
     Facts,
+    _bare_of_class,
     _from_dict,
+    _shared_events,
     event_json,
     parse_event,
 )
@@ -58,10 +61,14 @@ from .state import (
 if TYPE_CHECKING:
     from .engine import DetailsInput
 
-__all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "Conversation", "Turn", "fold"]
+__all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "MAX_KEPT_TURNS", "Conversation", "Turn", "fold"]
 
 #: Most events one conversation may hold; a real exchange has tens.
 MAX_EVENTS = 10_000
+#: Most turns (a state and an event, and the state they led to) kept per rulebook, so that
+#: a turn taken before, in any conversation, is not folded again. Each holds a state, about
+#: 2 KB; the first ones are kept (see :meth:`Conversation.apply`).
+MAX_KEPT_TURNS = 1024
 #: Longest JSON text :meth:`Conversation.from_json` reads, in bytes.
 MAX_JSON_BYTES = 5_000_000
 
@@ -101,7 +108,7 @@ def _fold(
 class _Folding:
     """What the fold needs of one rulebook, worked out once and kept with the rulebook."""
 
-    __slots__ = ("after_ending", "each_turn", "moves", "rulebook")
+    __slots__ = ("after_ending", "each_turn", "moves", "rulebook", "turns")
 
     def __init__(self, rulebook: Rulebook) -> None:
         self.rulebook = rulebook
@@ -117,6 +124,13 @@ class _Folding:
         }
         self.each_turn = frozenset(rule.id for rule in rulebook if rule.repeats == "each_turn")
         self.after_ending = tuple(rule.id for rule in rulebook if rule.after_ending)
+        #: The turns taken so far (see Conversation.apply): by the field values of the state
+        #: before and the id of the event, that event, the state after, its fields and
+        #: their values.
+        self.turns: dict[
+            tuple[tuple[object, ...], int],
+            tuple[Event, ConversationState, dict[str, Any], tuple[object, ...]],
+        ] = {}
 
 
 def _state_value(effect: Effect) -> Any:
@@ -350,6 +364,7 @@ class Conversation:
         "_initial",
         "_length",
         "_previous",
+        "_seen",
         "_state",
         "_turns",
         "_values",
@@ -366,8 +381,10 @@ class Conversation:
     def _start(self, folding: _Folding, initial: ConversationState) -> None:
         self._folding = folding
         self._initial = self._state = initial
-        # The current state's fields, read without the cost of a pydantic attribute.
+        # The current state's fields, read without the cost of a pydantic attribute, and
+        # their values in field order once needed (see apply).
         self._values: dict[str, Any] = initial.__dict__
+        self._seen: tuple[object, ...] | None = None
         self._previous: Conversation | None = None
         self._event: Event | None = None
         self._length = 0
@@ -380,6 +397,7 @@ class Conversation:
         new._initial = self._initial
         new._state = state
         new._values = state.__dict__
+        new._seen = None
         new._previous = self
         new._event = event
         new._length = self._length + 1
@@ -514,41 +532,36 @@ class Conversation:
         length = self._length
         if len(events) == 1 and length < MAX_EVENTS:
             # One event: the common turn of a live conversation, kept as short as it can be
-            # (a turn should cost about what its advice does), so fold() is written out.
+            # (a turn should cost about what its advice does).
             event: Any = events[0]
-            try:
-                if type(event) is dict:
+            if type(event) is dict:
+                try:
                     event = _from_dict(event)
-                    step = _FOLDS[type(event)]  # the union's models only
-                else:
-                    found = _FOLDS.get(type(event))  # an event model, found by its class
-                    if found is None:
-                        event = parse_event(event)
-                        found = _FOLDS.get(type(event)) or _step_of(event)
-                    step = found
-            except ValidationError as exc:
-                exc.add_note("in events[0]")
-                raise
+                except ValidationError as exc:
+                    exc.add_note("in events[0]")
+                    raise
             folding = self._folding
-            values = self._values.copy()
-            if values["ended"] and step is not _agent_followed:
-                raise ConversationEndedError(event, allowed=folding.after_ending)
-            if step(values, event, folding):
-                # ConversationState._trusted(values), written out: its call would be a
-                # twentieth of the turn.
-                state = _new(ConversationState)
-                _set_dict(state, values)
-                _set_fields_set(state, _EVERY_FIELD)
-                _set_extra(state, None)
-                _set_private(state, None)
+            seen = self._seen
+            if seen is None:
+                seen = self._seen = _state_values(self._values)
+            # A turn taken before, in this conversation or another, is not folded again: the
+            # fold is a function of the state's values and the event. Events are found by
+            # identity, since hashing a model costs more than a fold: those read from dicts
+            # are shared instances, and so is the one instance of each event without fields.
+            shared = _bare_of_class.get(type(event))
+            if shared is None and _shared_events.get(id(event)) is event:
+                shared = event
+            known = None if shared is None else folding.turns.get((seen, id(shared)))
+            if known is not None and known[0] is shared:
+                _, state, values, after = known
             else:
-                state = ConversationState.model_validate(values)
-                values = state.__dict__
+                event, state, values, after = self._fold_one(event, shared, seen)
             new = _new(Conversation)
             new._folding = folding
             new._initial = self._initial
             new._state = state
             new._values = values
+            new._seen = after
             new._previous = self
             new._event = event
             new._length = length + 1
@@ -570,6 +583,46 @@ class Conversation:
             conv = conv._then(event, state)
         return conv
 
+    def _fold_one(
+        self, event: Any, shared: Event | None, seen: tuple[object, ...]
+    ) -> tuple[Event, ConversationState, dict[str, Any], tuple[object, ...]]:
+        """:meth:`apply` of one event not taken from this state before: :func:`fold` written
+        out, and the turn kept if its event is a shared instance (see :meth:`apply`).
+
+        Returns the event (a model), the state after it, that state's fields and their
+        values.
+        """
+        try:
+            step = _FOLDS.get(type(event))  # an event model, found by its class
+            if step is None:
+                event = parse_event(event)
+                step = _FOLDS.get(type(event)) or _step_of(event)
+        except ValidationError as exc:
+            exc.add_note("in events[0]")
+            raise
+        folding = self._folding
+        values = self._values.copy()
+        if values["ended"] and step is not _agent_followed:
+            raise ConversationEndedError(event, allowed=folding.after_ending)
+        if step(values, event, folding):
+            # ConversationState._trusted(values), written out: its call would be a twentieth
+            # of the turn.
+            state = _new(ConversationState)
+            _set_dict(state, values)
+            _set_fields_set(state, _EVERY_FIELD)
+            _set_extra(state, None)
+            _set_private(state, None)
+        else:
+            state = ConversationState.model_validate(values)
+            values = state.__dict__
+        after = _state_values(values)
+        # The first turns are kept: flushing would let a stream of turns taken once push out
+        # the ones every conversation takes. The event is kept with its turn, so that its id
+        # stays its own.
+        if shared is not None and len(folding.turns) < MAX_KEPT_TURNS:
+            folding.turns[seen, id(shared)] = (shared, state, values, after)
+        return event, state, values, after
+
     # -- advising ------------------------------------------------------------------------
 
     def advise(
@@ -589,7 +642,7 @@ class Conversation:
         book = self._folding.rulebook if rulebook is None else _rulebook(rulebook)
         if details is None:
             # The state was validated when it was made: straight to the fast path.
-            return advise_valid(self._state, locale, book)
+            return advise_valid(self._state, locale, book, self._seen)
         return advise(self._state, locale=locale, details=details, rulebook=book)
 
     def advise_each(

@@ -204,6 +204,20 @@ _BARE: dict[str, Event] = {
     if set(kind.model_fields) == {"type"}
 }
 
+# The same by the event's class: any instance of one of these classes equals its instance.
+_bare_of_class: dict[type, Event] = {type(event): event for event in _BARE.values()}
+
+# Every instance parse_event shares, by id: a conversation finds a turn taken before by its
+# event's identity (see Conversation.apply). Each is kept here for good, so its id stays
+# its own; there are as many as the bounded caches below hold.
+_shared_events: dict[int, Event] = {id(event): event for event in _BARE.values()}
+
+
+def _share(event: Event) -> Event:
+    _shared_events[id(event)] = event
+    return event
+
+
 # Checked by identity first: isinstance() on a pydantic model class costs more than a turn's
 # whole fold would.
 _MODELS: frozenset[type] = frozenset(_KINDS)
@@ -264,7 +278,7 @@ def _from_dict(event: dict[str, Any]) -> Event:
                     if known is None:
                         known = _ADAPTER.validate_python(event)
                         if len(seen) < _MAX_SEEN:
-                            seen[value] = known
+                            seen[value] = _share(known)
                     return known
             elif kind == "facts":
                 values = event.get("values")
@@ -296,7 +310,7 @@ def _facts(event: dict[str, Any], values: dict[Any, Any]) -> Event:
         value = values[name]
         parsed = _ADAPTER.validate_python(event)
         if type(name) is str and (type(value) is str or type(value) is bool):
-            _SEEN_FACT.setdefault(name, {})[value] = parsed
+            _SEEN_FACT.setdefault(name, {})[value] = _share(parsed)
         return parsed
     for value in values.values():
         if type(value) is not str and type(value) is not bool:
@@ -306,7 +320,7 @@ def _facts(event: dict[str, Any], values: dict[Any, Any]) -> Event:
     if known is None:
         known = _ADAPTER.validate_python(event)
         if len(_SEEN_FACTS) < _MAX_SEEN:
-            _SEEN_FACTS[key] = known
+            _SEEN_FACTS[key] = _share(known)
     return known
 
 
