@@ -311,6 +311,17 @@ class TestSameErrors:
         )
         assert fast.value.field == "done"
 
+    def test_an_unknown_done_rule_is_not_kept(self) -> None:
+        # The caches hold done ids only once they are known to be the rulebook's own.
+        book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="unknown-done")
+        state = ConversationState(done=("issue-warnin",))
+        for _ in range(2):
+            with pytest.raises(UnknownRuleError):
+                advise(state, rulebook=book)
+        fast = engine._fast(book)
+        assert not fast.keys
+        assert not fast.done_masks
+
     def test_iter_advice_checks_the_locale_when_called(self) -> None:
         with pytest.raises(UnsupportedLocaleError):
             iter_advice([], locale="xx")

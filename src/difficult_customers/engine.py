@@ -521,7 +521,10 @@ class _Fast:
             values["done"],
             self.quiet(values) if values["customer_speaking"] else -1,
         )
-        if len(self.keys) < MAX_FAST_CACHE and len(key[3]) <= MAX_CACHED_DONE:
+        ids = key[3]
+        if ids:
+            self.done(state)  # an unknown id raises here, before its key is kept
+        if len(self.keys) < MAX_FAST_CACHE and len(ids) <= MAX_CACHED_DONE:
             self.keys[seen] = key
         return key
 
