@@ -8,10 +8,13 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from difficult_customers import (
     Advice,
+    ConversationState,
     Recommendation,
     Rule,
     Rulebook,
@@ -19,6 +22,9 @@ from difficult_customers import (
     advise,
     default_rulebook,
 )
+from difficult_customers import advice as advice_module
+from difficult_customers.engine import _reference
+from strategies import states
 
 
 @pytest.fixture
@@ -362,3 +368,37 @@ def test_markdown_puts_each_field_on_one_line() -> None:
     assert escape_markdown("one\n\n  two") == "one two"
     assert escape_markdown("12. not a list") == "12\\. not a list"
     assert escape_markdown("a\u00a0: b  c") == "a\u00a0: b  c"
+
+
+@settings(max_examples=60)
+@given(
+    state=states(),
+    locale=st.sampled_from(["en", "fr", "pl"]),
+    indent=st.sampled_from([None, 0, 1, 2, 4]),
+    reference=st.booleans(),
+)
+def test_to_json_is_json_dumps_of_to_dict(
+    state: ConversationState, locale: str, indent: int | None, reference: bool
+) -> None:
+    # Written from each recommendation's kept JSON: the same text as the plain dump, for
+    # shared recommendations (the fast path) and new ones (the reference path) alike.
+    make = _reference if reference else advise
+    for _ in range(2):
+        advice = make(state, locale=locale)
+        expected = json.dumps(advice.to_dict(), ensure_ascii=False, indent=indent)
+        assert advice.to_json(indent=indent) == expected
+        assert json.loads(advice.to_json(indent=indent)) == advice.to_dict()
+
+
+def test_to_json_keeps_a_bounded_number_of_recommendations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(advice_module, "MAX_KEPT_JSON", 3)
+    for remarks in range(4):
+        advice = _reference(offensive_remarks=remarks, agent_upset=True)
+        assert advice.to_json(indent=None) == json.dumps(advice.to_dict(), ensure_ascii=False)
+        assert len(advice_module._kept_json) <= 3
+    # An indentation json.dumps takes but that is not a count is written as json.dumps does.
+    assert advice.to_json(indent="\t") == json.dumps(  # type: ignore[arg-type]
+        advice.to_dict(), ensure_ascii=False, indent="\t"
+    )

@@ -122,10 +122,28 @@ class Advice:
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The advice as JSON; non-ASCII text is kept as is."""
+        """The advice as JSON; non-ASCII text is kept as is.
+
+        The text of ``json.dumps(advice.to_dict(), ensure_ascii=False, indent=indent)``,
+        written from each recommendation's JSON, kept from its first use: advice from the
+        same rulebook shares its recommendation objects, and writing them is most of the
+        cost of a batch's JSON Lines.
+        """
         import json  # here: most processes never write JSON, and json costs 1.5 ms to import
 
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+        if indent is not None and (type(indent) is not int or indent < 0):
+            return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+        state = json.dumps(self.state.model_dump(mode="json"), ensure_ascii=False, indent=indent)
+        members = [("locale", json.dumps(self.locale, ensure_ascii=False)), ("state", state)]
+        for name, group in (
+            ("attitudes", self.attitudes),
+            ("actions", self.actions),
+            ("pending", self.pending),
+            ("avoid", self.avoid),
+        ):
+            items = [_json_of(recommendation, indent) for recommendation in group]
+            members.append((name, _json_list(items, indent)))
+        return _json_object(members, indent)
 
     def _label(self, key: str) -> str:
         return dict(self.labels).get(key, key)
@@ -264,3 +282,48 @@ class _Building:
     """
 
     __slots__ = Advice.__slots__
+
+
+#: Most recommendations whose JSON :meth:`Advice.to_json` keeps, per indentation; emptied
+#: when full.
+MAX_KEPT_JSON = 4096
+
+# By the id of the recommendation, kept with it so that the id stays its own.
+_kept_json: dict[tuple[int, int | None], tuple[Recommendation, str]] = {}
+
+
+def _json_of(recommendation: Recommendation, indent: int | None) -> str:
+    """``json.dumps`` of the recommendation's JSON-ready dictionary, as if at the top level."""
+    key = (id(recommendation), indent)
+    kept = _kept_json.get(key)
+    if kept is not None and kept[0] is recommendation:
+        return kept[1]
+    import json
+
+    text = json.dumps(recommendation.model_dump(mode="json"), ensure_ascii=False, indent=indent)
+    if len(_kept_json) >= MAX_KEPT_JSON:
+        _kept_json.clear()
+    _kept_json[key] = (recommendation, text)
+    return text
+
+
+# json.dumps's layout, for values already written at the top level: with an indentation,
+# each line of a member or item moves right by one level (a line break can only be the
+# layout's, since json.dumps escapes it inside strings).
+def _json_list(items: list[str], indent: int | None) -> str:
+    if not items:
+        return "[]"
+    if indent is None:
+        return "[" + ", ".join(items) + "]"
+    pad = "\n" + " " * indent
+    return "[" + pad + ("," + pad).join(item.replace("\n", pad) for item in items) + "\n]"
+
+
+def _json_object(members: list[tuple[str, str]], indent: int | None) -> str:
+    import json
+
+    pairs = [json.dumps(name) + ": " + value for name, value in members]
+    if indent is None:
+        return "{" + ", ".join(pairs) + "}"
+    pad = "\n" + " " * indent
+    return "{" + pad + ("," + pad).join(pair.replace("\n", pad) for pair in pairs) + "\n}"
