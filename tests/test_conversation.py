@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -31,8 +32,8 @@ from difficult_customers import conversation as dc_conversation
 from difficult_customers import testing as dc_testing
 from difficult_customers.conversation import MAX_EVENTS, fold
 from difficult_customers.engine import _reference
-from difficult_customers.events import EVENT_TYPES, FACT_FIELDS, CustomerMood
-from difficult_customers.state import MAX_COUNT
+from difficult_customers.events import EVENT_TYPES, FACT_FIELDS, CustomerMood, Facts
+from difficult_customers.state import MAX_COUNT, Mood
 
 BOOK = default_rulebook()
 
@@ -607,6 +608,38 @@ def test_a_turn_refused_is_refused_again() -> None:
         with pytest.raises(ConversationEndedError):
             ended.apply(INSULT)
     assert not dc_conversation._folding_of(book).turns
+
+
+def test_an_event_built_without_validation_does_not_make_advice_depend_on_the_cache() -> None:
+    # model_construct and model_copy(update=) skip pydantic's validation: an event built so
+    # brought a value the fold never checks ("angry" as text, not Mood.ANGRY) into a state
+    # built without validation, which the fast path then refused (a bare AttributeError)
+    # unless an equal, valid state had been advised before, when its key was found cached.
+    seeded = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="seeded")
+    advise(ConversationState(mood="angry"), rulebook=seeded)
+    for book in (seeded, Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="unseeded")):
+        for event in (
+            CustomerMood.model_construct(mood="angry"),
+            CustomerMood(mood="calm").model_copy(update={"mood": "angry"}),
+        ):
+            conv = Conversation(rulebook=book).apply(event)
+            assert conv.advise() == _reference(conv.state, rulebook=book)
+            assert conv.state.mood is Mood.ANGRY
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: CustomerMood.model_construct(mood="livid"),
+        lambda: CustomerMood(mood="calm").model_copy(update={"mood": "livid"}),
+        lambda: AgentFollowed.model_construct(rule="Not A Rule"),
+        lambda: Facts.model_construct(values={"done": ("issue-warning",)}),
+        lambda: Facts(values={"resolved": True}).model_copy(update={"values": {"ended": True}}),
+    ],
+)
+def test_an_event_is_validated_however_it_is_built(build: Callable[[], object]) -> None:
+    with pytest.raises(ValidationError):
+        build()
 
 
 def test_the_states_of_a_turn_share_their_field_names_only_until_copied() -> None:
