@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
 
@@ -43,6 +43,23 @@ __all__ = [
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The fold trusts an event model's values (it builds the next state without validating
+    # it), and conversations and the fast path keep what they worked out from equal values:
+    # pydantic's two ways of building a model without validating it validate here, as
+    # ConversationState's do.
+    if not TYPE_CHECKING:  # the plugin types model_construct from the fields
+
+        @classmethod
+        def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
+            """Validates like the constructor: an event is never built from unchecked values."""
+            return cls.model_validate(values)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, validated like a new event."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return self.model_validate({**self.__dict__, **update})
 
     @property
     def by_customer(self) -> bool:
