@@ -767,6 +767,40 @@ def test_a_fact_parsed_before_does_not_let_a_lookalike_through(wrong: object) ->
         parse_event({"type": "facts", "values": {"resolved": wrong, "unsatisfiable": True}})
 
 
+def test_the_facts_of_a_shared_event_cannot_be_changed() -> None:
+    # A facts event read from a dict is one instance shared by every conversation, and a
+    # turn taken with it is kept (Conversation.apply): were its values a plain dict, one
+    # caller changing them would change the event every later conversation gets for the
+    # same dict, while the kept turn still led where the old values did.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="facts-shared")
+    learnt = {"type": "facts", "values": {"resolved": True}}
+    (event,) = Conversation(rulebook=book).apply(learnt).events
+    values = event.values
+    for change in (
+        lambda: values.__setitem__("resolved", False),
+        lambda: values.update(resolved=False),
+        lambda: values.setdefault("agent_upset", True),
+        lambda: values.pop("resolved"),
+        lambda: values.popitem(),
+        lambda: values.clear(),
+        lambda: values.__delitem__("resolved"),
+        lambda: values.__ior__({"resolved": False}),
+    ):
+        with pytest.raises(TypeError, match="facts"):
+            change()
+    assert event.values == {"resolved": True}
+    again = Conversation(rulebook=book).apply(learnt)
+    assert again.events == (event,)
+    assert again.state == fold(ConversationState(), again.events[0], book)
+    # Copies, pickles and dumps hold the same facts; a dump is a plain dict again.
+    for copied in (copy.deepcopy(event), pickle.loads(pickle.dumps(event))):
+        assert copied == event
+        assert copied.values == {"resolved": True}
+    assert event.model_dump()["values"] == {"resolved": True}
+    assert type(event.model_dump()["values"]) is dict
+    assert parse_event(json.loads(event.model_dump_json())) == event
+
+
 def test_a_conversation_under_a_pack_advises_with_the_pack() -> None:
     from difficult_customers import Rule
 
