@@ -165,6 +165,28 @@ _DERIVED: dict[str, str] = {
 MAX_FACTS = 32
 
 
+def _read_only(*args: object, **kwargs: object) -> typing.NoReturn:
+    raise TypeError("the facts of an event cannot be changed: make a new facts event")
+
+
+class _FactValues(dict[str, Any]):
+    """The values of a :class:`Facts` event: a dict that cannot be changed.
+
+    Events are frozen, and one instance of an event read from a dict is shared by every
+    conversation (see :func:`_from_dict`), which also keep the turns taken with it: a
+    change to its values would reach all of them, and the turns kept would no longer be
+    the event's. Copies and pickles hold the same facts, as unchangeable.
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy would otherwise fill a new one in item by item.
+        return (_FactValues, (dict(self),))
+
+
 class Facts(_Event):
     """Something the caller has learnt: ``{"resolved": true}``, ``{"complaint_validity": ...}``.
 
@@ -191,7 +213,7 @@ class Facts(_Event):
         # Validated by the state model itself, so a fact is held to the same types and
         # values as a snapshot; kept as the model's values (enums, not strings).
         checked = ConversationState.model_validate(values)
-        return {name: getattr(checked, name) for name in sorted(values)}
+        return _FactValues({name: getattr(checked, name) for name in sorted(values)})
 
 
 Event = Annotated[
