@@ -29,6 +29,7 @@ from difficult_customers import (
     parse_event,
 )
 from difficult_customers import conversation as dc_conversation
+from difficult_customers import engine as dc_engine
 from difficult_customers import testing as dc_testing
 from difficult_customers.conversation import MAX_EVENTS, fold
 from difficult_customers.engine import _reference
@@ -596,6 +597,28 @@ def test_only_turns_of_shared_events_are_kept_and_only_so_many(
         conv = conv.apply(INSULT)
     assert len(turns) == 4
     assert conv.state.offensive_remarks == 5
+
+
+def test_turns_of_long_done_sets_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As for the fast path's caches (engine.MAX_CACHED_DONE): a turn from or to a state with
+    # a long done set would hold every id twice, so that a kept turn is not the 2 KB that
+    # SECURITY.md says but, with a pack of hundreds of rules, four times that.
+    monkeypatch.setattr(dc_engine, "MAX_CACHED_DONE", 1)
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="long-done")
+    turns = dc_conversation._folding_of(book).turns
+    short = Conversation(done=("stay-calm",), rulebook=book)
+    long = Conversation(done=("show-empathy", "stay-calm"), rulebook=book)
+    for _ in range(2):
+        for conv, event in (
+            (short, INSULT),  # kept
+            (short, followed("show-empathy")),  # to a long one
+            (long, INSULT),  # from a long one
+            (long, followed("issue-warning")),
+        ):
+            after = conv.apply(event)
+            assert after.state == fold(conv.state, parse_event(event), book)
+    assert [len(seen[-2]) for seen, _ in turns] == [1]
+    assert [len(state.done) for _, state, _, _ in turns.values()] == [1]
 
 
 def test_a_turn_refused_is_refused_again() -> None:
