@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from babel import Locale
 from pydantic import ValidationError
 
+from . import engine as _engine
 from .advice import Advice
 from .details import Details
 from .engine import (
@@ -618,8 +619,14 @@ class Conversation:
         after = _state_values(values)
         # The first turns are kept: flushing would let a stream of turns taken once push out
         # the ones every conversation takes. The event is kept with its turn, so that its id
-        # stays its own.
-        if shared is not None and len(folding.turns) < MAX_KEPT_TURNS:
+        # stays its own. As in the fast path's caches, not a turn from or to a long done set,
+        # which it would hold twice.
+        if (
+            shared is not None
+            and len(folding.turns) < MAX_KEPT_TURNS
+            and len(values["done"]) <= _engine.MAX_CACHED_DONE
+            and len(self._values["done"]) <= _engine.MAX_CACHED_DONE
+        ):
             folding.turns[seen, id(shared)] = (shared, state, values, after)
         return event, state, values, after
 
