@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -30,6 +30,7 @@ from difficult_customers import (
 )
 from difficult_customers import conversation as dc_conversation
 from difficult_customers import engine as dc_engine
+from difficult_customers import events as dc_events
 from difficult_customers import testing as dc_testing
 from difficult_customers.conversation import MAX_EVENTS, fold
 from difficult_customers.engine import _reference
@@ -573,6 +574,100 @@ def test_a_turn_taken_before_gives_what_the_fold_gives(
             assert conv.state.__dict__ == expected.__dict__
             assert conv.advise(locale="pl") == _reference(expected, locale="pl", rulebook=book)
         assert conv.states == folded
+
+
+def _other_effects() -> Rulebook:
+    """The built-in rules, same ids, but other effects, endings and repeats."""
+    from difficult_customers import Rule
+
+    changed = {
+        "issue-warning": {"effects": {"warnings_given": "+3"}},
+        "stay-calm": {"effects": {"ended": True}, "repeats": "each_turn"},
+        "listen-without-interrupting": {"repeats": False, "after_ending": True},
+        "end-the-conversation": {"effects": {"resolved": True}},
+        "record-the-complaint": {"after_ending": False},
+    }
+    rules = [
+        Rule.model_validate({**rule.model_dump(), **changed[rule.id]})
+        if rule.id in changed
+        else rule
+        for rule in BOOK.rules
+    ]
+    return Rulebook(rules, catalogs=BOOK.catalogs, name="other-effects")
+
+
+_EVENT_DICTS = st.one_of(
+    st.sampled_from([{"type": kind} for kind in EVENT_TYPES if kind in dc_events._BARE]),
+    st.builds(
+        lambda mood: {"type": "customer_mood", "mood": mood},
+        st.sampled_from(["calm", "upset", "angry", "furious"]),
+    ),
+    st.builds(
+        followed,
+        st.sampled_from([*BOOK.ids[:12], *BOOK.ids[-6:], "no-such-rule"]),
+    ),
+    st.builds(
+        lambda name, value: {"type": "facts", "values": {name: value}},
+        st.sampled_from(["resolved", "agent_can_handle"]),
+        st.booleans(),
+    ),
+)
+
+
+def _outcome(turn: Callable[..., object], *args: object) -> object:
+    """The fields of the state after the first event of ``args``, or the error raised."""
+    try:
+        result = turn(*args)
+    except Exception as exc:  # the same error, every time
+        return type(exc), str(exc)
+    if isinstance(result, Conversation):
+        result = result.states[len(result) - len(args)]
+    assert isinstance(result, ConversationState)
+    return result.__dict__
+
+
+@settings(max_examples=60)
+@given(
+    starts=st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "ended": st.booleans(),
+                "offensive_remarks": st.sampled_from([0, MAX_COUNT - 1, MAX_COUNT]),
+                "warnings_given": st.sampled_from([0, MAX_COUNT - 2, MAX_COUNT]),
+                "done": st.sampled_from([(), ("stay-calm",), ("listen-without-interrupting",)]),
+            },
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    events=st.lists(_EVENT_DICTS, max_size=10),
+    other_first=st.booleans(),
+)
+def test_turns_kept_for_one_rulebook_are_not_taken_for_another(
+    starts: list[dict[str, object]], events: list[dict[str, object]], other_first: bool
+) -> None:
+    # The same dicts (so the same shared events) from equal states, under two rulebooks
+    # with the same ids and other effects: each turn, found or folded, raising or not,
+    # gives what fold() gives under its own rulebook, on the first pass and the second.
+    books = (Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="same-ids"), _other_effects())
+    if other_first:
+        books = books[::-1]
+    for _ in range(2):
+        convs = [Conversation(start, rulebook=book) for start in starts for book in books]
+        for event in events:
+            for position, conv in enumerate(convs):
+                book = conv.rulebook
+                expected = _outcome(fold, conv.state, parse_event(event), book)
+                assert _outcome(conv.apply, event) == expected
+                # Two events take the path that keeps nothing; the second never fails.
+                assert _outcome(conv.apply, event, followed("debrief-with-colleagues")) == expected
+                if isinstance(expected, dict):
+                    convs[position] = after = conv.apply(event)
+                    for other in books:
+                        assert after.advise(rulebook=other) == _reference(
+                            after.state, rulebook=other
+                        )
 
 
 def test_only_turns_of_shared_events_are_kept_and_only_so_many(
