@@ -26,7 +26,9 @@ from pydantic import ValidationError
 from conftest import fresh_python
 from difficult_customers import (
     Advice,
+    Conversation,
     ConversationState,
+    CustomerInsulted,
     Details,
     FormOfAddress,
     Rulebook,
@@ -44,6 +46,7 @@ from difficult_customers.engine import _reference, iter_advice
 from difficult_customers.errors import ConditionSyntaxError, RulebookError
 from difficult_customers.i18n import LazyCatalogs, load_catalogs
 from difficult_customers.rules import DOMAIN, builtin_locales_dir
+from difficult_customers.state import MAX_COUNT
 from strategies import _consistent, conditions, state_fields, states
 
 BOOK = default_rulebook()
@@ -203,6 +206,35 @@ def test_random_rulebooks_equal_the_reference(
                 advise(state, locale=locale, details=extra, rulebook=book),
                 _reference(state, locale=locale, details=extra, rulebook=book),
             )
+
+
+@settings(max_examples=25)
+@given(
+    books=st.tuples(rulebooks(), rulebooks()),
+    batch=st.lists(states(), min_size=1, max_size=6),
+    full=st.booleans(),
+)
+def test_states_seen_under_one_rulebook_are_not_taken_for_another(
+    books: tuple[Rulebook, Rulebook], batch: list[ConversationState], full: bool
+) -> None:
+    # The same states (as equal objects, and through conversations advised with the other
+    # rulebook, which pass on their field values) under two rulebooks with the same ids and
+    # other conditions: a key kept for one is not the other's, full cache or not.
+    with pytest.MonkeyPatch.context() as patch:
+        if full:
+            patch.setattr(engine, "MAX_FAST_CACHE", 2)
+        for _ in range(2):
+            for state in batch:
+                again = ConversationState.model_validate(state.model_dump())
+                conv = Conversation(again, rulebook=books[0])
+                if not again.ended and again.offensive_remarks < MAX_COUNT:
+                    conv = conv.apply(CustomerInsulted())  # which keeps its field values
+                for book in books:
+                    for given_state in (state, again):
+                        fast = advise(given_state, rulebook=book)
+                        assert fast.state is given_state
+                        assert_same(fast, _reference(given_state, rulebook=book))
+                    assert_same(conv.advise(rulebook=book), _reference(conv.state, rulebook=book))
 
 
 @settings(max_examples=30)
