@@ -68,7 +68,7 @@ __all__ = ["MAX_EVENTS", "MAX_JSON_BYTES", "MAX_KEPT_TURNS", "Conversation", "Tu
 MAX_EVENTS = 10_000
 #: Most turns (a state and an event, and the state they led to) kept per rulebook, so that
 #: a turn taken before, in any conversation, is not folded again. Each holds a state, about
-#: 2 KB; the first ones are kept (see :meth:`Conversation.apply`).
+#: 1.5 KB; the first ones are kept (see :meth:`Conversation.apply`).
 MAX_KEPT_TURNS = 1024
 #: Longest JSON text :meth:`Conversation.from_json` reads, in bytes.
 MAX_JSON_BYTES = 5_000_000
