@@ -323,14 +323,17 @@ def test_a_slice_of_a_frame() -> None:
         assert found == [_expected(row)[0] for row in rows[start : start + 200]], start
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("text", [False, True])
 def test_a_frame_of_many_chunks_gathered_in_parts(
-    monkeypatch: pytest.MonkeyPatch, text: bool
+    monkeypatch: pytest.MonkeyPatch, text: bool, threads: int
 ) -> None:
-    # Large frames are evaluated a slice at a time and their lists gathered in parts, one
-    # per thread: the same paths, on a frame small enough to check row by row.
+    # Large frames are evaluated a slice at a time, in as many threads as polars uses, and
+    # their lists gathered in parts, one per thread: the same paths, on a frame small
+    # enough to check row by row (chunks of 64 rows, and a last one shorter).
     monkeypatch.setattr(frames, "_CHUNK_ROWS", 64)
     monkeypatch.setattr(frames, "_PARALLEL_ROWS", 100)
+    monkeypatch.setattr(frames.pl, "thread_pool_size", lambda: threads)
     rows = random_state_rows(1000, seed=9)
     result = advise_frame(_frame(rows), text=text)
     assert result["rule_ids"].to_list() == [_expected(row)[0] for row in rows]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -506,11 +507,12 @@ def _describe(dtype: pl.DataType) -> str:
 #: Per row, the rules in its advice: ``keys[r, w]`` bit ``b`` is rule ``64 w + b``.
 Keys = np.ndarray[Any, np.dtype[np.uint64]]
 
-#: Rows evaluated together (a multiple of 8, so that each slice's bitmaps start on a byte).
+#: Most rows evaluated together (a multiple of 64, as every chunk is, so that each slice's
+#: bitmaps start on a byte).
 _CHUNK_ROWS = 1 << 20
 
-#: Below this many rows a frame's id lists are gathered in one piece: splitting them
-#: between threads costs more than it saves.
+#: Below this many rows per thread a frame's keys are worked out, and its id lists gathered,
+#: in one thread: splitting them costs more than it saves.
 _PARALLEL_ROWS = 200_000
 
 
@@ -526,10 +528,20 @@ def _keys(logic: RulebookLogic, plan: BitmapPlan, states: pl.DataFrame) -> Keys:
     present = set(states.columns)
     frame = _with_defaults(states)
     ended = "ended" in present
-    keys = [
-        _chunk_keys(logic, plan, frame.slice(offset, _CHUNK_ROWS), ended=ended)
-        for offset in range(0, states.height, _CHUNK_ROWS)
-    ]
+
+    def chunk(offset: int) -> Keys:
+        return _chunk_keys(logic, plan, frame.slice(offset, size), ended=ended)
+
+    # numpy's transposes and overrides run in one thread each, and release the GIL: a large
+    # frame's chunks go to as many threads as polars uses, in row order.
+    workers = min(pl.thread_pool_size(), states.height // _PARALLEL_ROWS)
+    if workers > 1:
+        size = min(_CHUNK_ROWS, -(-states.height // workers // 64) * 64)
+        with ThreadPoolExecutor(workers) as pool:
+            keys = list(pool.map(chunk, range(0, states.height, size)))
+    else:
+        size = _CHUNK_ROWS
+        keys = [chunk(offset) for offset in range(0, states.height, size)]
     if not keys:
         width = max(1, -(-len(logic.ids) // 64))
         keys = [np.zeros((0, width), dtype=np.uint64)]
