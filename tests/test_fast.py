@@ -31,6 +31,7 @@ from difficult_customers import (
     CustomerInsulted,
     Details,
     FormOfAddress,
+    Mood,
     Rulebook,
     UnknownRuleError,
     UnsupportedLocaleError,
@@ -42,6 +43,7 @@ from difficult_customers import (
     parse_condition,
 )
 from difficult_customers._parser import _needs_token_scan, _scan_tokens, _Source
+from difficult_customers.conversation import fold
 from difficult_customers.engine import _reference, iter_advice
 from difficult_customers.errors import ConditionSyntaxError, RulebookError
 from difficult_customers.i18n import LazyCatalogs, load_catalogs
@@ -479,3 +481,36 @@ def test_states_showing_the_same_advice_share_one_rendering(
     for state in (calm, calm.model_copy(update={"done": ("issue-warning",)})):
         assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
     assert len(calls) == 1
+
+
+class _WithAMethod(ConversationState):
+    def abusive(self) -> bool:
+        return self.offensive_remarks > 0
+
+
+class _LooseMood(ConversationState):
+    mood: str = "upset"  # type: ignore[assignment]
+
+
+def test_a_subclass_that_redefines_a_field_is_read_as_a_state() -> None:
+    # Its values may be what the state does not allow: read as the state of its fields,
+    # the same advice on every call, whatever was advised before, and an invalid value is
+    # reported at its field.
+    for book in (Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name=f"sub{i}") for i in (1, 2)):
+        if book.name == "sub2":
+            advise(ConversationState(mood="angry"), rulebook=book)
+        for _ in range(2):
+            advice = advise(_LooseMood(mood="angry"), rulebook=book)
+            assert type(advice.state) is ConversationState
+            assert_same(advice, _reference(ConversationState(mood="angry"), rulebook=book))
+    with pytest.raises(ValidationError, match="mood"):
+        advise(_LooseMood(mood="livid"))
+    with pytest.raises(ValidationError, match="mood"):
+        Conversation(_LooseMood(mood="livid"))
+    folded = fold(_LooseMood(mood="angry"), CustomerInsulted(), BOOK)
+    assert folded == fold(ConversationState(mood="angry"), CustomerInsulted(), BOOK)
+    assert folded.mood is Mood.ANGRY
+    # A subclass that only adds behaviour is taken as it is.
+    state = _WithAMethod(offensive_remarks=1)
+    assert advise(state).state is state
+    assert advise(state).to_dict() == _reference(ConversationState(offensive_remarks=1)).to_dict()

@@ -90,6 +90,8 @@ def fold(state: ConversationState, event: Event, rulebook: Rulebook) -> Conversa
     .. versionadded:: 0.2
     """
     step = _FOLDS.get(type(event)) or _step_of(event)
+    if type(state) is not ConversationState:
+        state = _coerce_state(state, {})  # a subclass that redefines a field, validated
     return _fold(state, event, step, _folding_of(rulebook))
 
 

@@ -189,15 +189,42 @@ def _rulebook(rulebook: Rulebook | None) -> Rulebook:
 
 def _coerce_state(state: StateInput, fields: Mapping[str, Any]) -> ConversationState:
     if isinstance(state, ConversationState):
-        if not fields:
+        if not fields and _as_declared(type(state)):
             return state
-        return ConversationState.model_validate({**state.__dict__, **fields})
+        # A subclass that redefines a field (or validates one its own way) may hold values
+        # a state does not allow: it is read as the state of its fields.
+        values = {name: state.__dict__[name] for name in ConversationState.model_fields}
+        return ConversationState.model_validate({**values, **fields})
     if state is None:
         return ConversationState.model_validate(dict(fields))
     if isinstance(state, Mapping):
         return ConversationState.model_validate({**state, **fields})
     # Anything else is rejected by pydantic with a ValidationError saying what is expected.
     return ConversationState.model_validate(state)
+
+
+# By subclass of ConversationState: whether its instances hold what a state would.
+_DECLARED: dict[type, bool] = {ConversationState: True}
+
+
+def _as_declared(kind: type[ConversationState]) -> bool:
+    """The subclass has the state's fields as the state declares them, and no validators or
+    serializers of its own: its instances are states with more behaviour."""
+    declared = _DECLARED.get(kind)
+    if declared is None:
+        base = ConversationState.model_fields
+        fields = kind.model_fields
+        mine, theirs = ConversationState.__pydantic_decorators__, kind.__pydantic_decorators__
+        declared = all(
+            (fields[name].annotation, fields[name].metadata, fields[name].default)
+            == (field.annotation, field.metadata, field.default)
+            for name, field in base.items()
+        ) and all(
+            getattr(mine, part).keys() == getattr(theirs, part).keys()
+            for part in ("validators", "field_validators", "root_validators", "model_validators")
+        )
+        _DECLARED[kind] = declared
+    return declared
 
 
 _DETAILS: type[Details] | None = None
