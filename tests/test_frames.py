@@ -402,7 +402,29 @@ def test_done_with_too_many_ids_and_nulls() -> None:
     frame = pl.DataFrame({"done": [[], ["stay-calm", None]]})
     (problem,) = _problems_list(frame)
     assert problem.rows == (1,)
-    assert "unknown" in problem.rule
+    assert problem.rule == "no nulls inside the lists: rule ids only"
+
+
+@pytest.mark.parametrize("library", ["polars", "pandas", "pyarrow"])
+def test_a_null_inside_done_is_named_a_null_not_an_unknown_id(library: str) -> None:
+    # A null item was reported as "a rule id is unknown", which sends the reader looking
+    # for a misspelled id that is not there.
+    lists = [["stay-calm"], ["stay-calm", None], ["no-such-rule"], [None]]
+    if library == "polars":
+        frame: Any = pl.DataFrame({"done": lists}, schema={"done": pl.List(pl.String)})
+    elif library == "pandas":
+        frame = pytest.importorskip("pandas").DataFrame({"done": lists})
+    else:
+        frame = pa.table({"done": pa.array(lists, type=pa.list_(pa.string()))})
+    (problem,) = _problems_list(frame)
+    assert (problem.rule, problem.rows, problem.count) == (
+        "no nulls inside the lists: rule ids only",
+        (1, 3),
+        2,
+    )
+    (unknown,) = _problems_list(pl.DataFrame({"done": [["stay-calm"], ["no-such-rule"]]}))
+    assert "a rule id is unknown" in unknown.rule
+    assert unknown.rows == (1,)
 
 
 def test_an_arrow_column_polars_cannot_read_is_named() -> None:

@@ -101,6 +101,23 @@ def test_wrong_types_and_nulls_are_refused(tmp_path: Path) -> None:
     ]
 
 
+def test_a_null_inside_done_is_named_a_null_not_an_unknown_id(tmp_path: Path) -> None:
+    # As in advise_frame(): a null item is not a misspelled id.
+    rows = [{"done": ["stay-calm"]}, {"done": ["stay-calm", None]}, {"done": [None]}]
+    source = _write(tmp_path / "nulls.parquet", rows)
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source)
+    assert [(p.column, p.rule, p.rows) for p in caught.value.problems] == [
+        ("done", "no nulls inside the lists: rule ids only", (1, 2))
+    ]
+    source = _write(tmp_path / "unknown.parquet", [{"done": ["no-such-rule"]}])
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source)
+    assert [(p.column, p.rule) for p in caught.value.problems] == [
+        ("done", "a list of the rulebook's rule ids (a rule id is unknown)")
+    ]
+
+
 def test_rows_contradicting_the_state_rules_are_refused(tmp_path: Path) -> None:
     rows = [
         {"abuse_after_warning": False, "warnings_given": 0},
