@@ -646,7 +646,7 @@ def test_a_done_column_of_empty_lists_only() -> None:
         assert _lists(advise_frame(frame), "rule_ids") == [default, default]
     (problem,) = _problems_list(pl.DataFrame({"done": [[], [None]]}))
     assert problem.rows == (1,)
-    assert "unknown" in problem.rule
+    assert problem.rule == "no nulls inside the lists: rule ids only"
 
 
 def test_a_subclass_of_a_pandas_frame_is_a_pandas_frame() -> None:

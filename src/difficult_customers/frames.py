@@ -449,11 +449,14 @@ def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Pla
     ids = pl.List(pl.Enum(list(rulebook_logic(book).ids)))  # in advice order: rule indices
     cast = column.cast(pl.List(pl.String)).cast(ids, strict=False)
 
-    # Unknown ids and null items are the nulls inside the cast's lists: Arrow counts them.
-    def unknown(frame: pl.DataFrame) -> bool:
-        array = frame.get_column(_cast_name("done")).to_arrow()
-        chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-        return any(chunk.flatten().null_count for chunk in chunks)
+    def nulls_inside(name: str) -> Callable[[pl.DataFrame], bool]:
+        # Arrow counts the nulls of a list column's items: no pass over the rows.
+        def found(frame: pl.DataFrame) -> bool:
+            array = frame.get_column(name).to_arrow()
+            chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+            return any(chunk.flatten().null_count for chunk in chunks)
+
+        return found
 
     return cast, [
         _nulls(states, "done", "no nulls: an empty list for nothing done"),
@@ -463,10 +466,18 @@ def _done_plan(states: pl.DataFrame, dtype: pl.DataType, book: Rulebook) -> _Pla
             column.list.len().max() > MAX_DONE,
             column.list.len() > MAX_DONE,
         ),
+        # Reported before unknown ids: a null item is not a misspelled id.
+        _Check(
+            "done",
+            "no nulls inside the lists: rule ids only",
+            nulls_inside("done"),
+            column.list.eval(pl.element().is_null()).list.any(),
+        ),
+        # Unknown ids are the nulls the cast leaves inside the lists.
         _Check(
             "done",
             rule + " (a rule id is unknown)",
-            unknown,
+            nulls_inside(_cast_name("done")),
             column.list.eval(
                 pl.element().is_null() | ~pl.element().cast(pl.String).is_in(list(book.ids))
             ).list.any(),

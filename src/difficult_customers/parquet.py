@@ -199,6 +199,11 @@ def _checked_columns(states: Any, keep: Sequence[str], book: Rulebook) -> list[s
                 this=exp.func("len", column.copy()), expression=exp.Literal.number(MAX_DONE)
             )
             bad.append((name, too_long, f"at most {MAX_DONE} rule ids"))
+            # Before unknown ids: a null item is not a misspelled id.
+            null_items = exp.condition(
+                f"len(list_filter({column.sql('duckdb')}, _id -> _id IS NULL)) > 0"
+            )
+            bad.append((name, null_items, "no nulls inside the lists: rule ids only"))
             ids = exp.Array(expressions=[exp.Literal.string(i) for i in rulebook_logic(book).ids])
             unknown = exp.condition(
                 f"len(list_filter({column.sql('duckdb')}, "
