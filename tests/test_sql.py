@@ -307,3 +307,54 @@ def test_condition_sql_checks_its_dialect_as_to_sql_does() -> None:
             condition_sql(lower("threats"), dialect)
     with pytest.raises(TypeError, match="dialect must be a string"):
         condition_sql(lower("threats"), None)  # type: ignore[arg-type]
+
+
+def _duckdb_shell_recipe() -> str:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "sql.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S) if "duckdb" in b]
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
+def test_the_duckdb_command_line_recipe_runs_as_written(tmp_path: Any) -> None:
+    # The recipe passed the whole expression (about 140,000 characters for DuckDB) as one
+    # argument, `duckdb -c "...$(cat rule_ids.sql)..."`: past Linux's 128 KiB for one
+    # argument, the shell fails with "Argument list too long" before DuckDB starts. It is
+    # run here as written, with the Python package's DuckDB standing in for the `duckdb`
+    # program (it reads the SQL of `-c`, or else standard input, as that program does).
+    import subprocess
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("the limit on one argument is Linux's")
+    rows = random_state_rows(300, seed=11)
+    _frame(rows).with_row_index("turn_id").write_parquet(tmp_path / "turns.parquet")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    shim = bin_ / "duckdb"
+    shim.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, duckdb\n"
+        "args = sys.argv[1:]\n"
+        "duckdb.execute(args[args.index('-c') + 1] if '-c' in args else sys.stdin.read())\n",
+        encoding="utf-8",
+    )
+    shim.chmod(0o755)
+    path = os.pathsep.join([str(bin_), os.path.dirname(sys.executable), os.environ["PATH"]])
+    env = {**os.environ, "PATH": path}
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", _duckdb_shell_recipe()],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    found = pl.read_parquet(tmp_path / "advice.parquet").sort("turn_id")["rule_ids"].to_list()
+    assert found == [_expected(row) for row in rows]
