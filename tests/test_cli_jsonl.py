@@ -65,6 +65,33 @@ def test_a_file_blank_lines_sets_and_details(cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("moood=calm", "--set: invalid state: moood: Extra inputs are not permitted: no such"),
+        ("mood=livid", "--set: invalid state: mood: Input should be 'calm', 'upset'"),
+        ("offensive_remarks=-1", "--set: invalid state: offensive_remarks: Input should be"),
+        ('done=["no-such-rule"]', "--set: no rule with id 'no-such-rule'"),
+    ],
+)
+def test_a_bad_set_is_named_before_any_line(cli, option: str, message: str) -> None:
+    # It was reported as "line 1: invalid state: moood ...", sending the reader to a line
+    # of their file that has no such field.
+    run = cli(["advise", "--jsonl", "-", "--set", option], lines(STATES))
+    assert (run.status, run.out) == (2, "")
+    assert run.err.startswith(f"difficult-customers: {message}"), run.err
+    assert "line" not in run.err
+
+
+def test_a_set_that_contradicts_only_some_lines_names_the_line(cli) -> None:
+    # abuse_after_warning needs a warning and some abuse, which the lines may record.
+    given = [{"warnings_given": 1, "threats": True}, {}]
+    run = cli(["advise", "--jsonl", "-", "--set", "abuse_after_warning=true"], lines(given))
+    assert run.status == 2
+    assert len(run.out.splitlines()) == 1
+    assert run.err.startswith("difficult-customers: line 2: invalid state: "), run.err
+
+
+@pytest.mark.parametrize(
     ("bad", "message"),
     [
         ('{"mood": "livid"}', "line 2: invalid state: mood: Input should be"),
