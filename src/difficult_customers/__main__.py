@@ -155,12 +155,15 @@ def _describe(item: Mapping[str, Any]) -> str:
 
 
 def _one_line_validation(error: ValidationError, what: str) -> str:
+    return f"invalid {what}: " + _one_line_errors(error.errors(include_url=False))
+
+
+def _one_line_errors(items: Sequence[Any]) -> str:
     # A 2-million-key state has 2 million errors: name the first few, count the rest.
-    items = error.errors(include_url=False)
     parts = [_describe(item) for item in items[:MAX_ERRORS_SHOWN]]
     if len(items) > MAX_ERRORS_SHOWN:
         parts.append(f"... and {len(items) - MAX_ERRORS_SHOWN:,} more")
-    return f"invalid {what}: " + "; ".join(parts)
+    return "; ".join(parts)
 
 
 def _assignments(pairs: Sequence[str], option: str) -> dict[str, Any]:
@@ -318,6 +321,27 @@ def _cmd_advise(args: argparse.Namespace) -> int:
 MAX_STATE_LINE = 100_000
 
 
+def _check_overrides(overrides: dict[str, Any], book: Rulebook) -> None:
+    """Refuse a ``--set`` that no line can make valid, before any line is read.
+
+    Otherwise it is reported under the first line's number, a line that may not name that
+    field at all. Only the rule across fields (``abuse_after_warning``) is left to the
+    lines: they may hold the warning and the abuse it needs.
+    """
+    if not overrides:
+        return
+    try:
+        advise(overrides, rulebook=book)
+    except ValidationError as exc:
+        items = [
+            item for item in exc.errors(include_url=False) if item["type"] != "state_contradiction"
+        ]
+        if items:
+            raise ValueError(f"--set: invalid state: {_one_line_errors(items)}") from None
+    except DifficultCustomersError as exc:
+        raise ValueError(f"--set: {exc}") from None
+
+
 def _advise_jsonl(args: argparse.Namespace) -> int:
     """One state per input line, one advice (JSON) per output line, through the batch path.
 
@@ -326,6 +350,8 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
     """
     details = Details.model_validate(_assignments(args.detail, "--detail"))
     overrides = _assignments(args.set, "--set")
+    book = _rulebook(args.pack)
+    _check_overrides(overrides, book)
     current = [0]  # the line being read, once reading has begun
 
     def states() -> Iterator[dict[str, Any]]:
@@ -350,7 +376,7 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
         states(),
         locale="en" if args.locale is None else args.locale,
         details=details,
-        rulebook=_rulebook(args.pack),
+        rulebook=book,
     )
     written = 0
     try:
