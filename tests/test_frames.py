@@ -599,6 +599,23 @@ def test_an_arrow_table_with_a_repeated_column_name() -> None:
     assert str(problem) == "column 'mood': a column name appears twice"
 
 
+@pytest.mark.parametrize("library", ["pandas", "pyarrow"])
+def test_a_column_with_an_empty_name_is_named_as_it_is(library: str) -> None:
+    # polars names a column without a name "column_0": the error named a column the
+    # frame does not have, and beside a real "column_0" a polars exception came out.
+    if library == "pandas":
+        pd = pytest.importorskip("pandas")
+        alone: Any = pd.DataFrame({"": ["x"], "mood": ["calm"]})
+        beside: Any = pd.DataFrame({"": ["x"], "column_0": ["y"]})
+    else:
+        alone = pa.table({"": ["x"], "mood": ["calm"]})
+        beside = pa.table({"": ["x"], "column_0": ["y"]})
+    (problem,) = _problems_list(alone)
+    assert str(problem) == "column '': not a state field"
+    problems = {p.column: p.rule for p in _problems_list(beside)}
+    assert problems == {"": "not a state field", "column_0": "not a state field"}
+
+
 @pytest.mark.parametrize(
     "when",
     [
