@@ -143,6 +143,9 @@ def _as_polars(frame: object) -> tuple[pl.DataFrame, Kind, dict[str, ColumnProbl
             states, unreadable = _columns(names, frame.column, frame.num_rows)
             return states, "arrow", unreadable
         assert isinstance(converted, pl.DataFrame)
+        if converted.columns != frame.schema.names:
+            # polars names a column without a name "column_0": keep the name it has.
+            converted.columns = frame.schema.names
         return converted, "arrow", {}
     # pandas is not imported for this: a frame of pandas means pandas is imported already.
     pandas = sys.modules.get("pandas")
@@ -202,7 +205,8 @@ def _columns(
             except Exception as error:  # any failure is reported by column
                 unreadable[name] = _unreadable(name, values, error)
         series.append(pl.repeat(None, height, dtype=pl.Null, eager=True).alias(name))
-    return pl.DataFrame(series), unreadable
+    # By name: from a list, polars would name a column without a name "column_0".
+    return pl.DataFrame({each.name: each for each in series}), unreadable
 
 
 def _unreadable(name: str, values: Any, error: Exception) -> ColumnProblem:
