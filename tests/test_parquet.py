@@ -118,6 +118,28 @@ def test_a_null_inside_done_is_named_a_null_not_an_unknown_id(tmp_path: Path) ->
     ]
 
 
+def test_a_done_column_of_empty_lists_only(tmp_path: Path) -> None:
+    # polars, pandas and Arrow write a column in which nothing was done in any row as a
+    # list of nulls, which DuckDB reads as "NULL"[]: it was refused as "not VARCHAR[]",
+    # while advise_frame() takes the same frame.
+    source = tmp_path / "empty.parquet"
+    pl.DataFrame({"turn_id": [1, 2], "mood": ["calm", "angry"], "done": [[], []]}).write_parquet(
+        source
+    )
+    assert pl.read_parquet(source).schema["done"] == pl.List(pl.Null)
+    found = list(advise_parquet(source, keep=["turn_id"]) or [])
+    assert [row["rule_ids"] for row in found] == [
+        _expected({"mood": "calm"}),
+        _expected({"mood": "angry"}),
+    ]
+    pl.DataFrame({"done": [[], [None]]}).write_parquet(source)
+    with pytest.raises(FrameError) as caught:
+        advise_parquet(source)
+    assert [(p.column, p.rule, p.rows) for p in caught.value.problems] == [
+        ("done", "no nulls inside the lists: rule ids only", (1,))
+    ]
+
+
 def test_rows_contradicting_the_state_rules_are_refused(tmp_path: Path) -> None:
     rows = [
         {"abuse_after_warning": False, "warnings_given": 0},
