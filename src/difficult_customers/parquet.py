@@ -163,6 +163,10 @@ def _rows(relation: Any, names: Sequence[str]) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, row, strict=True))
 
 
+#: DuckDB's type for a Parquet list whose items have the null type.
+_EMPTY_LISTS = '"NULL"[]'
+
+
 def _checked_columns(states: Any, keep: Sequence[str], book: Rulebook) -> list[str]:
     """The state fields the file has; raises FrameError listing every problem."""
     fields = ConversationState.model_fields
@@ -190,10 +194,14 @@ def _checked_columns(states: Any, keep: Sequence[str], book: Rulebook) -> list[s
         column = exp.column(name, quoted=True)
         nulls = exp.Is(this=column.copy(), expression=exp.Null())
         if name == "done":
-            if kind != "VARCHAR[]":
+            # A list of nulls is how polars, pandas and Arrow write a column in which
+            # nothing was done in any row; once its lists are checked to be empty, it is
+            # the default, and is not read.
+            if kind not in ("VARCHAR[]", _EMPTY_LISTS):
                 problems.append(ColumnProblem(name, f"a list of rule ids (VARCHAR[]), not {kind}"))
                 continue
-            present.append(name)
+            if kind == "VARCHAR[]":
+                present.append(name)
             bad.append((name, nulls, "no nulls: an empty list for nothing done"))
             too_long = exp.GT(
                 this=exp.func("len", column.copy()), expression=exp.Literal.number(MAX_DONE)
@@ -204,6 +212,8 @@ def _checked_columns(states: Any, keep: Sequence[str], book: Rulebook) -> list[s
                 f"len(list_filter({column.sql('duckdb')}, _id -> _id IS NULL)) > 0"
             )
             bad.append((name, null_items, "no nulls inside the lists: rule ids only"))
+            if kind == _EMPTY_LISTS:
+                continue
             ids = exp.Array(expressions=[exp.Literal.string(i) for i in rulebook_logic(book).ids])
             unknown = exp.condition(
                 f"len(list_filter({column.sql('duckdb')}, "
