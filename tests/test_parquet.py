@@ -186,6 +186,16 @@ def test_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     [
         (["--from-parquet", "missing.parquet"], "no such file: missing.parquet"),
         (["--from-parquet", "{src}", "--set", "mood=calm"], "--set does not apply"),
+        # More than one, as a sentence: it read "a state, --jsonl does not apply".
+        (["--from-parquet", "{src}", "--jsonl"], "file: --jsonl does not apply"),
+        (
+            ["-", "--from-parquet", "{src}", "--jsonl"],
+            "file: a state file and --jsonl do not apply",
+        ),
+        (
+            ["--from-parquet", "{src}", "--set", "mood=calm", "--detail", "x=1", "--sources"],
+            "file: --set, --detail and --sources do not apply",
+        ),
         # Rule ids only: no text in a locale, no rendering to choose.
         (["--from-parquet", "{src}", "--locale", "fr"], "--locale fr does not apply"),
         (["--from-parquet", "{src}", "--format", "markdown"], "--format markdown does not"),
