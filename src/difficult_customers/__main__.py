@@ -413,7 +413,7 @@ def _advise_parquet(args: argparse.Namespace) -> int:
     given = [
         option
         for option, value in (
-            ("a state", args.state),
+            ("a state file", args.state),
             ("--set", args.set),
             ("--detail", args.detail),
             ("--jsonl", args.jsonl),
@@ -424,8 +424,10 @@ def _advise_parquet(args: argparse.Namespace) -> int:
         if value
     ]
     if given:
+        listed = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
+        verb = "does" if len(given) == 1 else "do"
         raise _UsageError(
-            f"--from-parquet reads its states from the file: {', '.join(given)} does not apply"
+            f"--from-parquet reads its states from the file: {listed} {verb} not apply"
         )
     if not os.path.exists(args.from_parquet):
         raise ValueError(f"--from-parquet: no such file: {args.from_parquet}")
