@@ -37,6 +37,24 @@ def fresh_python(code: str) -> str:
     return result.stdout
 
 
+def run_shell(command: str, folder: Path, path: str) -> subprocess.CompletedProcess[str]:
+    """A documented shell recipe, run as written by bash (``pipefail``) in ``folder``, with
+    ``path`` ahead of the PATH and nothing on stdin; text is UTF-8."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env["PATH"] = os.pathsep.join([path, env.get("PATH", "")])
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=folder,
+        env=env,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def run_prebuilt(code: str, folder: Path) -> str:
     """The output of ``code`` run in a fresh interpreter whose built-in rulebook and catalogs
     come from artifacts built into ``folder``, as an installed wheel has them (a checkout

@@ -5,16 +5,15 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 import difficult_customers
+from conftest import run_shell
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -138,19 +137,7 @@ def test_shell_examples_run(command: str, tmp_path: Path) -> None:
     )
     assert pack is not None
     (tmp_path / "my_pack.toml").write_text(pack.group(1), encoding="utf-8")
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    env["PATH"] = f"{Path(script).parent}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", command],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_shell(command, tmp_path, str(Path(script).parent))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
 

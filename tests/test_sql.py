@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from conftest import run_shell
 from difficult_customers import advise, default_rulebook
 from difficult_customers.compile import rulebook_logic
 from difficult_customers.conditions import Condition
@@ -325,7 +326,6 @@ def test_the_duckdb_command_line_recipe_runs_as_written(tmp_path: Any) -> None:
     # argument, the shell fails with "Argument list too long" before DuckDB starts. It is
     # run here as written, with the Python package's DuckDB standing in for the `duckdb`
     # program (it reads the SQL of `-c`, or else standard input, as that program does).
-    import subprocess
     import sys
 
     if sys.platform != "linux":
@@ -343,18 +343,8 @@ def test_the_duckdb_command_line_recipe_runs_as_written(tmp_path: Any) -> None:
         encoding="utf-8",
     )
     shim.chmod(0o755)
-    path = os.pathsep.join([str(bin_), os.path.dirname(sys.executable), os.environ["PATH"]])
-    env = {**os.environ, "PATH": path}
-    result = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", _duckdb_shell_recipe()],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    path = os.pathsep.join([str(bin_), os.path.dirname(sys.executable)])
+    result = run_shell(_duckdb_shell_recipe(), tmp_path, path)
     assert result.returncode == 0, result.stderr
     found = pl.read_parquet(tmp_path / "advice.parquet").sort("turn_id")["rule_ids"].to_list()
     assert found == [_expected(row) for row in rows]
