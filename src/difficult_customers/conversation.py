@@ -48,15 +48,10 @@ from .events import (
 )
 from .rules import Effect, Kind, Rulebook
 from .state import (
-    _EVERY_FIELD,
     MAX_COUNT,
     MAX_DONE,
     ConversationState,
     Mood,
-    _set_dict,
-    _set_extra,
-    _set_fields_set,
-    _set_private,
 )
 
 if TYPE_CHECKING:
@@ -99,7 +94,6 @@ def _fold(
     state: ConversationState, event: Any, step: _Step, folding: _Folding
 ) -> ConversationState:
     values = state.__dict__.copy()
-    # Conversation.apply writes these lines out for one event: a change here belongs there.
     if values["ended"] and step is not _agent_followed:
         raise ConversationEndedError(event, allowed=folding.after_ending)
     if step(values, event, folding):
@@ -589,8 +583,8 @@ class Conversation:
     def _fold_one(
         self, event: Any, shared: Event | None, seen: tuple[object, ...]
     ) -> tuple[Event, ConversationState, dict[str, Any], tuple[object, ...]]:
-        """:meth:`apply` of one event not taken from this state before: :func:`fold` written
-        out, and the turn kept if its event is a shared instance (see :meth:`apply`).
+        """:meth:`apply` of one event not taken from this state before: :func:`fold`, and the
+        turn kept if its event is a shared instance (see :meth:`apply`).
 
         Returns the event (a model), the state after it, that state's fields and their
         values.
@@ -604,20 +598,8 @@ class Conversation:
             exc.add_note("in events[0]")
             raise
         folding = self._folding
-        values = self._values.copy()
-        if values["ended"] and step is not _agent_followed:
-            raise ConversationEndedError(event, allowed=folding.after_ending)
-        if step(values, event, folding):
-            # ConversationState._trusted(values), written out: its call would be a twentieth
-            # of the turn.
-            state = _new(ConversationState)
-            _set_dict(state, values)
-            _set_fields_set(state, _EVERY_FIELD)
-            _set_extra(state, None)
-            _set_private(state, None)
-        else:
-            state = ConversationState.model_validate(values)
-            values = state.__dict__
+        state = _fold(self._state, event, step, folding)
+        values = state.__dict__
         after = _state_values(values)
         # The first turns are kept: flushing would let a stream of turns taken once push out
         # the ones every conversation takes. The event is kept with its turn, so that its id

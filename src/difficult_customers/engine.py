@@ -208,8 +208,8 @@ _DECLARED: dict[type, bool] = {ConversationState: True}
 
 
 def _as_declared(kind: type[ConversationState]) -> bool:
-    """The subclass has the state's fields as the state declares them, and no validators or
-    serializers of its own: its instances are states with more behaviour."""
+    """The subclass has the state's fields as the state declares them, and no validators of
+    its own: its instances are states with more behaviour."""
     declared = _DECLARED.get(kind)
     if declared is None:
         base = ConversationState.model_fields

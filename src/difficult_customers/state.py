@@ -463,7 +463,6 @@ class ConversationState(BaseModel):
         states built here share one set of every field name rather than copying it (a
         tenth of a turn): pydantic only ever adds names to a model's set, and never to a
         frozen model's, and its copies (``copy``, ``deepcopy``, pickling) get their own.
-        ``Conversation.apply`` writes these lines out: a change here belongs there too.
         """
         state = _new(cls)
         # Through pydantic's slot descriptors, which object.__setattr__ would look up by
