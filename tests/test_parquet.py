@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -317,3 +319,19 @@ def test_the_command_line_gives_the_advice_of_advise_for_every_row(
     assert main(["advise", "--from-parquet", str(source), "--keep", "turn_id"]) == 0
     found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert found == [{"turn_id": i, "rule_ids": _expected(r)} for i, r in enumerate(rows)]
+
+
+def test_kept_values_json_has_no_type_for_are_written_as_standard_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A binary column is base64, as JSON exports of bytes usually are, not a Python repr
+    # ("b'\\x00'") that no other language reads; a timestamp is ISO 8601 with its "T".
+    moment = datetime.datetime(2026, 3, 1, 9, 30, 5)
+    rows = [{"blob": b"\x00\xffid", "at": moment, "day": moment.date(), "mood": "angry"}]
+    source = _write(tmp_path / "kept.parquet", rows)
+    keep = ("--keep", "blob", "--keep", "at", "--keep", "day")
+    assert main(["advise", "--from-parquet", str(source), *keep]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert base64.b64decode(row["blob"], validate=True) == b"\x00\xffid"
+    assert row["at"] == "2026-03-01T09:30:05"
+    assert row["day"] == "2026-03-01"

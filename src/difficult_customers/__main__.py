@@ -25,7 +25,9 @@ overrides) escaped, so a hostile state or pack cannot drive the terminal.
 from __future__ import annotations
 
 import argparse
+import base64
 import codecs
+import datetime
 import io
 import json
 import math
@@ -461,7 +463,8 @@ def _advise_parquet(args: argparse.Namespace) -> int:
 def _row_json(row: Mapping[str, Any]) -> str:
     """A row of ``--from-parquet`` output as JSON: a kept float that JSON cannot hold (NaN,
     as pandas writes a missing value, or an infinity) is null; other values JSON has no
-    type for (a timestamp, a decimal) are written as text."""
+    type for are written as text: bytes in base64, a date or a timestamp in ISO 8601, a
+    decimal as its digits."""
 
     def finite(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
@@ -473,7 +476,17 @@ def _row_json(row: Mapping[str, Any]) -> str:
         return value
 
     clean = {name: finite(value) for name, value in row.items()}
-    return json.dumps(clean, ensure_ascii=False, default=str, allow_nan=False)
+    return json.dumps(clean, ensure_ascii=False, default=_as_text, allow_nan=False)
+
+
+def _as_text(value: Any) -> str:
+    # What other readers expect of JSON exports: bytes as base64 (str() would write a
+    # Python repr), a date or time in ISO 8601 (str() puts a space for the "T").
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
 
 
 def _write_line(text: str) -> None:
