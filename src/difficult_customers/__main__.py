@@ -850,7 +850,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read many states, one JSON object per line (at most "
         f"{MAX_STATE_LINE:,} bytes a line), and write one advice (JSON) per line, in order; "
-        "--set applies to every state; the first bad line stops it",
+        "blank lines are skipped; --set applies to every state; the first bad line stops it",
     )
     advise_cmd.add_argument(
         "--from-parquet",
