@@ -713,3 +713,17 @@ def test_the_public_kept_and_fired_expressions_equal_advise() -> None:
         kept(logic, done=pl.col("done"), outcomes=[pl.col(name) for name in outcomes.columns])
     )
     assert advised(staged) == expected
+
+
+def test_what_pandas_and_arrow_results_hold_as_docs_frames_says() -> None:
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    rows = [{"mood": "angry"}, {"mood": "calm"}]
+    cell = advise_frame(pd.DataFrame(rows))["rule_ids"].iloc[0]
+    assert isinstance(cell, np.ndarray)
+    assert cell.tolist() == _expected(rows[0])[0]
+    batch = pa.RecordBatch.from_pylist(rows)
+    result = advise_frame(batch)
+    assert isinstance(result, pa.Table)
+    assert pa.types.is_dictionary(result.schema.field("rule_ids").type.value_type)
+    assert _lists(result, "rule_ids") == [_expected(row)[0] for row in rows]
