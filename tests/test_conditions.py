@@ -649,6 +649,25 @@ def test_a_rank_comparison_no_value_satisfies_is_a_constant(text: str) -> None:
         parse_condition(text)
 
 
+@pytest.mark.parametrize(
+    "text", ["offensive_remarks < 0", "0 > warnings_given", "not offensive_remarks < 0"]
+)
+def test_a_count_below_zero_is_refused_as_a_rank_no_value_has(text: str) -> None:
+    # As `mood > "furious"` is: counts are never negative, so the rule could never fire (or,
+    # negated, the clause is always true and says nothing).
+    with pytest.raises(ConditionTypeError, match="always false") as caught:
+        parse_condition(text)
+    assert "never negative" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["offensive_remarks <= 0", "offensive_remarks > 20000", "0 < warnings_given"]
+)
+def test_count_comparisons_some_count_satisfies_are_accepted(text: str) -> None:
+    # 20,000 is beyond MAX_COUNT, a bound of the input, not of what a count means.
+    parse_condition(text)
+
+
 def test_a_condition_keeps_no_syntax_tree() -> None:
     # Trees are large; a pack of thousands of rules must not keep one per condition.
     condition = parse_condition(EXAMPLE)

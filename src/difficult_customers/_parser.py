@@ -523,6 +523,15 @@ class _Checker(_Pass[None]):
                     self.source,
                     node,
                 )
+            below = "<" if name is left else ">"
+            if field_type.kind == "int" and constant.value == 0 and op.symbol == below:
+                # `offensive_remarks < 0`, the same for counts.
+                raise _type_error(
+                    f"no value of field {name.id!r} satisfies this comparison (counts are "
+                    "never negative): it is always false",
+                    self.source,
+                    node,
+                )
         else:
             raise _type_error("the comparison compares two constants", self.source, node)
 
