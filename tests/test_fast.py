@@ -302,10 +302,29 @@ def test_long_done_sets_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     for state in (short, long):
         assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
     fast = engine._fast(book)
-    assert list(fast.done_masks) == [short.done]
-    # Nor is the advice of a state with a long done set: its key would hold every id.
-    assert [key[3] for voice in fast.voices.values() for key in voice.groups] == [short.done]
-    assert [key[3] for key in fast.keys.values()] == [short.done]
+    # The values kept for a state would hold every id of a long done set; a key holds
+    # only the mask of the rules left out, whatever its length.
+    done = list(ConversationState.model_fields).index("done")
+    assert [values[done] for values in fast.keys] == [short.done]
+    masks = [key[3] for voice in fast.voices.values() for key in voice.groups]
+    assert masks == [fast.done(short.done), fast.done(long.done)]
+    assert all(isinstance(mask, int) for mask in masks)
+
+
+def test_done_sets_leaving_out_the_same_rules_share_a_key() -> None:
+    # Rules that repeat are never left out: done sets that differ only by them are
+    # different states with one key.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="done-repeats")
+    repeating = [rule.id for rule in BOOK.rules if rule.repeats is True][:2]
+    sets = [("issue-warning", "show-empathy"), ("issue-warning", "show-empathy", *repeating)]
+    sets += [("issue-warning", "show-empathy", repeating[0])]
+    for done in sets:
+        state = ConversationState(done=done)
+        assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
+    fast = engine._fast(book)
+    assert len(fast.keys) == len(sets)
+    assert len({key[3] for key in fast.keys.values()}) == 1
+    assert len(next(iter(fast.voices.values())).groups) == 1
 
 
 def test_equal_details_written_differently_are_not_confused() -> None:
@@ -354,7 +373,7 @@ class TestSameErrors:
                 advise(state, rulebook=book)
         fast = engine._fast(book)
         assert not fast.keys
-        assert not fast.done_masks
+        assert not any(voice.groups for voice in fast.voices.values())
 
     def test_iter_advice_checks_the_locale_when_called(self) -> None:
         with pytest.raises(UnsupportedLocaleError):

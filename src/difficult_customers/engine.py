@@ -10,7 +10,7 @@ import importlib
 import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 from pydantic import ValidationError
 
@@ -389,8 +389,8 @@ def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recomm
 MAX_FAST_CACHE = 4096
 #: Most (locale, details) combinations whose rendering the fast path keeps per rulebook.
 MAX_FAST_VOICES = 16
-#: Longest ``done`` set whose mask is kept: a real conversation carries out a few dozen
-#: steps, and a key holds its rule ids alive.
+#: Longest ``done`` set of a state whose key is kept by its field values: a real
+#: conversation carries out a few dozen steps, and the kept values hold its rule ids alive.
 MAX_CACHED_DONE = 64
 
 
@@ -429,7 +429,7 @@ if TYPE_CHECKING:
         tuple[Recommendation, ...],
     ]
 
-Key = tuple[int, object, bool, tuple[str, ...], int]
+Key = tuple[int, object, bool, int, int]
 """What the rendered groups of a state depend on: see :meth:`_Fast.key`."""
 
 Seen = tuple[object, ...]
@@ -463,7 +463,7 @@ class _Fast:
     __slots__ = (
         "after_ending",
         "book",
-        "done_masks",
+        "done_bits",
         "fired",
         "keys",
         "moves",
@@ -513,7 +513,10 @@ class _Fast:
         # In the order of _decide: each overrider after every rule that could override it.
         self.overriders = tuple((1 << i, _mask(plan.overrides[i])) for i in plan.overriders)
         self.resolved: dict[int, int] = {}
-        self.done_masks: dict[tuple[str, ...], int] = {}
+        # A rule carried out is left out of the advice unless it repeats (see _done).
+        self.done_bits = {
+            rule.id: 0 if i in plan.repeats else 1 << i for i, rule in enumerate(rules)
+        }
         self.keys: dict[Seen, Key] = {}
         self.voices: dict[object, _Voice] = {}
 
@@ -532,7 +535,9 @@ class _Fast:
 
         The rendered groups of a state are a function of its key: which rules and
         phrasings hold (``bits``), the channel (which phrasing, which form of address),
-        whether the conversation has ended, the steps already carried out, and, while the
+        whether the conversation has ended, the steps already carried out (as the mask of
+        those left out, so that ``done`` sets that leave out the same rules share a key,
+        and a key stays small however long ``done`` is), and, while the
         customer speaks, which rules reading ``customer_speaking`` would hold once they stop
         (``-1`` otherwise). States recur, in one conversation and across many: finding the
         key of one seen before costs less than evaluating the rules. The first states seen
@@ -541,16 +546,14 @@ class _Fast:
         push out the ones that recur).
         """
         values = state.__dict__
+        ids = values["done"]
         key = (
             self.fired(values),
             values["channel"],
             values["ended"],
-            values["done"],
+            self.done(ids) if ids else 0,  # an unknown id raises here, before a key is kept
             self.quiet(values) if values["customer_speaking"] else -1,
         )
-        ids = key[3]
-        if ids:
-            self.done(state)  # an unknown id raises here, before its key is kept
         if len(self.keys) < MAX_FAST_CACHE and len(ids) <= MAX_CACHED_DONE:
             self.keys[seen] = key
         return key
@@ -569,16 +572,19 @@ class _Fast:
             self.resolved[fired] = kept
         return kept
 
-    def done(self, state: ConversationState) -> int:
-        """:func:`_done` as a mask (raising the same error for an unknown rule id)."""
-        ids = state.done
-        mask = self.done_masks.get(ids)
-        if mask is None:
-            mask = _mask(_done(self.plan, state))
-            if len(ids) <= MAX_CACHED_DONE:
-                if len(self.done_masks) >= MAX_FAST_CACHE:
-                    self.done_masks.clear()
-                self.done_masks[ids] = mask
+    def done(self, ids: tuple[str, ...]) -> int:
+        """:func:`_done` as a mask (raising the same error for an unknown rule id).
+
+        Worked out each time rather than kept by ``ids``: a few lookups cost less than
+        hashing the tuple, and there are as many ``done`` sets as orders of carrying out.
+        """
+        bits = self.done_bits
+        mask = 0
+        try:
+            for rule_id in ids:
+                mask |= bits[rule_id]
+        except KeyError:
+            _unknown_done(self.plan, ids)
         return mask
 
     def voice(self, locale: str | Locale, details: Details | None) -> _Voice:
@@ -611,13 +617,11 @@ class _Fast:
         """The rendered groups of a state whose key is not cached, cached under ``key`` (see
         :meth:`key`).
         """
-        bits, channel, ended, ids, quiet = key
+        bits, channel, ended, done, quiet = key
         fired = bits & self.rule_bits
         if ended:
             fired &= self.after_ending
-        kept = self.kept(fired)
-        done = self.done(state) if ids else 0
-        kept &= ~done
+        kept = self.kept(fired) & ~done
         pending = 0
         if quiet >= 0 and not ended:
             later = self.kept((fired & ~self.speaking) | quiet) & ~done
@@ -633,10 +637,9 @@ class _Fast:
             if len(voice.rendered) >= MAX_FAST_CACHE:
                 voice.rendered.clear()
             voice.rendered[shown] = groups
-        if len(ids) <= MAX_CACHED_DONE:
-            if len(voice.groups) >= MAX_FAST_CACHE:
-                voice.groups.clear()
-            voice.groups[key] = groups
+        if len(voice.groups) >= MAX_FAST_CACHE:
+            voice.groups.clear()
+        voice.groups[key] = groups
         return groups
 
     def render(
@@ -819,18 +822,21 @@ def _reference(
     return _advise_reference(book, valid_state, negotiated, _coerce_details(details))
 
 
-def _done(plan: _Plan, state: ConversationState) -> frozenset[int]:
-    """The rules carried out already that do not repeat: kept out of the advice."""
-    if not state.done:
+def _done(plan: _Plan, done: tuple[str, ...]) -> frozenset[int]:
+    """The rules carried out already (``done``) that do not repeat: kept out of the advice."""
+    if not done:
         return frozenset()
     try:
-        return frozenset(plan.index[i] for i in state.done) - plan.repeats
+        return frozenset(plan.index[i] for i in done) - plan.repeats
     except KeyError:
-        unknown = next(i for i in state.done if i not in plan.index)
-        close = close_matches(unknown, list(plan.index), n=1)
-        raise UnknownRuleError(
-            unknown, suggestion=close[0] if close else None, field="done"
-        ) from None
+        _unknown_done(plan, done)
+
+
+def _unknown_done(plan: _Plan, done: tuple[str, ...]) -> NoReturn:
+    """The error for ``done`` naming a rule the rulebook does not have."""
+    unknown = next(i for i in done if i not in plan.index)
+    close = close_matches(unknown, list(plan.index), n=1)
+    raise UnknownRuleError(unknown, suggestion=close[0] if close else None, field="done") from None
 
 
 def _kept(plan: _Plan, values: Mapping[str, Any], done: frozenset[int]) -> list[int]:
@@ -847,7 +853,9 @@ def _kept(plan: _Plan, values: Mapping[str, Any], done: frozenset[int]) -> list[
 def decided_ids(book: Rulebook, state: ConversationState) -> frozenset[str]:
     """The ids advised now for a validated state (attitudes, actions, avoid), without text."""
     plan = _plan(book)
-    return frozenset(plan.rules[i].id for i in _kept(plan, state.__dict__, _done(plan, state)))
+    return frozenset(
+        plan.rules[i].id for i in _kept(plan, state.__dict__, _done(plan, state.done))
+    )
 
 
 def _advise_reference(
@@ -862,7 +870,7 @@ def _advise_reference(
 
     plan = _plan(book)
     renderer = _Renderer(book, plan, locale, details)
-    done = _done(plan, state)
+    done = _done(plan, state.done)
     values = state.__dict__
     kept = _kept(plan, values, done)
     attitudes: list[Recommendation] = []
@@ -1028,7 +1036,7 @@ def explain(
     if rule_id is not None:
         book[rule_id]  # raises UnknownRuleError with a suggestion
     plan = _plan(book)
-    done = _done(plan, valid_state)
+    done = _done(plan, valid_state.done)
     fired, overridden = _decide(plan, valid_state.__dict__)
     fired_set = set(fired)
     values = {name: _plain(value) for name, value in valid_state.__dict__.items()}

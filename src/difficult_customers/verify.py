@@ -1437,7 +1437,7 @@ def _conversation_counterexample(
 
 
 def _shown_ids(plan: Any, state: ConversationState) -> dict[str, list[str]]:
-    done = _done(plan, state)
+    done = _done(plan, state.done)
     values = state.__dict__
     kept = _kept(plan, values, done)
     pending: list[int] = []
