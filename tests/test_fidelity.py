@@ -332,3 +332,21 @@ def test_an_ended_conversation_is_recorded_as_it_ended() -> None:
     assert "how the conversation ended" in text(ended, "record-the-complaint")
     resolved = advise(resolved=True)
     assert "how it was resolved" in text(resolved, "record-the-complaint")
+
+
+# Findings of a third, rule-by-rule review: each test failed before its rule data was fixed.
+
+
+# 004 'Traitement silencieux': "Restez silencieux pendant quelques secondes une fois qu'ils
+# n'ont plus rien à dire, puis indiquez votre position." The silence comes before the agent's
+# first words after an abusive rant, whatever those words are: before a break as before a
+# warning.
+def test_the_silence_after_a_rant_comes_before_a_break_too() -> None:
+    for heated in ({"mood": "furious"}, {"agent_upset": True}):
+        order = advise(offensive_remarks=1, **heated).rule_ids
+        assert order.index("pause-before-responding") < order.index("take-a-break")
+    # The break, once announced, is the agent's reply: no silence is advised after it.
+    paused = Conversation(offensive_remarks=1, mood="furious").apply(
+        {"type": "agent_followed", "rule": "take-a-break"}
+    )
+    assert "pause-before-responding" not in paused.advise().rule_ids
