@@ -350,3 +350,17 @@ def test_the_silence_after_a_rant_comes_before_a_break_too() -> None:
         {"type": "agent_followed", "rule": "take-a-break"}
     )
     assert "pause-before-responding" not in paused.advise().rule_ids
+
+
+# 004 'Traitement silencieux' is about the abusive customer's rant, solved problem or not
+# (docs/state.md: the warning after a few seconds of silence "holds after the fix too").
+def test_the_silence_after_an_abusive_rant_holds_after_the_fix_too() -> None:
+    conv = Conversation(channel="phone").apply(
+        {"type": "facts", "values": {"resolved": True}},
+        {"type": "customer_started_speaking"},
+        {"type": "customer_insulted"},
+        {"type": "customer_insulted"},
+        {"type": "customer_finished_speaking"},
+    )
+    order = conv.advise().rule_ids
+    assert order.index("pause-before-responding") < order.index("issue-warning")
