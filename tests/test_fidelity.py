@@ -364,3 +364,18 @@ def test_the_silence_after_an_abusive_rant_holds_after_the_fix_too() -> None:
     )
     order = conv.advise().rule_ids
     assert order.index("pause-before-responding") < order.index("issue-warning")
+
+
+# 004 'Honnêteté': "Soyez honnête sur ce que vous pouvez faire ... n'essayez pas de bluffer".
+# An agent who knows that no fix exists does not promise, in the apology, to put it right.
+def test_the_apology_promises_no_fix_the_agent_knows_does_not_exist() -> None:
+    advice = advise(agent_knows_resolution=True, solution_available=False)
+    assert "no fix I can offer" in text(advice, "be-honest-about-limits")
+    apology = text(advice, "apologize-and-take-ownership")
+    assert "put it right" not in apology
+    assert "take full responsibility" in apology
+    for locale, promise in (("fr", "remédier"), ("pl", "naprawić")):
+        said = text(
+            advise(solution_available=False, locale=locale), "apologize-and-take-ownership"
+        )
+        assert promise not in said
