@@ -379,3 +379,11 @@ def test_the_apology_promises_no_fix_the_agent_knows_does_not_exist() -> None:
             advise(solution_available=False, locale=locale), "apologize-and-take-ownership"
         )
         assert promise not in said
+
+
+# 004 'Honnêteté': "Soyez honnête sur ce que vous pouvez faire." is the passage behind saying
+# that no fix exists, which be-honest-about-limits advises to an agent who knows there is none;
+# its other quote is about an agent who does not know, and does not support that case.
+def test_saying_there_is_no_fix_cites_the_passage_on_honesty() -> None:
+    quotes = [s.quote for s in BOOK["be-honest-about-limits"].sources]
+    assert any(q.startswith("Soyez honnête sur ce que vous pouvez faire.") for q in quotes)
