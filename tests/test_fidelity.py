@@ -387,3 +387,11 @@ def test_the_apology_promises_no_fix_the_agent_knows_does_not_exist() -> None:
 def test_saying_there_is_no_fix_cites_the_passage_on_honesty() -> None:
     quotes = [s.quote for s in BOOK["be-honest-about-limits"].sources]
     assert any(q.startswith("Soyez honnête sur ce que vous pouvez faire.") for q in quotes)
+
+
+# 004 'Manière': "Maintenez toujours une manière polie et professionnelle lors de tout échange
+# avec un client." Closing a solved complaint with the customer is an exchange too.
+def test_professionalism_holds_while_closing_a_solved_complaint() -> None:
+    advice = advise(resolved=True)
+    assert "close-the-complaint" in advice.rule_ids
+    assert "stay-professional" in {r.rule_id for r in advice.attitudes}
