@@ -395,3 +395,17 @@ def test_professionalism_holds_while_closing_a_solved_complaint() -> None:
     advice = advise(resolved=True)
     assert "close-the-complaint" in advice.rule_ids
     assert "stay-professional" in {r.rule_id for r in advice.attitudes}
+
+
+# 004 'Expliquer': "Demandez au client violent de se calmer de manière respectueuse". The
+# article's abusive customer: one who insults or attacks the agent is asked to calm down,
+# whatever the mood field says (a Conversation counts insults; it does not guess tempers).
+def test_an_abusive_customer_is_asked_to_calm_down_whatever_the_mood_field() -> None:
+    for abuse in ({"type": "customer_insulted"}, {"type": "customer_attacked_agent"}):
+        conv = Conversation(channel="phone").apply(
+            {"type": "customer_started_speaking"}, abuse, {"type": "customer_finished_speaking"}
+        )
+        assert conv.state.mood == "upset"
+        assert "ask-to-calm-down" in conv.advise().rule_ids
+    # A merely angry customer, who has abused no one, is not told to calm down.
+    assert "ask-to-calm-down" not in ids({"mood": "angry"})
