@@ -662,6 +662,39 @@ def test_lists_in_a_rule_are_capped(key: str, limit: int) -> None:
         Rule.model_validate({**base, key: items[key]})
 
 
+# A TOML value of the wrong type is a mistake to report, never read as some other value:
+# pydantic alone would read priority = true as 1, and replace = "yes" as true.
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        ("priority = true", "priority", "must be an integer from 0 to 1000, not true"),
+        ('priority = "5"', "priority", "must be an integer from 0 to 1000, not '5'"),
+        ("priority = 5.0", "priority", "must be an integer from 0 to 1000, not 5.0"),
+        ("firmness = false", "firmness", "must be an integer from 0 to 3, not false"),
+        ('firmness = "2"', "firmness", "must be an integer from 0 to 3, not '2'"),
+        ('replace = "yes"', "replace", "must be true or false, not 'yes'"),
+        ("replace = 0", "replace", "must be true or false, not 0"),
+        ('after_ending = "on"', "after_ending", "must be true or false, not 'on'"),
+        ("after_ending = 1", "after_ending", "must be true or false, not 1"),
+        ("repeats = 1", "repeats", 'must be true, false or "each_turn", not 1'),
+        ('repeats = "no"', "repeats", "must be true, false or \"each_turn\", not 'no'"),
+        (
+            'repeats = "EACH_TURN"',
+            "repeats",
+            "must be true, false or \"each_turn\", not 'EACH_TURN'",
+        ),
+    ],
+)
+def test_scalar_keys_of_a_rule_take_their_own_type_only(
+    tmp_path: Path, line: str, field: str, message: str
+) -> None:
+    text = MINIMAL_RULE.replace('title = "Offer', f'{line}\ntitle = "Offer')
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(write(tmp_path, text), base=Rulebook([]))
+    assert (info.value.rule, info.value.field) == ("offer-a-coffee", field)
+    assert str(info.value).endswith(f"field {field!r}: {message}")
+
+
 def test_duplicate_overrides_are_refused(tmp_path: Path) -> None:
     text = MINIMAL_RULE.replace(
         'title = "Offer', 'overrides = ["stay-calm", "take-a-break", "stay-calm"]\ntitle = "Offer'
