@@ -20,6 +20,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -458,6 +459,30 @@ class Rule(BaseModel):
             data = {**data, "repeats": kind == Kind.AVOID or phase == Phase.COMPOSURE}
         return data
 
+    # TOML types its values: a "5", a 5.0 or a true where a number or a boolean belongs is a
+    # mistake in the pack, which pydantic's lax mode would read as 5, 5 and 1 ("yes" as true).
+    @field_validator("priority", "firmness", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object, info: ValidationInfo) -> object:
+        if type(value) is not int:
+            low, high = (0, 1000) if info.field_name == "priority" else (0, 3)
+            raise ValueError(f"must be an integer from {low} to {high}, not {_written(value)}")
+        return value
+
+    @field_validator("replace", "after_ending", mode="before")
+    @classmethod
+    def _boolean(cls, value: object) -> object:
+        if type(value) is not bool:
+            raise ValueError(f"must be true or false, not {_written(value)}")
+        return value
+
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _repeats(cls, value: object) -> object:
+        if type(value) is not bool and not (type(value) is str and value == "each_turn"):
+            raise ValueError(f'must be true, false or "each_turn", not {_written(value)}')
+        return value
+
     @property
     def additions(self) -> tuple[str, ...]:
         """What the rule's wordings add to the seeds: the project's own advice, if any."""
@@ -556,6 +581,11 @@ class Rule(BaseModel):
         for phrasing in self.phrasing:
             yield phrasing.text
         yield self.rationale
+
+
+def _written(value: object) -> str:
+    """A value as an error shows it: ``true`` as TOML and JSON write it, the rest as repr."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)[:80]
 
 
 def _repeated(items: Iterable[str]) -> str | None:
