@@ -194,3 +194,10 @@ def test_bytes_that_are_not_utf8_name_their_line(
     from_stdin = Run(main(["converse", "-", "--last"]), *capsys.readouterr())
     assert_one_line_error(from_stdin)
     assert "line 2: not UTF-8 text (byte 0xff at column 20)" in from_stdin.err, from_stdin.err
+
+
+def test_a_text_stdin_with_undecodable_bytes_names_their_line(cli) -> None:
+    # What a stream decoded with surrogateescape holds, without bytes beneath it.
+    run = cli(["converse", "-", "--last"], '{"type": "customer_insulted"}\n{"é": "\udcff"}\n')
+    assert_one_line_error(run)
+    assert "line 2: not UTF-8 text (byte 0xff at column 8)" in run.err, run.err
