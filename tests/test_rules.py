@@ -470,7 +470,9 @@ class TestRulePacks:
 
 # --- hostile packs (issue 7) -----------------------------------------------------------------
 
-CONTROLS = ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202e", "\u2067"]
+# U+2028 and U+2029 are line breaks to Unicode (str.splitlines, JavaScript): a one-line field
+# holding one is not one line, and a terminal or a browser may break the line there.
+CONTROLS = ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202e", "\u2067", "\u2028", "\u2029"]
 
 
 def toml_string(text: str) -> str:
