@@ -506,8 +506,9 @@ def test_control_characters_in_pack_text_are_refused(
     key, _, value = original.partition(" = ")
     text = value[1:-1]
     poisoned = f"{key} = {toml_string(text[:5] + character + ']52;c;aGk=' + text[5:])}"
-    if field == "when":  # in a comment: shown by `rules` and explain all the same
-        poisoned = f"{key} = {toml_string(text + '  # note' + character)}"
+    if field == "when":  # in a comment: shown by `rules` and explain all the same (inside it,
+        # since the text is stripped of the whitespace at its ends, U+2028 included)
+        poisoned = f"{key} = {toml_string(text + '  # no' + character + 'te')}"
     path = write(tmp_path, MINIMAL_RULE.replace(original, poisoned))
     with pytest.raises(RulebookError, match="control character") as info:
         load_rulebook(path, base=Rulebook([]))
