@@ -1092,3 +1092,23 @@ def test_the_check_for_control_characters_is_the_pattern_s(text: str, line_break
     found = re.search(pattern, text)
     expected = None if found is None else found.start()
     assert _text.control_character(text, line_breaks=line_breaks) == expected
+
+
+def test_a_byte_order_mark_may_open_a_pack(tmp_path: Path) -> None:
+    # Windows editors write one; it is no TOML statement, and was reported as "Invalid
+    # statement (at line 1, column 1)", a line that looks right.
+    path = tmp_path / "pack.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL_RULE.encode())
+    assert "offer-a-coffee" in load_rulebook(path, base=Rulebook([]))
+
+
+def test_an_increment_of_thousands_of_digits_is_refused_as_an_increment(tmp_path: Path) -> None:
+    text = MINIMAL_RULE.replace(
+        'title = "Offer', 'effects = { warnings_given = "+' + "9" * 5000 + '" }\ntitle = "Offer'
+    )
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(write(tmp_path, text), base=Rulebook([]))
+    assert info.value.field == "effects"
+    assert "at most +100" in str(info.value)
+    assert "set_int_max_str_digits" not in str(info.value)
+    assert len(str(info.value)) < 500
