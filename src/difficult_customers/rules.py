@@ -341,21 +341,26 @@ class Effect(BaseModel):
             raise ValueError(f"unknown state field {name!r}{hint}")
         if field_type.kind == "bool":
             if type(value) is not bool:
-                raise ValueError(f"{name} is a boolean: set it to true or false, not {value!r}")
+                raise ValueError(
+                    f"{name} is a boolean: set it to true or false, not {_written(value)}"
+                )
             return cls(field=name, value=value)
         if field_type.kind == "enum":
             if not isinstance(value, str) or value not in field_type.values:
-                raise ValueError(f"{name} must be {field_type.describe()}, not {value!r}")
+                raise ValueError(f"{name} must be {field_type.describe()}, not {_written(value)}")
             return cls(field=name, value=value)
         if type(value) is int and 0 <= value <= 10_000:
             return cls(field=name, value=value)
-        if isinstance(value, str) and value.startswith("+") and value[1:].isdecimal():
-            step = int(value[1:])
+        # ASCII digits, and few: "+" and 5,000 digits cannot be converted, and "+٣" is no
+        # way to write 3 in a pack.
+        digits = value[1:] if isinstance(value, str) and value.startswith("+") else ""
+        if 1 <= len(digits) <= len(str(MAX_INCREMENT)) and digits.isascii() and digits.isdigit():
+            step = int(digits)
             if 1 <= step <= MAX_INCREMENT:
                 return cls(field=name, value=step, increment=True)
         raise ValueError(
             f"{name} is a count: set it to an integer or add to it with a string such as "
-            f'"+1" (at most +{MAX_INCREMENT}), not {value!r}'
+            f'"+1" (at most +{MAX_INCREMENT}), not {_written(value)}'
         )
 
     def written(self) -> bool | int | str:
@@ -1006,7 +1011,8 @@ def _read_pack(path: Path) -> _Pack:
     file = str(path)
     try:
         raw = read_regular_file(path, MAX_PACK_BYTES)
-        data = tomllib.loads(raw.decode("utf-8"))
+        # A byte order mark is no TOML, but Windows editors write one.
+        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
     except OSError as exc:
         raise RulebookError(
             f"cannot read the rule pack: {exc.strerror or exc}", file=file
