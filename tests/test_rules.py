@@ -817,6 +817,45 @@ def test_a_malformed_catalog_is_an_error_and_prints_nothing(
     assert (captured.out, captured.err) == ("", "")
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # Babel strips what it takes for the quotes: this read as "ous asseoir".
+        ('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee"\nmsgstr Vous asseoir\n', 3),
+        # Babel dropped the entry, and the next, without a word.
+        ('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee\nmsgstr "Un café"\n', 2),
+        ('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee"\nmsgstr "Un café" x\n', 3),
+    ],
+)
+def test_a_string_not_in_quotes_in_a_catalog_is_an_error(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text(text, encoding="utf-8")
+    with pytest.raises(RulebookError, match=f"on line {line}") as info:
+        load_rulebook(path)
+    assert info.value.file == str(po)
+    assert "quoted" in str(info.value)
+
+
+def test_a_message_translated_twice_in_a_catalog_is_an_error(tmp_path: Path) -> None:
+    # msgfmt refuses it; Babel kept the first translation and said nothing.
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    entries = [("offer-a-coffee", "Offer a coffee", "Proposez un café")]
+    po.write_text(
+        po_text([*entries, ("offer-a-coffee", "Offer a coffee", "Offrez un café")]),
+        encoding="utf-8",
+    )
+    with pytest.raises(RulebookError, match="given twice, on lines 4 and 8") as info:
+        load_rulebook(path)
+    assert (info.value.file, info.value.rule) == (str(po), "offer-a-coffee")
+    # The same message in another context is another message.
+    po.write_text(po_text([*entries, ("other", "Offer a coffee", "Un café")]), encoding="utf-8")
+    load_rulebook(path)
+
+
 def test_control_characters_in_a_translation_are_refused(tmp_path: Path) -> None:
     path = pack_with_catalog(tmp_path)
     po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
