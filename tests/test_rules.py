@@ -1151,3 +1151,16 @@ def test_an_increment_of_thousands_of_digits_is_refused_as_an_increment(tmp_path
     assert "at most +100" in str(info.value)
     assert "set_int_max_str_digits" not in str(info.value)
     assert len(str(info.value)) < 500
+
+
+def test_a_byte_order_mark_may_open_a_catalog(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    text = po_text(
+        [
+            ("offer-a-coffee", message, "Un café")
+            for message in load_rulebook(path, base=Rulebook([]))["offer-a-coffee"].messages()
+        ]
+    )
+    po.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert "fr" in load_rulebook(path, base=Rulebook([])).locales
