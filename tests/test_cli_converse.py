@@ -120,3 +120,84 @@ def test_a_file_splits_lines_only_at_line_breaks_as_stdin_does(
     from_stdin = cli(["converse", "-", "--last"], text)
     assert from_file == from_stdin
     assert from_file.err.startswith("difficult-customers: line 2: "), from_file.err
+
+
+# --- hostile event logs ---------------------------------------------------------------------
+
+
+def _log(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # Python's parser keeps the last of two keys, others the first: refused, as in a state.
+        (b'{"type": "facts", "values": {"resolved": true, "resolved": false}}', "line 2: "),
+        (b'{"type": "customer_insulted", "type": "customer_mood", "mood": "calm"}', "line 2: "),
+    ],
+)
+def test_a_key_given_twice_in_an_event_is_refused(
+    cli, tmp_path: Path, line: bytes, expected: str
+) -> None:
+    data = b'{"type": "customer_insulted"}\n' + line + b"\n"
+    for argv, stdin in [
+        (["converse", str(_log(tmp_path, data)), "--last"], ""),
+        (["converse", "-", "--last"], data.decode()),
+    ]:
+        run = cli(argv, stdin)
+        assert_one_line_error(without_output(run))
+        assert run.err.startswith(f"difficult-customers: {expected}"), run.err
+        assert "given twice" in run.err
+
+
+def test_a_huge_number_in_an_event_names_the_line_and_the_field(cli, tmp_path: Path) -> None:
+    data = b'{"type": "customer_mood", "mood": ' + b"7" * 5000 + b"}\n"
+    for argv, stdin in [
+        (["converse", str(_log(tmp_path, data))], ""),
+        (["converse", "-"], data.decode()),
+    ]:
+        run = cli(argv, stdin)
+        assert_one_line_error(run)
+        assert run.err.startswith("difficult-customers: line 1: invalid event: "), run.err
+        assert "customer_mood.mood" in run.err
+        assert "set_int_max_str_digits" not in run.err
+
+
+def test_a_byte_order_mark_opens_an_event_log_as_it_opens_a_state(cli, tmp_path: Path) -> None:
+    # Windows tools write one (RFC 8259, 8.1), and `advise --jsonl` accepts it.
+    data = b'\xef\xbb\xbf{"type": "customer_insulted"}\n{"type": "customer_insulted"}\n'
+    plain = cli(["converse", "-", "--last"], data[3:].decode())
+    assert plain.status == 0, plain.err
+    assert cli(["converse", str(_log(tmp_path, data)), "--last"]) == plain
+    assert cli(["converse", "-", "--last"], data.decode()) == plain
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])
+def test_bytes_that_are_not_utf8_name_their_line(
+    cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    errors: str,
+) -> None:
+    # Standard input decodes with surrogateescape under a C locale, strictly under others:
+    # either way the line is named, as a file's is, and not reported as bad JSON.
+    data = b'{"type": "customer_insulted"}\n{"type": "customer_\xff"}\n'
+    run = cli(["converse", str(_log(tmp_path, data)), "--last"])
+    assert_one_line_error(run)
+    assert "line 2: not UTF-8 text (byte 0xff at column 20)" in run.err, run.err
+    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors=errors)
+    monkeypatch.setattr(sys, "stdin", stdin)
+    from_stdin = Run(main(["converse", "-", "--last"]), *capsys.readouterr())
+    assert_one_line_error(from_stdin)
+    assert "line 2: not UTF-8 text (byte 0xff at column 20)" in from_stdin.err, from_stdin.err
+
+
+def test_a_text_stdin_with_undecodable_bytes_names_their_line(cli) -> None:
+    # What a stream decoded with surrogateescape holds, without bytes beneath it.
+    run = cli(["converse", "-", "--last"], '{"type": "customer_insulted"}\n{"é": "\udcff"}\n')
+    assert_one_line_error(run)
+    assert "line 2: not UTF-8 text (byte 0xff at column 8)" in run.err, run.err

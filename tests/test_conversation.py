@@ -432,6 +432,22 @@ def test_bad_logs_are_refused_clearly(text: str, match: str) -> None:
         Conversation.from_json(text)
 
 
+@pytest.mark.parametrize(
+    ("before", "field"),
+    [('"offensive_remarks": 0', "offensive_remarks"), ('"mood": "angry"', "customer_mood.mood")],
+)
+def test_a_huge_number_in_a_log_is_refused_at_its_field(before: str, field: str) -> None:
+    # Python's parser refuses to convert more than 4,300 digits with a bare ValueError that
+    # names nothing; a state file's numbers are bounded the same way (state.loads_state).
+    text = Conversation().apply({"type": "customer_mood", "mood": "angry"}).to_json()
+    assert before in text
+    text = text.replace(before, before.split(":")[0] + ": " + "9" * 5000)
+    with pytest.raises(ValidationError) as info:
+        Conversation.from_json(text)
+    assert field in str(info.value)
+    assert "set_int_max_str_digits" not in str(info.value)
+
+
 def test_replay_needs_the_same_rulebook() -> None:
     other = Rulebook(default_rulebook().rules, catalogs=default_rulebook().catalogs, name="pack")
     text = Conversation(rulebook=other).apply(INSULT).to_json()

@@ -317,6 +317,18 @@ def test_an_absurdly_long_locale_is_refused_before_caching() -> None:
     assert info.value.locale is padded
 
 
+@pytest.mark.parametrize(
+    ("locale", "length"),
+    [("x" * 1_000, "1,000"), ("\x1b" * 100, "100"), ("é" * 90, "90")],
+    ids=["plain", "escaped", "accented"],
+)
+def test_a_long_locale_is_said_to_be_as_long_as_it_is(locale: str, length: str) -> None:
+    # Its repr was counted: quotes and escapes made "x" * 1000 1,002 characters long.
+    with pytest.raises(UnsupportedLocaleError) as info:
+        negotiate_locale(locale, SUPPORTED)
+    assert f"... ({length} characters);" in str(info.value)
+
+
 def test_padded_spellings_share_one_cache_entry() -> None:
     from difficult_customers import i18n
 

@@ -470,7 +470,9 @@ class TestRulePacks:
 
 # --- hostile packs (issue 7) -----------------------------------------------------------------
 
-CONTROLS = ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202e", "\u2067"]
+# U+2028 and U+2029 are line breaks to Unicode (str.splitlines, JavaScript): a one-line field
+# holding one is not one line, and a terminal or a browser may break the line there.
+CONTROLS = ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202e", "\u2067", "\u2028", "\u2029"]
 
 
 def toml_string(text: str) -> str:
@@ -504,8 +506,9 @@ def test_control_characters_in_pack_text_are_refused(
     key, _, value = original.partition(" = ")
     text = value[1:-1]
     poisoned = f"{key} = {toml_string(text[:5] + character + ']52;c;aGk=' + text[5:])}"
-    if field == "when":  # in a comment: shown by `rules` and explain all the same
-        poisoned = f"{key} = {toml_string(text + '  # note' + character)}"
+    if field == "when":  # in a comment: shown by `rules` and explain all the same (inside it,
+        # since the text is stripped of the whitespace at its ends, U+2028 included)
+        poisoned = f"{key} = {toml_string(text + '  # no' + character + 'te')}"
     path = write(tmp_path, MINIMAL_RULE.replace(original, poisoned))
     with pytest.raises(RulebookError, match="control character") as info:
         load_rulebook(path, base=Rulebook([]))
@@ -662,6 +665,39 @@ def test_lists_in_a_rule_are_capped(key: str, limit: int) -> None:
         Rule.model_validate({**base, key: items[key]})
 
 
+# A TOML value of the wrong type is a mistake to report, never read as some other value:
+# pydantic alone would read priority = true as 1, and replace = "yes" as true.
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        ("priority = true", "priority", "must be an integer from 0 to 1000, not true"),
+        ('priority = "5"', "priority", "must be an integer from 0 to 1000, not '5'"),
+        ("priority = 5.0", "priority", "must be an integer from 0 to 1000, not 5.0"),
+        ("firmness = false", "firmness", "must be an integer from 0 to 3, not false"),
+        ('firmness = "2"', "firmness", "must be an integer from 0 to 3, not '2'"),
+        ('replace = "yes"', "replace", "must be true or false, not 'yes'"),
+        ("replace = 0", "replace", "must be true or false, not 0"),
+        ('after_ending = "on"', "after_ending", "must be true or false, not 'on'"),
+        ("after_ending = 1", "after_ending", "must be true or false, not 1"),
+        ("repeats = 1", "repeats", 'must be true, false or "each_turn", not 1'),
+        ('repeats = "no"', "repeats", "must be true, false or \"each_turn\", not 'no'"),
+        (
+            'repeats = "EACH_TURN"',
+            "repeats",
+            "must be true, false or \"each_turn\", not 'EACH_TURN'",
+        ),
+    ],
+)
+def test_scalar_keys_of_a_rule_take_their_own_type_only(
+    tmp_path: Path, line: str, field: str, message: str
+) -> None:
+    text = MINIMAL_RULE.replace('title = "Offer', f'{line}\ntitle = "Offer')
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(write(tmp_path, text), base=Rulebook([]))
+    assert (info.value.rule, info.value.field) == ("offer-a-coffee", field)
+    assert str(info.value).endswith(f"field {field!r}: {message}")
+
+
 def test_duplicate_overrides_are_refused(tmp_path: Path) -> None:
     text = MINIMAL_RULE.replace(
         'title = "Offer', 'overrides = ["stay-calm", "take-a-break", "stay-calm"]\ntitle = "Offer'
@@ -779,6 +815,45 @@ def test_a_malformed_catalog_is_an_error_and_prints_nothing(
     assert info.value.file == str(po)
     captured = capfd.readouterr()
     assert (captured.out, captured.err) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # Babel strips what it takes for the quotes: this read as "ous asseoir".
+        ('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee"\nmsgstr Vous asseoir\n', 3),
+        # Babel dropped the entry, and the next, without a word.
+        ('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee\nmsgstr "Un café"\n', 2),
+        ('msgctxt "offer-a-coffee"\nmsgid "Offer a coffee"\nmsgstr "Un café" x\n', 3),
+    ],
+)
+def test_a_string_not_in_quotes_in_a_catalog_is_an_error(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.write_text(text, encoding="utf-8")
+    with pytest.raises(RulebookError, match=f"on line {line}") as info:
+        load_rulebook(path)
+    assert info.value.file == str(po)
+    assert "quoted" in str(info.value)
+
+
+def test_a_message_translated_twice_in_a_catalog_is_an_error(tmp_path: Path) -> None:
+    # msgfmt refuses it; Babel kept the first translation and said nothing.
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    entries = [("offer-a-coffee", "Offer a coffee", "Proposez un café")]
+    po.write_text(
+        po_text([*entries, ("offer-a-coffee", "Offer a coffee", "Offrez un café")]),
+        encoding="utf-8",
+    )
+    with pytest.raises(RulebookError, match="given twice, on lines 4 and 8") as info:
+        load_rulebook(path)
+    assert (info.value.file, info.value.rule) == (str(po), "offer-a-coffee")
+    # The same message in another context is another message.
+    po.write_text(po_text([*entries, ("other", "Offer a coffee", "Un café")]), encoding="utf-8")
+    load_rulebook(path)
 
 
 def test_control_characters_in_a_translation_are_refused(tmp_path: Path) -> None:
@@ -1056,3 +1131,36 @@ def test_the_check_for_control_characters_is_the_pattern_s(text: str, line_break
     found = re.search(pattern, text)
     expected = None if found is None else found.start()
     assert _text.control_character(text, line_breaks=line_breaks) == expected
+
+
+def test_a_byte_order_mark_may_open_a_pack(tmp_path: Path) -> None:
+    # Windows editors write one; it is no TOML statement, and was reported as "Invalid
+    # statement (at line 1, column 1)", a line that looks right.
+    path = tmp_path / "pack.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL_RULE.encode())
+    assert "offer-a-coffee" in load_rulebook(path, base=Rulebook([]))
+
+
+def test_an_increment_of_thousands_of_digits_is_refused_as_an_increment(tmp_path: Path) -> None:
+    text = MINIMAL_RULE.replace(
+        'title = "Offer', 'effects = { warnings_given = "+' + "9" * 5000 + '" }\ntitle = "Offer'
+    )
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(write(tmp_path, text), base=Rulebook([]))
+    assert info.value.field == "effects"
+    assert "at most +100" in str(info.value)
+    assert "set_int_max_str_digits" not in str(info.value)
+    assert len(str(info.value)) < 500
+
+
+def test_a_byte_order_mark_may_open_a_catalog(tmp_path: Path) -> None:
+    path = pack_with_catalog(tmp_path)
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    text = po_text(
+        [
+            ("offer-a-coffee", message, "Un café")
+            for message in load_rulebook(path, base=Rulebook([]))["offer-a-coffee"].messages()
+        ]
+    )
+    po.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert "fr" in load_rulebook(path, base=Rulebook([])).locales

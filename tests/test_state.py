@@ -414,6 +414,29 @@ class TestStateErrors:
         assert error["type"] == "extra_forbidden"
         assert "did you mean 'warnings_given'?" in error["msg"]
 
+    def test_many_unknown_fields_cost_a_bounded_number_of_suggestions(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Each suggestion is a difflib search: one per key made a 1 MiB state of unknown keys
+        # take seconds to refuse, and a dict of 200,000 keys nine seconds.
+        from difficult_customers import state
+
+        calls: list[str] = []
+        searched = state.close_matches
+
+        def counted(word: str, *args: Any, **kwargs: Any) -> list[str]:
+            calls.append(word)
+            return searched(word, *args, **kwargs)
+
+        monkeypatch.setattr(state, "close_matches", counted)
+        with pytest.raises(StateValidationError) as info:
+            advise({f"mood{i}": "calm" for i in range(1000)})
+        errors = info.value.errors()
+        assert len(errors) == 1000
+        assert len(calls) == state.MAX_SUGGESTIONS
+        assert "did you mean 'mood'?" in errors[0]["msg"]
+        assert errors[-1]["msg"] == "Extra inputs are not permitted: no such field"
+
     def test_an_unknown_field_without_a_close_match_has_no_suggestion(self) -> None:
         with pytest.raises(ValidationError) as info:
             ConversationState.model_validate({"zzzzzzzz": 1})

@@ -634,8 +634,8 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
                 stream.pop()  # the line feed that ends the last line opens no new one
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"cannot read {source}: not UTF-8 text") from None
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(data, exc.start) from None
         except ValueError as exc:
             raise ValueError(f"cannot read {source}: {exc}") from None
         name = source
@@ -643,6 +643,9 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(stream, 1):
         if len(line) > MAX_EVENT_LINE:
             raise ValueError(f"{name}, line {number}: longer than {MAX_EVENT_LINE:,} characters")
+        # Each line is a JSON text, which may open with a byte order mark (RFC 8259, 8.1),
+        # as in `advise --jsonl`.
+        line = line.removeprefix("\ufeff")
         if line.strip():
             count += 1
             if count > MAX_EVENTS:
@@ -651,10 +654,55 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
 
 
 def _bounded_lines(stream: TextIO) -> Iterator[str]:
-    """Lines as they arrive, never reading more than one line's limit at a time."""
-    while line := stream.readline(MAX_EVENT_LINE + 2):
+    """Lines as they arrive, never reading more than one line's limit at a time.
+
+    Read as bytes where the stream has them and decoded line by line, so that bytes that
+    are not UTF-8 are reported at their line and column, whatever error handling the
+    locale gave standard input.
+    """
+    buffer = getattr(stream, "buffer", None)
+    number = 0
+    while True:
+        number += 1
+        if buffer is None:  # a text stream without bytes beneath (a test's StringIO)
+            line = stream.readline(MAX_EVENT_LINE + 2)
+            raw = line.encode("utf-8", "surrogateescape")
+        else:
+            # At most 4 bytes a character: a line within the limit is read whole.
+            raw = buffer.readline(4 * MAX_EVENT_LINE + 2)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if len(raw) > 4 * MAX_EVENT_LINE:  # cut inside a character: too long anyway
+                    line = raw.decode("utf-8", "replace")
+                else:
+                    raise _not_utf8(raw, exc.start, number) from None
+        if not line:
+            return
+        if not _is_utf8(line):  # decoded with surrogateescape
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(raw, exc.start, number) from None
         # A line past the limit is passed on as it is, and refused by the caller.
         yield line.removesuffix("\n").removesuffix("\r")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_utf8(data: bytes, start: int, first_line: int = 1) -> ValueError:
+    """``line N: not UTF-8 text (byte 0xff at column C)`` for the first bad byte of ``data``,
+    whose first line is line ``first_line``."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line = first_line + data.count(b"\n", 0, start)
+    column = len(data[line_start:start].decode("utf-8", "replace")) + 1
+    return ValueError(f"line {line}: not UTF-8 text (byte 0x{data[start]:02x} at column {column})")
 
 
 def _cmd_converse(args: argparse.Namespace) -> int:
@@ -665,9 +713,12 @@ def _cmd_converse(args: argparse.Namespace) -> int:
     for number, line in _event_lines(args.events):
         where = f"line {number}"
         try:
-            event = json.loads(line)
+            # As a state is read: bounded numbers, and no key given twice.
+            event = _loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{where}: not valid JSON: {exc}") from None
+        except _Twice as exc:
+            raise ValueError(f"{where}: {exc}") from None
         except RecursionError:
             raise ValueError(f"{where}: nested too deeply to be an event") from None
         if not isinstance(event, dict):

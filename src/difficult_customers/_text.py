@@ -23,8 +23,10 @@ def close_matches(word: str, possibilities: Iterable[str], n: int = 1) -> list[s
 
 
 # C0 controls but tab, line feed and carriage return (handled below), DEL, C1 controls, the
-# bidi embeddings and overrides U+202A-U+202E and the bidi isolates U+2066-U+2069.
-_ALWAYS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# line and paragraph separators U+2028 and U+2029 (line breaks to str.splitlines and to
+# JavaScript, where only \n is one here), the bidi embeddings and overrides U+202A-U+202E
+# and the bidi isolates U+2066-U+2069.
+_ALWAYS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069"
 # Where line breaks are allowed, they are \n or \r\n; a lone \r returns the cursor to the
 # start of the line, so it could hide what precedes it. Pattern texts: the re module compiles
 # and caches each when first used (checking a catalog or a rule pack), not at import.
@@ -52,6 +54,8 @@ def describe_control(character: str, *, line_breaks: bool = False) -> str:
     description = f"control character U+{ord(character):04X}"
     if character in "\t\r\n" and not line_breaks:
         description += " (a tab or line break: this field is one line)"
+    elif character in "\u2028\u2029":
+        description += " (a Unicode line or paragraph separator)"
     elif character == "\r":
         description += " (a carriage return not followed by a line feed)"
     return description + " is not allowed"

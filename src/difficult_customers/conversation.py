@@ -52,6 +52,7 @@ from .state import (
     MAX_DONE,
     ConversationState,
     Mood,
+    loads_state,
 )
 
 if TYPE_CHECKING:
@@ -715,7 +716,7 @@ class Conversation:
                 f"a conversation log is at most {MAX_JSON_BYTES:,} bytes; this one is longer"
             )
         try:
-            data = json.loads(text)
+            data = loads_state(text)  # bounded numbers: a huge one is refused at its field
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DifficultCustomersError(f"a conversation log must be JSON: {exc}") from None
         except RecursionError:

@@ -211,7 +211,9 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
     def __str__(self) -> str:
         shown = repr(self.locale)
         if len(shown) > 80:  # a padded or hostile string: say how long, do not repeat it
-            shown = f"{shown[:40]}... ({len(shown)} characters)"
+            # The string's own length: its repr adds quotes and escapes.
+            length = len(self.locale) if isinstance(self.locale, str) else len(shown)
+            shown = f"{shown[:40]}... ({length:,} characters)"
         text = f"unsupported locale {shown}; supported locales: {', '.join(self.supported)}"
         if self.missing:
             rule_id, message = self.missing[0]

@@ -250,6 +250,8 @@ def _read_po(po: Path, data: bytes, lang: str, domain: str) -> list[tuple[str, s
     """The translated entries of a ``.po`` file's content, ``(msgctxt, msgid, msgstr)``."""
     from babel.messages.pofile import PoFileError, read_po
 
+    # Windows editors open a file with a byte order mark, which Babel takes for a keyword.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         # abort_invalid: Babel would otherwise print its complaints and read on.
         with warnings.catch_warnings():
@@ -262,6 +264,7 @@ def _read_po(po: Path, data: bytes, lang: str, domain: str) -> list[tuple[str, s
         ) from None
     except Exception as exc:  # Babel raises several types for a malformed file
         raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
+    _check_po_lines(po, data)
     entries: list[tuple[str, str, str]] = []
     for message in catalog:
         if not message.id or message.fuzzy or not message.string:
@@ -270,6 +273,71 @@ def _read_po(po: Path, data: bytes, lang: str, domain: str) -> list[tuple[str, s
             continue  # plural entries are not used by rules
         entries.append((message.context or "", message.id, message.string))
     return entries
+
+
+# A line of a .po file that is not blank or a comment: a keyword and a quoted string, or a
+# quoted string that continues the previous one. Babel reads others without a word: it
+# takes the first and last characters of `msgstr Vous asseoir` for quotes, and drops the
+# entry of a string that is not closed.
+_PO_LINE = r'\s*(?:(msgctxt|msgid_plural|msgid|msgstr(?:\[[0-9]+\])?)\s+)?("(?:[^"\\]|\\.)*")\s*'
+
+
+def _check_po_lines(po: Path, data: bytes) -> None:
+    """Refuse what Babel's reader lets through: a string that is not quoted or not closed,
+    and a message given twice (Babel keeps the first translation; msgfmt refuses the file).
+
+    Raises:
+        RulebookError: naming the file and the line.
+    """
+    import re
+
+    pattern = re.compile(_PO_LINE)
+    # Latin-1 maps each byte to one character: quotes and backslashes are found in any
+    # charset Babel reads, and splitting at line feeds only matches Babel's line numbers.
+    lines = data.decode("latin-1").split("\n")
+    seen: dict[tuple[str | None, str], int] = {}
+    entry: dict[str, str] = {}
+    start = 0
+    last: str | None = None
+
+    def finish() -> None:
+        message = entry.get("msgid")
+        if not message:  # the header, or nothing yet
+            return
+        key = (entry.get("msgctxt"), message)
+        if key in seen:
+            raise RulebookError(
+                f"not a valid catalog: the message {message[:80]!r} is given twice, on lines "
+                f"{seen[key]} and {start}; give each msgctxt and msgid once",
+                file=str(po),
+                rule=key[0],
+            )
+        seen[key] = start
+
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        found = pattern.fullmatch(line)
+        if found is None or (found.group(1) is None and last is None):
+            shown = stripped[:60] + ("..." if len(stripped) > 60 else "")
+            raise RulebookError(
+                f"not a valid catalog: {shown!r} on line {number} is neither a keyword with a "
+                'quoted string (msgstr "...") nor a quoted string continuing one',
+                file=str(po),
+            )
+        keyword, text = found.groups()
+        if keyword is None:
+            entry[last or ""] += text[1:-1]
+            continue
+        if keyword in ("msgctxt", "msgid") and any(k.startswith("msgstr") for k in entry):
+            finish()
+            entry = {}
+        if not entry:
+            start = number
+        entry[keyword] = text[1:-1]
+        last = keyword
+    finish()
 
 
 def _checked_entries(entries: list[tuple[str, str, str]], po: Path) -> Catalog:

@@ -20,6 +20,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -340,21 +341,26 @@ class Effect(BaseModel):
             raise ValueError(f"unknown state field {name!r}{hint}")
         if field_type.kind == "bool":
             if type(value) is not bool:
-                raise ValueError(f"{name} is a boolean: set it to true or false, not {value!r}")
+                raise ValueError(
+                    f"{name} is a boolean: set it to true or false, not {_written(value)}"
+                )
             return cls(field=name, value=value)
         if field_type.kind == "enum":
             if not isinstance(value, str) or value not in field_type.values:
-                raise ValueError(f"{name} must be {field_type.describe()}, not {value!r}")
+                raise ValueError(f"{name} must be {field_type.describe()}, not {_written(value)}")
             return cls(field=name, value=value)
         if type(value) is int and 0 <= value <= 10_000:
             return cls(field=name, value=value)
-        if isinstance(value, str) and value.startswith("+") and value[1:].isdecimal():
-            step = int(value[1:])
+        # ASCII digits, and few: "+" and 5,000 digits cannot be converted, and "+٣" is no
+        # way to write 3 in a pack.
+        digits = value[1:] if isinstance(value, str) and value.startswith("+") else ""
+        if 1 <= len(digits) <= len(str(MAX_INCREMENT)) and digits.isascii() and digits.isdigit():
+            step = int(digits)
             if 1 <= step <= MAX_INCREMENT:
                 return cls(field=name, value=step, increment=True)
         raise ValueError(
             f"{name} is a count: set it to an integer or add to it with a string such as "
-            f'"+1" (at most +{MAX_INCREMENT}), not {value!r}'
+            f'"+1" (at most +{MAX_INCREMENT}), not {_written(value)}'
         )
 
     def written(self) -> bool | int | str:
@@ -458,6 +464,30 @@ class Rule(BaseModel):
             data = {**data, "repeats": kind == Kind.AVOID or phase == Phase.COMPOSURE}
         return data
 
+    # TOML types its values: a "5", a 5.0 or a true where a number or a boolean belongs is a
+    # mistake in the pack, which pydantic's lax mode would read as 5, 5 and 1 ("yes" as true).
+    @field_validator("priority", "firmness", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object, info: ValidationInfo) -> object:
+        if type(value) is not int:
+            low, high = (0, 1000) if info.field_name == "priority" else (0, 3)
+            raise ValueError(f"must be an integer from {low} to {high}, not {_written(value)}")
+        return value
+
+    @field_validator("replace", "after_ending", mode="before")
+    @classmethod
+    def _boolean(cls, value: object) -> object:
+        if type(value) is not bool:
+            raise ValueError(f"must be true or false, not {_written(value)}")
+        return value
+
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _repeats(cls, value: object) -> object:
+        if type(value) is not bool and not (type(value) is str and value == "each_turn"):
+            raise ValueError(f'must be true, false or "each_turn", not {_written(value)}')
+        return value
+
     @property
     def additions(self) -> tuple[str, ...]:
         """What the rule's wordings add to the seeds: the project's own advice, if any."""
@@ -556,6 +586,11 @@ class Rule(BaseModel):
         for phrasing in self.phrasing:
             yield phrasing.text
         yield self.rationale
+
+
+def _written(value: object) -> str:
+    """A value as an error shows it: ``true`` as TOML and JSON write it, the rest as repr."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)[:80]
 
 
 def _repeated(items: Iterable[str]) -> str | None:
@@ -976,7 +1011,8 @@ def _read_pack(path: Path) -> _Pack:
     file = str(path)
     try:
         raw = read_regular_file(path, MAX_PACK_BYTES)
-        data = tomllib.loads(raw.decode("utf-8"))
+        # A byte order mark is no TOML, but Windows editors write one.
+        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
     except OSError as exc:
         raise RulebookError(
             f"cannot read the rule pack: {exc.strerror or exc}", file=file

@@ -27,6 +27,7 @@ __all__ = [
     "JSON_SCHEMA_DIALECT",
     "MAX_COUNT",
     "MAX_NUMBER_DIGITS",
+    "MAX_SUGGESTIONS",
     "STATE_SCHEMA_ID",
     "Channel",
     "ComplaintValidity",
@@ -41,6 +42,9 @@ MAX_COUNT = 10_000
 #: Most digits a number in state JSON may have before it is refused without being converted:
 #: Python refuses to convert more than 4,300 digits anyway, and says so without naming the field.
 MAX_NUMBER_DIGITS = 100
+#: Most unknown fields of one state that get a "did you mean" suggestion; the others are
+#: reported without one. Each is a difflib search, and a state may hold thousands of keys.
+MAX_SUGGESTIONS = 16
 #: The ``$id`` of the published state schema; a state file may name it in ``"$schema"``.
 STATE_SCHEMA_ID = "urn:difficult-customers:conversation-state"
 #: The JSON Schema dialect the published state schema is written in.
@@ -562,19 +566,26 @@ def loads_state(text: str | bytes | bytearray) -> Any:
     return json.loads(text, parse_int=_parse_int)
 
 
+_NO_SUCH_FIELD = "Extra inputs are not permitted: no such field"
+
+
 def _state_error(exc: ValidationError) -> StateValidationError:
     """The same errors as a :class:`StateValidationError`, with what pydantic leaves out."""
     if isinstance(exc, StateValidationError):
         return exc
     details: list[InitErrorDetails] = []
+    suggestions = MAX_SUGGESTIONS
+    unknown = PydanticCustomError("extra_forbidden", _NO_SUCH_FIELD)  # shared by the rest
     for error in exc.errors():
         loc = error["loc"]
         if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
-            close = close_matches(loc[-1], ConversationState.model_fields, n=1)
-            message = "Extra inputs are not permitted: no such field"
-            if close:
-                message += f" (did you mean {close[0]!r}?)"
-            kind: Any = PydanticCustomError("extra_forbidden", message)
+            kind: Any = unknown
+            if suggestions:
+                suggestions -= 1
+                close = close_matches(loc[-1], ConversationState.model_fields, n=1)
+                if close:
+                    message = f"{_NO_SUCH_FIELD} (did you mean {close[0]!r}?)"
+                    kind = PydanticCustomError("extra_forbidden", message)
         elif isinstance(error["input"], _LongNumber):
             kind = PydanticCustomError(
                 "number_too_long",
