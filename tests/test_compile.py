@@ -30,6 +30,7 @@ from difficult_customers.compile.python import (
     compile_masks,
     compile_quiet,
     compile_rulebook,
+    field_values,
     source,
 )
 from difficult_customers.errors import ConditionTypeError
@@ -94,7 +95,9 @@ def _pack(text: str) -> SimpleNamespace:
 def _masks(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
     # The fast path's evaluator reads validated states: enum fields hold members.
     evaluate = compile_masks(_pack(text))
-    return [evaluate(ConversationState.model_validate(row).__dict__) == 1 for row in rows]
+    return [
+        evaluate(field_values(ConversationState.model_validate(row).__dict__)) == 1 for row in rows
+    ]
 
 
 def _polars(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
@@ -153,7 +156,9 @@ def test_quiet_masks_read_the_customer_as_silent(text: str) -> None:
     reads_speaking = "customer_speaking" in parse_condition(text).fields
     for row in ROWS:
         expected = reads_speaking and _reference(text, [{**row, "customer_speaking": False}])[0]
-        assert (evaluate(ConversationState.model_validate(row).__dict__) == 1) == expected
+        assert (
+            evaluate(field_values(ConversationState.model_validate(row).__dict__)) == 1
+        ) == expected
 
 
 def _many(texts: Sequence[str]) -> SimpleNamespace:
@@ -165,7 +170,7 @@ def _check_masks(texts: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     evaluate = compile_masks(_many(texts))
     expected = [_reference(text, rows) for text in texts]
     for position, row in enumerate(rows):
-        bits = evaluate(ConversationState.model_validate(row).__dict__)
+        bits = evaluate(field_values(ConversationState.model_validate(row).__dict__))
         found = [bool(bits >> index & 1) for index in range(len(texts))]
         assert found == [holds[position] for holds in expected], row
 
@@ -195,7 +200,7 @@ def test_masks_put_phrasings_above_the_rules() -> None:
     whens = [p.when for rule in book.rules for p in rule.phrasing if p.when is not None]
     for row in ROWS:
         state = ConversationState.model_validate(row)
-        bits = evaluate(state.__dict__)
+        bits = evaluate(field_values(state.__dict__))
         for index, rule in enumerate(book.rules):
             assert bool(bits >> index & 1) == rule.when.evaluate(row), rule.id
         for index, when in enumerate(whens, len(book.rules)):

@@ -49,7 +49,7 @@ from difficult_customers.errors import ConditionSyntaxError, RulebookError
 from difficult_customers.i18n import LazyCatalogs, load_catalogs
 from difficult_customers.rules import DOMAIN, builtin_locales_dir
 from difficult_customers.state import MAX_COUNT
-from strategies import _consistent, conditions, state_fields, states
+from strategies import _consistent, conditions, random_state_rows, state_fields, states
 
 BOOK = default_rulebook()
 LOCALES = ("en", "fr", "pl", "fr_FR", "pl-PL", "en_GB")
@@ -225,6 +225,7 @@ def test_states_seen_under_one_rulebook_are_not_taken_for_another(
     with pytest.MonkeyPatch.context() as patch:
         if full:
             patch.setattr(engine, "MAX_FAST_CACHE", 2)
+            patch.setattr(engine, "MAX_RESOLVED", 2)
         for _ in range(2):
             for state in batch:
                 again = ConversationState.model_validate(state.model_dump())
@@ -244,6 +245,7 @@ def test_states_seen_under_one_rulebook_are_not_taken_for_another(
 def test_flushed_caches_change_nothing(batch: list[ConversationState], locale: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "MAX_FAST_CACHE", 2)
+        patch.setattr(engine, "MAX_RESOLVED", 2)
         patch.setattr(engine, "MAX_FAST_VOICES", 1)
         for state in batch:
             for lang in (locale, "en"):
@@ -252,6 +254,7 @@ def test_flushed_caches_change_nothing(batch: list[ConversationState], locale: s
 
 def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "MAX_FAST_CACHE", 3)
+    monkeypatch.setattr(engine, "MAX_RESOLVED", 3)
     monkeypatch.setattr(engine, "MAX_FAST_VOICES", 2)
     book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="bounded")
     for remarks in range(5):
@@ -263,7 +266,10 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast.voices) <= 2
     assert len(fast.keys) <= 3
     assert all(len(voice.groups) <= 3 for voice in fast.voices.values())
-    assert all(len(voice.rendered) <= 3 for voice in fast.voices.values())
+    for voice in fast.voices.values():
+        assert all(len(parts) <= 3 for parts in voice.parts.values())
+        assert all(len(shown) <= 3 for shown in voice.shown.values())
+    assert len(fast.whens) <= 3
 
 
 @pytest.mark.parametrize("channel", ["phone", "chat", "social_media"])
@@ -497,9 +503,33 @@ def test_states_showing_the_same_advice_share_one_rendering(
     monkeypatch.setattr(engine._Fast, "render", counted)
     calm = ConversationState(channel="email", mood="calm")
     # issue-warning does not apply to a calm customer: having done it changes nothing shown.
-    for state in (calm, calm.model_copy(update={"done": ("issue-warning",)})):
-        assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
-    assert len(calls) == 1
+    assert_same(advise(calm, rulebook=book), _reference(calm, rulebook=book))
+    assert calls  # one rendering per part of the advice (attitudes, actions...)
+    first = len(calls)
+    again = calm.model_copy(update={"done": ("issue-warning",)})
+    assert_same(advise(again, rulebook=book), _reference(again, rulebook=book))
+    assert len(calls) == first
+
+
+def test_parts_of_advice_are_rendered_once_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Attitudes, actions, things to avoid and pending moves are looked up part by part:
+    # distinct advices share their parts, so fewer parts are rendered than there are
+    # distinct advices (rendering each combination as one whole renders at least one each).
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="parts")
+    calls: list[int] = []
+    render = engine._Fast.render
+
+    def counted(self: Any, *args: Any) -> Any:
+        calls.append(1)
+        return render(self, *args)
+
+    monkeypatch.setattr(engine._Fast, "render", counted)
+    shown = set()
+    for row in random_state_rows(5000, seed=3):
+        advice = advise(row, rulebook=book, locale="pl")
+        parts = (advice.attitudes, advice.actions, advice.avoid, advice.pending)
+        shown.add(tuple(tuple((r.rule_id, r.text) for r in part) for part in parts))
+    assert len(calls) < len(shown)
 
 
 class _WithAMethod(ConversationState):

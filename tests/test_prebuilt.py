@@ -32,6 +32,7 @@ from difficult_customers.compile import _tree
 from difficult_customers.compile.python import (
     compile_masks,
     compile_quiet,
+    field_values,
     masks_source,
     quiet_source,
 )
@@ -176,7 +177,7 @@ def test_the_prebuilt_evaluators_give_the_compiled_bits(
     evaluators: tuple[Callable[..., int], ...], state: ConversationState
 ) -> None:
     fired, compiled_fired, quiet, compiled_quiet = evaluators
-    values = state.__dict__
+    values = field_values(state.__dict__)
     assert fired(values) == compiled_fired(values)
     assert quiet(values) == compiled_quiet(values)
 

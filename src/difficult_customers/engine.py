@@ -27,7 +27,7 @@ from .i18n import (
     variant_context,
 )
 from .rules import Kind, Phase, Rule, Rulebook, Source, default_rulebook
-from .state import ConversationState
+from .state import Channel, ConversationState
 
 __all__ = ["Explanation", "advise", "advise_many", "explain", "iter_advice"]
 
@@ -276,33 +276,36 @@ class _Renderer:
         return self.catalog.get((context, message), message)
 
     def render(
-        self, index: int, state: ConversationState, bits: int | None = None
+        self,
+        index: int,
+        channel: Channel,
+        values: Mapping[str, Any] | None = None,
+        bits: int | None = None,
     ) -> Recommendation:
-        """The rule's recommendation for the state; ``bits``, if given, are what the rulebook's
-        mask function returned for it, which says already which phrasing ``when`` holds.
+        """The rule's recommendation for a state on ``channel``, whose phrasing is chosen by
+        the state's field ``values`` or, if given, by ``bits``: what the rulebook's mask
+        function returned for the state, which says already which phrasing ``when`` holds.
         """
         # A form of address changes only what is said aloud; written channels keep the
         # company voice.
-        form = self.form if state.channel in SPOKEN_CHANNELS else None
+        form = self.form if channel in SPOKEN_CHANNELS else None
         # Without details, the text depends only on (rule, channel, locale, form): the hot
         # path is one dictionary lookup.
         situational = index in self.plan.situational
         if not self.values and not situational:
-            cached = self.plan.rendered.get((index, state.channel, self.tag, form))
+            cached = self.plan.rendered.get((index, channel, self.tag, form))
             if cached is not None:
                 return cached
         rule = self.plan.rules[index]
         if situational and bits is not None:
             when_bits = self.plan.when_bits[index]
             phrasing = rule.phrasing_for(
-                state.channel, self.supplied, holds=lambda i: bool(bits & when_bits[i])
+                channel, self.supplied, holds=lambda i: bool(bits & when_bits[i])
             )
         else:
-            phrasing = rule.phrasing_for(
-                state.channel, self.supplied, state.__dict__ if situational else None
-            )
+            phrasing = rule.phrasing_for(channel, self.supplied, values if situational else None)
         key: tuple[int, object, str, str | None] = (
-            (index, state.channel, self.tag, form)
+            (index, channel, self.tag, form)
             if not self.values and not situational
             else (index, phrasing, self.tag, form)
         )
@@ -387,6 +390,9 @@ def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recomm
 #: rendered groups). A full cache is emptied and refilled: memory stays bounded however many
 #: distinct states a process sees, at the cost of re-rendering after a flush.
 MAX_FAST_CACHE = 4096
+#: Most sets of fired rules (those that override or are overridden) whose overrides are kept
+#: resolved, per rulebook: two integers each.
+MAX_RESOLVED = 16384
 #: Most (locale, details) combinations whose rendering the fast path keeps per rulebook.
 MAX_FAST_VOICES = 16
 #: Longest ``done`` set of a state whose key is kept by its field values: a real
@@ -420,6 +426,14 @@ def _mask(indices: Iterable[int]) -> int:
     return mask
 
 
+def _mask_of(masks: Iterable[int]) -> int:
+    """The union of ``masks``."""
+    union = 0
+    for mask in masks:
+        union |= mask
+    return union
+
+
 if TYPE_CHECKING:
     # The attitudes, actions, things to avoid and pending moves of one advice.
     Groups = tuple[
@@ -429,7 +443,7 @@ if TYPE_CHECKING:
         tuple[Recommendation, ...],
     ]
 
-Key = tuple[int, object, bool, int, int]
+Key = tuple[int, Channel, bool, int, int]
 """What the rendered groups of a state depend on: see :meth:`_Fast.key`."""
 
 Seen = tuple[object, ...]
@@ -439,7 +453,7 @@ Seen = tuple[object, ...]
 class _Voice:
     """One locale and details of one rulebook: its renderer, labels and rendered groups."""
 
-    __slots__ = ("details", "groups", "interned", "labels", "rendered", "renderer", "tag")
+    __slots__ = ("details", "groups", "interned", "labels", "parts", "renderer", "shown", "tag")
 
     def __init__(
         self, book: Rulebook, plan: _Plan, locale: Locale | str, details: Details | None
@@ -448,11 +462,14 @@ class _Voice:
         self.tag = self.renderer.tag
         self.labels = self.renderer.labels()
         self.details = details
-        # Per state key (see _Fast.key), and per what is shown (see _Fast.groups).
+        # Per state key (see _Fast.key), and per part of what is shown (see _Fast.groups).
         self.groups: dict[Key, Groups] = {}
-        self.rendered: dict[tuple[int, int, object, int], Groups] = {}
-        # One object per distinct rendering, shared by every group that holds it: texts with
-        # details are rendered anew by the reference, and each cached group would otherwise
+        # Per channel, then per what is shown (see _Fast.groups), and per part of it (the
+        # rules of one group, with the phrasing bits that word them; see _Fast.assemble).
+        self.shown: dict[Channel, dict[tuple[int, int, int], Groups]] = {}
+        self.parts: dict[Channel, dict[int, tuple[Recommendation, ...]]] = {}
+        # One object per distinct rendering, shared by every part that holds it: texts with
+        # details are rendered anew by the reference, and each cached part would otherwise
         # keep its own copies.
         self.interned: dict[Recommendation, Recommendation] = {}
 
@@ -461,14 +478,18 @@ class _Fast:
     """The fast path's view of one rulebook: masks, generated evaluators and bounded caches."""
 
     __slots__ = (
+        "actions",
         "after_ending",
+        "attitudes",
+        "avoid",
         "book",
         "done_bits",
         "fired",
+        "involved",
         "keys",
         "moves",
         "overriders",
-        "phrasings",
+        "phrasing_bits",
         "plan",
         "quiet",
         "resolved",
@@ -476,6 +497,7 @@ class _Fast:
         "situational",
         "speaking",
         "voices",
+        "whens",
         "width",
     )
 
@@ -510,8 +532,19 @@ class _Fast:
         self.moves = _mask(
             i for i, r in enumerate(rules) if r.kind is Kind.DO and i not in plan.attitudes
         )
+        # The parts of an advice, as _advise_reference sorts the kept rules into them.
+        self.avoid = _mask(i for i, r in enumerate(rules) if r.kind is Kind.AVOID)
+        self.attitudes = _mask(plan.attitudes) & ~self.avoid
+        self.actions = self.rule_bits & ~self.avoid & ~self.attitudes
+        # Per situational rule, the bits of its phrasings' whens in what fired() returns.
+        self.phrasing_bits = {1 << i: _mask_of(plan.when_bits[i]) for i in plan.situational}
+        self.whens: dict[int, int] = {}
         # In the order of _decide: each overrider after every rule that could override it.
         self.overriders = tuple((1 << i, _mask(plan.overrides[i])) for i in plan.overriders)
+        # Which rules are overridden depends only on which of these fired.
+        self.involved = 0
+        for bit, targets in self.overriders:
+            self.involved |= bit | targets
         self.resolved: dict[int, int] = {}
         # A rule carried out is left out of the advice unless it repeats (see _done).
         self.done_bits = {
@@ -520,7 +553,7 @@ class _Fast:
         self.keys: dict[Seen, Key] = {}
         self.voices: dict[object, _Voice] = {}
 
-    def _first_quiet(self, values: Mapping[str, Any]) -> int:
+    def _first_quiet(self, values: Seen) -> int:
         # Needed only once a customer speaks, so compiled then (unless prebuilt).
         quiet = self.book._cache.get("quiet")
         if quiet is None:
@@ -548,11 +581,11 @@ class _Fast:
         values = state.__dict__
         ids = values["done"]
         key = (
-            self.fired(values),
+            self.fired(seen),
             values["channel"],
             values["ended"],
             self.done(ids) if ids else 0,  # an unknown id raises here, before a key is kept
-            self.quiet(values) if values["customer_speaking"] else -1,
+            self.quiet(seen) if values["customer_speaking"] else -1,
         )
         if len(self.keys) < MAX_FAST_CACHE and len(ids) <= MAX_CACHED_DONE:
             self.keys[seen] = key
@@ -560,17 +593,24 @@ class _Fast:
 
     def kept(self, fired: int) -> int:
         """The fired rules that no kept, fired rule overrides (see :func:`_decide`)."""
-        kept = self.resolved.get(fired)
-        if kept is None:
-            overridden = 0
-            for bit, targets in self.overriders:
-                if fired & bit and not overridden & bit:
-                    overridden |= targets & fired
-            kept = fired & ~overridden
-            if len(self.resolved) >= MAX_FAST_CACHE:
-                self.resolved.clear()
-            self.resolved[fired] = kept
-        return kept
+        involved = fired & self.involved
+        overridden = self.resolved.get(involved)
+        if overridden is None:
+            overridden = self.overridden(involved)
+        return fired & ~overridden
+
+    def overridden(self, involved: int) -> int:
+        """The rules overridden when those of ``involved`` fire (those that override or are
+        overridden: nothing else changes the outcome), kept in :attr:`resolved`.
+        """
+        overridden = 0
+        for bit, targets in self.overriders:
+            if involved & bit and not overridden & bit:
+                overridden |= targets & involved
+        if len(self.resolved) >= MAX_RESOLVED:
+            self.resolved.clear()
+        self.resolved[involved] = overridden
+        return overridden
 
     def done(self, ids: tuple[str, ...]) -> int:
         """:func:`_done` as a mask (raising the same error for an unknown rule id).
@@ -613,65 +653,102 @@ class _Fast:
                 self.voices[key] = voice
         return voice
 
-    def groups(self, voice: _Voice, key: Key, state: ConversationState) -> Groups:
+    def groups(self, voice: _Voice, key: Key) -> Groups:
         """The rendered groups of a state whose key is not cached, cached under ``key`` (see
-        :meth:`key`).
+        :meth:`key`). :meth:`kept` and :meth:`part` written out: this runs for every state
+        seen for the first time.
         """
         bits, channel, ended, done, quiet = key
         fired = bits & self.rule_bits
         if ended:
             fired &= self.after_ending
-        kept = self.kept(fired) & ~done
+        resolved = self.resolved
+        involved = fired & self.involved
+        overridden = resolved.get(involved)
+        if overridden is None:
+            overridden = self.overridden(involved)
+        kept = fired & ~overridden & ~done
         pending = 0
         if quiet >= 0 and not ended:
-            later = self.kept((fired & ~self.speaking) | quiet) & ~done
-            pending = later & ~kept & self.moves
-        # Many state keys share what is shown: a state seen for the first time is rendered
-        # only if that is new too. Phrasing bits count only where a rule shown has a
-        # phrasing chosen by the state.
+            # What would be kept once the customer stops speaking, and is not kept now.
+            later = (fired & ~self.speaking) | quiet
+            involved = later & self.involved
+            overridden = resolved.get(involved)
+            if overridden is None:
+                overridden = self.overridden(involved)
+            pending = later & ~overridden & ~done & ~kept & self.moves
+        # Many state keys share what is shown: the rules kept and pending, and the phrasing
+        # bits that word those whose wording the state chooses.
         situational = (kept | pending) & self.situational
-        shown = (kept, pending, channel, bits >> self.width if situational else -1)
-        groups = voice.rendered.get(shown)
+        shown = (kept, pending, bits & self.whens_of(situational) if situational else 0)
+        combined = voice.shown.get(channel)
+        if combined is None:
+            combined = voice.shown[channel] = {}
+        groups = combined.get(shown)
         if groups is None:
-            groups = self.render(voice, kept, pending, state, bits)
-            if len(voice.rendered) >= MAX_FAST_CACHE:
-                voice.rendered.clear()
-            voice.rendered[shown] = groups
+            groups = self.assemble(voice, channel, kept, pending, bits)
+            if len(combined) >= MAX_FAST_CACHE:
+                combined.clear()
+            combined[shown] = groups
         if len(voice.groups) >= MAX_FAST_CACHE:
             voice.groups.clear()
         voice.groups[key] = groups
         return groups
 
-    def render(
-        self, voice: _Voice, kept: int, pending: int, state: ConversationState, bits: int
+    def assemble(
+        self, voice: _Voice, channel: Channel, kept: int, pending: int, bits: int
     ) -> Groups:
-        """The groups of kept and pending rules, rendered as the reference does (phrasings
-        picked by the ``when`` bits of ``bits``, rather than by evaluating each ``when``).
+        """The groups of the rules ``kept`` and ``pending``, each part looked up on its own.
+
+        There are far fewer distinct attitudes, actions, things to avoid and pending moves
+        than combinations of them: a stream of random states shows thousands of
+        combinations, more than :data:`MAX_FAST_CACHE`, and a few hundred of each part.
+        """
+        parts = voice.parts.get(channel)
+        if parts is None:
+            parts = voice.parts[channel] = {}
+        found: list[tuple[Recommendation, ...]] = []
+        for rules in (kept & self.attitudes, kept & self.actions, kept & self.avoid, pending):
+            if not rules:
+                found.append(())
+                continue
+            # The rules and the phrasing bits that word them, in one integer: the phrasing
+            # bits lie above the rules' bits.
+            situational = rules & self.situational
+            part_of = rules | bits & self.whens_of(situational) if situational else rules
+            part = parts.get(part_of)
+            if part is None:
+                part = self.render(voice, rules, channel, bits)
+                if len(parts) >= MAX_FAST_CACHE:
+                    parts.clear()
+                parts[part_of] = part
+            found.append(part)
+        groups: Groups = tuple(found)  # type: ignore[assignment]
+        return groups
+
+    def whens_of(self, situational: int) -> int:
+        """The phrasing bits that choose the wording of the rules of ``situational``."""
+        whens = self.whens.get(situational)
+        if whens is None:
+            whens = _mask_of(self.phrasing_bits[1 << index] for index in _bits(situational))
+            if len(self.whens) >= MAX_FAST_CACHE:
+                self.whens.clear()
+            self.whens[situational] = whens
+        return whens
+
+    def render(
+        self, voice: _Voice, rules: int, channel: Channel, bits: int
+    ) -> tuple[Recommendation, ...]:
+        """The recommendations of ``rules`` rendered as the reference does (phrasings picked
+        by the ``when`` bits of ``bits``, rather than by evaluating each ``when``).
         """
         rendered = voice.renderer.render
         interned = voice.interned.setdefault
-
-        def render(index: int) -> Recommendation:
-            recommendation = rendered(index, state, bits)
-            return interned(recommendation, recommendation)
-
-        attitudes: list[Recommendation] = []
-        actions: list[Recommendation] = []
-        avoid: list[Recommendation] = []
-        for index in _bits(kept):
-            recommendation = render(index)
-            if recommendation.kind is Kind.AVOID:
-                avoid.append(recommendation)
-            elif index in self.plan.attitudes:
-                attitudes.append(recommendation)
-            else:
-                actions.append(recommendation)
-        return (
-            tuple(attitudes),
-            tuple(actions),
-            tuple(avoid),
-            tuple(render(index) for index in _bits(pending)),
-        )
+        part = []
+        for index in _bits(rules):
+            recommendation = rendered(index, channel, bits=bits)
+            part.append(interned(recommendation, recommendation))
+        return tuple(part)
 
 
 def _is_locale(value: object) -> bool:
@@ -703,7 +780,7 @@ def _advise_fast(
         key = fast.key(seen, state)
     groups = voice.groups.get(key)
     if groups is None:
-        groups = fast.groups(voice, key, state)
+        groups = fast.groups(voice, key)
     advice: Any = _new(_BUILDING)
     advice.attitudes, advice.actions, advice.avoid, advice.pending = groups
     advice.locale = voice.tag
@@ -877,7 +954,7 @@ def _advise_reference(
     actions: list[Recommendation] = []
     avoid: list[Recommendation] = []
     for index in kept:
-        recommendation = renderer.render(index, state)
+        recommendation = renderer.render(index, state.channel, state.__dict__)
         if recommendation.kind is Kind.AVOID:
             avoid.append(recommendation)
         elif index in plan.attitudes:
@@ -891,7 +968,7 @@ def _advise_reference(
         now = set(kept)
         later = _kept(plan, {**values, "customer_speaking": False}, done)
         pending = [
-            renderer.render(index, state)
+            renderer.render(index, state.channel, state.__dict__)
             for index in later
             if index not in now
             and index not in plan.attitudes

@@ -8,10 +8,12 @@ enum values, integers and booleans), so no rule text is ever executed as such.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..conditions import state_schema
+from ..state import ConversationState
 from ._tree import (
     OPERATORS,
     AllOf,
@@ -28,6 +30,7 @@ from ._tree import (
 )
 
 __all__ = [
+    "FIELDS",
     "MAX_SHARED_DEPTH",
     "MAX_SHARED_RULES",
     "MAX_SPLIT_FIELDS",
@@ -36,13 +39,20 @@ __all__ = [
     "compile_masks",
     "compile_quiet",
     "compile_rulebook",
+    "field_values",
     "masks_source",
     "quiet_source",
     "source",
 ]
 
 Evaluator = Callable[[Mapping[str, Any]], list[int]]
-MaskEvaluator = Callable[[Mapping[str, Any]], int]
+MaskEvaluator = Callable[[tuple[Any, ...]], int]
+
+#: The state's fields in the order of its model: a mask evaluator takes their values so.
+FIELDS: tuple[str, ...] = tuple(ConversationState.model_fields)
+#: The field values of a state's ``__dict__``, in :data:`FIELDS` order: what a mask evaluator
+#: takes (``field_values(state.__dict__)``).
+field_values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = operator.itemgetter(*FIELDS)
 
 #: Deepest nesting of shared conditions in a mask evaluator (Python allows 100 levels of
 #: indentation); rules below it are tested in full.
@@ -121,8 +131,10 @@ def compile_masks(rulebook: Any) -> MaskEvaluator:
 
     Bit ``i`` is set for rule ``i`` whose condition holds; above them, bit ``n + j``
     (``n`` rules) for the ``j``-th phrasing ``when``, in rule then phrasing order, that
-    holds. The function takes the ``__dict__`` of a validated state: its enum fields must
-    be enum members (see :func:`_loads`).
+    holds. The function takes the field values of a validated state in :data:`FIELDS`
+    order (:func:`field_values` of its ``__dict__``), its enum fields enum members (see
+    :func:`_loads`): unpacking a tuple into locals costs a fraction of reading each field
+    from a mapping, and the engine builds that tuple anyway, as the key of its cache.
     """
     evaluator: MaskEvaluator = _function(
         masks_source(rulebook), "fired", f"<rulebook {rulebook.name} (fired)>"
@@ -166,9 +178,11 @@ def _mask_lines(
 ) -> list[str]:
     trees = [(bit, _fold(tree, fixed or {})) for bit, tree in trees]
     lines = [f"def {name}(values):"]
+    # Every field a condition reads becomes a local at once; the others are left unnamed.
+    read = frozenset().union(*(names(tree) for _, tree in trees))
+    lines.append(f"    ({', '.join(f if f in read else '_' for f in FIELDS)},) = values")
     if len(trees) <= MAX_SHARED_RULES:
         splits = _splits(trees)
-        lines += _loads(splits, 1)
         reads = [(bit, tree, names(tree)) for bit, tree in trees if tree != _FALSE]
         _variants(reads, splits, 1, lines)
     else:
@@ -261,16 +275,17 @@ def _fold(node: Node, known: Mapping[str, bool]) -> Node:
 
 
 def _loads(fields: Iterable[str], depth: int) -> list[str]:
-    """A local for each field (reading them all first costs no more than reading each where
-    it is first needed: measured). An ordered enum is read as its plain string value: its
-    members define ``<`` and the like in Python, which makes even their ``==`` several times
-    slower than a string's, and lowered trees only test such fields for (in)equality.
+    """Each ordered enum among ``fields`` read as its plain string value: its members define
+    ``<`` and the like in Python, which makes even their ``==`` several times slower than a
+    string's, and lowered trees only test such fields for (in)equality. Every path through
+    the function runs one such set of lines (each copy of :func:`_variants` returns).
     """
     schema = state_schema()
+    indent = "    " * depth
     return [
-        f"{'    ' * depth}{field} = values[{field!r}]"
-        + ("._value_" if field in schema and schema[field].ordered else "")
+        f"{indent}{field} = {field}._value_"
         for field in fields
+        if field in schema and schema[field].ordered
     ]
 
 
