@@ -163,7 +163,7 @@ def test_states_seen_before_equal_the_reference(
 def test_once_full_the_states_kept_stay_and_others_are_evaluated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(engine, "MAX_FAST_CACHE", 2)
+    monkeypatch.setattr(engine, "MAX_KEPT_STATES", 2)
     book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="full")
     kept = [ConversationState(mood="calm"), ConversationState(offensive_remarks=2)]
     later = [ConversationState(threats=True), ConversationState(channel="email")]
@@ -225,6 +225,7 @@ def test_states_seen_under_one_rulebook_are_not_taken_for_another(
     with pytest.MonkeyPatch.context() as patch:
         if full:
             patch.setattr(engine, "MAX_FAST_CACHE", 2)
+            patch.setattr(engine, "MAX_KEPT_STATES", 2)
             patch.setattr(engine, "MAX_RESOLVED", 2)
         for _ in range(2):
             for state in batch:
@@ -245,6 +246,7 @@ def test_states_seen_under_one_rulebook_are_not_taken_for_another(
 def test_flushed_caches_change_nothing(batch: list[ConversationState], locale: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "MAX_FAST_CACHE", 2)
+        patch.setattr(engine, "MAX_KEPT_STATES", 2)
         patch.setattr(engine, "MAX_RESOLVED", 2)
         patch.setattr(engine, "MAX_FAST_VOICES", 1)
         for state in batch:
@@ -254,6 +256,7 @@ def test_flushed_caches_change_nothing(batch: list[ConversationState], locale: s
 
 def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "MAX_FAST_CACHE", 3)
+    monkeypatch.setattr(engine, "MAX_KEPT_STATES", 3)
     monkeypatch.setattr(engine, "MAX_RESOLVED", 3)
     monkeypatch.setattr(engine, "MAX_FAST_VOICES", 2)
     book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="bounded")
@@ -265,10 +268,9 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fast.resolved) <= 3
     assert len(fast.voices) <= 2
     assert len(fast.keys) <= 3
-    assert all(len(voice.groups) <= 3 for voice in fast.voices.values())
+    assert all(len(voice.shown) <= 3 for voice in fast.voices.values())
     for voice in fast.voices.values():
         assert all(len(parts) <= 3 for parts in voice.parts.values())
-        assert all(len(shown) <= 3 for shown in voice.shown.values())
     assert len(fast.whens) <= 3
 
 
@@ -296,7 +298,7 @@ def test_cached_groups_share_their_recommendations() -> None:
                 locale="fr",
             )
     voice = next(iter(engine._fast(book).voices.values()))
-    held = [rec for groups in voice.groups.values() for group in groups for rec in group]
+    held = [rec for groups in voice.shown.values() for group in groups for rec in group]
     assert len({id(rec) for rec in held}) == len(set(held))
 
 
@@ -309,12 +311,12 @@ def test_long_done_sets_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
         assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
     fast = engine._fast(book)
     # The values kept for a state would hold every id of a long done set; a key holds
-    # only the mask of the rules left out, whatever its length.
+    # only the rules shown, whatever its length.
     done = list(ConversationState.model_fields).index("done")
     assert [values[done] for values in fast.keys] == [short.done]
-    masks = [key[3] for voice in fast.voices.values() for key in voice.groups]
-    assert masks == [fast.done(short.done), fast.done(long.done)]
-    assert all(isinstance(mask, int) for mask in masks)
+    keys = [key for voice in fast.voices.values() for key in voice.shown]
+    assert keys
+    assert all(type(part) is int for key in keys for part in key[:3])
 
 
 def test_done_sets_leaving_out_the_same_rules_share_a_key() -> None:
@@ -329,8 +331,8 @@ def test_done_sets_leaving_out_the_same_rules_share_a_key() -> None:
         assert_same(advise(state, rulebook=book), _reference(state, rulebook=book))
     fast = engine._fast(book)
     assert len(fast.keys) == len(sets)
-    assert len({key[3] for key in fast.keys.values()}) == 1
-    assert len(next(iter(fast.voices.values())).groups) == 1
+    assert len(set(fast.keys.values())) == 1
+    assert len(next(iter(fast.voices.values())).shown) == 1
 
 
 def test_equal_details_written_differently_are_not_confused() -> None:
@@ -379,7 +381,7 @@ class TestSameErrors:
                 advise(state, rulebook=book)
         fast = engine._fast(book)
         assert not fast.keys
-        assert not any(voice.groups for voice in fast.voices.values())
+        assert not any(voice.shown for voice in fast.voices.values())
 
     def test_iter_advice_checks_the_locale_when_called(self) -> None:
         with pytest.raises(UnsupportedLocaleError):

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from babel import Locale
 
     from ._explanation import Explanation
+    from ._plain import PlainValidator
     from .advice import Advice, Recommendation
     from .compile.python import Evaluator, MaskEvaluator
     from .details import Details
@@ -390,6 +391,8 @@ def _recommendation(rule: Rule, title: str, text: str, rationale: str) -> Recomm
 #: rendered groups). A full cache is emptied and refilled: memory stays bounded however many
 #: distinct states a process sees, at the cost of re-rendering after a flush.
 MAX_FAST_CACHE = 4096
+#: Most states whose key is kept by their field values, per rulebook (about 450 bytes each).
+MAX_KEPT_STATES = 16384
 #: Most sets of fired rules (those that override or are overridden) whose overrides are kept
 #: resolved, per rulebook: two integers each.
 MAX_RESOLVED = 16384
@@ -443,8 +446,8 @@ if TYPE_CHECKING:
         tuple[Recommendation, ...],
     ]
 
-Key = tuple[int, Channel, bool, int, int]
-"""What the rendered groups of a state depend on: see :meth:`_Fast.key`."""
+Key = tuple[int, int, int, Channel]
+"""What the advice of a state shows: see :meth:`_Fast.key`."""
 
 Seen = tuple[object, ...]
 """A state's field values, in field order (``_state_values``)."""
@@ -453,7 +456,7 @@ Seen = tuple[object, ...]
 class _Voice:
     """One locale and details of one rulebook: its renderer, labels and rendered groups."""
 
-    __slots__ = ("details", "groups", "interned", "labels", "parts", "renderer", "shown", "tag")
+    __slots__ = ("details", "interned", "labels", "parts", "renderer", "shown", "tag")
 
     def __init__(
         self, book: Rulebook, plan: _Plan, locale: Locale | str, details: Details | None
@@ -462,11 +465,9 @@ class _Voice:
         self.tag = self.renderer.tag
         self.labels = self.renderer.labels()
         self.details = details
-        # Per state key (see _Fast.key), and per part of what is shown (see _Fast.groups).
-        self.groups: dict[Key, Groups] = {}
-        # Per channel, then per what is shown (see _Fast.groups), and per part of it (the
+        # Per key (what a state shows, see _Fast.key), and per channel and part of it (the
         # rules of one group, with the phrasing bits that word them; see _Fast.assemble).
-        self.shown: dict[Channel, dict[tuple[int, int, int], Groups]] = {}
+        self.shown: dict[Key, Groups] = {}
         self.parts: dict[Channel, dict[int, tuple[Recommendation, ...]]] = {}
         # One object per distinct rendering, shared by every part that holds it: texts with
         # details are rendered anew by the reference, and each cached part would otherwise
@@ -564,30 +565,40 @@ class _Fast:
         return self.quiet(values)
 
     def key(self, seen: Seen, state: ConversationState) -> Key:
-        """The key of a state whose field values (``seen``) are not in :attr:`keys`.
+        """The key of a state whose field values (``seen``) are not in :attr:`keys`: what
+        its advice shows.
 
-        The rendered groups of a state are a function of its key: which rules and
-        phrasings hold (``bits``), the channel (which phrasing, which form of address),
-        whether the conversation has ended, the steps already carried out (as the mask of
-        those left out, so that ``done`` sets that leave out the same rules share a key,
-        and a key stays small however long ``done`` is), and, while the
-        customer speaks, which rules reading ``customer_speaking`` would hold once they stop
-        (``-1`` otherwise). States recur, in one conversation and across many: finding the
-        key of one seen before costs less than evaluating the rules. The first states seen
-        are kept, up to :data:`MAX_FAST_CACHE`; once it is full, a state not in it is
-        evaluated each time (flushing it would let a stream of new states, each seen once,
-        push out the ones that recur).
+        That is the rules kept (those that hold, still apply once the conversation has
+        ended, are not overridden and not already carried out), the moves pending while the
+        customer speaks (kept once they stop, not now), the phrasing bits that word those
+        rules whose wording the state chooses, and the channel (which phrasing, which form
+        of address). Many states show the same: each voice renders a key once.
+
+        States recur, in one conversation and across many: finding the key of one seen
+        before costs less than evaluating the rules. The first states seen are kept, up to
+        :data:`MAX_KEPT_STATES`; once it is full, a state not in it is evaluated each time
+        (flushing it would let a stream of new states, each seen once, push out the ones
+        that recur).
         """
         values = state.__dict__
         ids = values["done"]
-        key = (
-            self.fired(seen),
-            values["channel"],
-            values["ended"],
-            self.done(ids) if ids else 0,  # an unknown id raises here, before a key is kept
-            self.quiet(seen) if values["customer_speaking"] else -1,
-        )
-        if len(self.keys) < MAX_FAST_CACHE and len(ids) <= MAX_CACHED_DONE:
+        bits = self.fired(seen)
+        # An unknown id raises here, before a key is kept.
+        done = self.done(ids) if ids else 0
+        fired = bits & self.rule_bits
+        ended = values["ended"]
+        if ended:
+            fired &= self.after_ending
+        kept = self.kept(fired) & ~done
+        pending = 0
+        if values["customer_speaking"] and not ended:
+            # What would be kept once the customer stops speaking, and is not kept now.
+            later = self.kept((fired & ~self.speaking) | self.quiet(seen)) & ~done
+            pending = later & ~kept & self.moves
+        situational = (kept | pending) & self.situational
+        words = bits & self.whens_of(situational) if situational else 0
+        key = (kept, pending, words, values["channel"])
+        if len(self.keys) < MAX_KEPT_STATES and len(ids) <= MAX_CACHED_DONE:
             self.keys[seen] = key
         return key
 
@@ -654,51 +665,21 @@ class _Fast:
         return voice
 
     def groups(self, voice: _Voice, key: Key) -> Groups:
-        """The rendered groups of a state whose key is not cached, cached under ``key`` (see
-        :meth:`key`). :meth:`kept` and :meth:`part` written out: this runs for every state
-        seen for the first time.
+        """The rendered groups of a key (see :meth:`key`) the voice has not shown yet, kept
+        in its :attr:`_Voice.shown`.
         """
-        bits, channel, ended, done, quiet = key
-        fired = bits & self.rule_bits
-        if ended:
-            fired &= self.after_ending
-        resolved = self.resolved
-        involved = fired & self.involved
-        overridden = resolved.get(involved)
-        if overridden is None:
-            overridden = self.overridden(involved)
-        kept = fired & ~overridden & ~done
-        pending = 0
-        if quiet >= 0 and not ended:
-            # What would be kept once the customer stops speaking, and is not kept now.
-            later = (fired & ~self.speaking) | quiet
-            involved = later & self.involved
-            overridden = resolved.get(involved)
-            if overridden is None:
-                overridden = self.overridden(involved)
-            pending = later & ~overridden & ~done & ~kept & self.moves
-        # Many state keys share what is shown: the rules kept and pending, and the phrasing
-        # bits that word those whose wording the state chooses.
-        situational = (kept | pending) & self.situational
-        shown = (kept, pending, bits & self.whens_of(situational) if situational else 0)
-        combined = voice.shown.get(channel)
-        if combined is None:
-            combined = voice.shown[channel] = {}
-        groups = combined.get(shown)
-        if groups is None:
-            groups = self.assemble(voice, channel, kept, pending, bits)
-            if len(combined) >= MAX_FAST_CACHE:
-                combined.clear()
-            combined[shown] = groups
-        if len(voice.groups) >= MAX_FAST_CACHE:
-            voice.groups.clear()
-        voice.groups[key] = groups
+        kept, pending, words, channel = key
+        groups = self.assemble(voice, channel, kept, pending, words)
+        if len(voice.shown) >= MAX_FAST_CACHE:
+            voice.shown.clear()
+        voice.shown[key] = groups
         return groups
 
     def assemble(
-        self, voice: _Voice, channel: Channel, kept: int, pending: int, bits: int
+        self, voice: _Voice, channel: Channel, kept: int, pending: int, words: int
     ) -> Groups:
-        """The groups of the rules ``kept`` and ``pending``, each part looked up on its own.
+        """The groups of the rules ``kept`` and ``pending``, worded by the phrasing bits
+        ``words``, each part looked up on its own.
 
         There are far fewer distinct attitudes, actions, things to avoid and pending moves
         than combinations of them: a stream of random states shows thousands of
@@ -715,10 +696,10 @@ class _Fast:
             # The rules and the phrasing bits that word them, in one integer: the phrasing
             # bits lie above the rules' bits.
             situational = rules & self.situational
-            part_of = rules | bits & self.whens_of(situational) if situational else rules
+            part_of = rules | words & self.whens_of(situational) if situational else rules
             part = parts.get(part_of)
             if part is None:
-                part = self.render(voice, rules, channel, bits)
+                part = self.render(voice, rules, channel, words)
                 if len(parts) >= MAX_FAST_CACHE:
                     parts.clear()
                 parts[part_of] = part
@@ -778,7 +759,7 @@ def _advise_fast(
     key = fast.keys.get(seen)
     if key is None:
         key = fast.key(seen, state)
-    groups = voice.groups.get(key)
+    groups = voice.shown.get(key)
     if groups is None:
         groups = fast.groups(voice, key)
     advice: Any = _new(_BUILDING)
@@ -790,7 +771,19 @@ def _advise_fast(
     return advice  # type: ignore[no-any-return]
 
 
+# The validator of plain dicts (see _plain.py): generated when a dict is first advised.
+_plain_state: PlainValidator | None = None
+
+
 def _validate_state(data: dict[str, Any]) -> ConversationState:
+    global _plain_state
+    if _plain_state is None:
+        from ._plain import plain_validator
+
+        _plain_state = plain_validator()
+    plain = _plain_state(data)
+    if plain is not None:
+        return plain
     try:
         # The bare validator: model_validate's layers above it cost a third of validating.
         state: ConversationState = ConversationState.__pydantic_validator__.validate_python(data)

@@ -453,7 +453,7 @@ class ConversationState(BaseModel):
             return cls.model_validate(values)
 
     @classmethod
-    def _trusted(cls, values: dict[str, Any]) -> Self:
+    def _trusted(cls, values: dict[str, Any], fields_set: set[str] | None = None) -> Self:
         """Internal: a state from values derived from a validated state, without validating.
 
         For library code only (such as folding an event into a state), where ``values``
@@ -467,12 +467,13 @@ class ConversationState(BaseModel):
         states built here share one set of every field name rather than copying it (a
         tenth of a turn): pydantic only ever adds names to a model's set, and never to a
         frozen model's, and its copies (``copy``, ``deepcopy``, pickling) get their own.
+        ``fields_set``, if given, is the state's set of fields given instead (its own).
         """
         state = _new(cls)
         # Through pydantic's slot descriptors, which object.__setattr__ would look up by
         # name each time.
         _set_dict(state, values)
-        _set_fields_set(state, _EVERY_FIELD)
+        _set_fields_set(state, _EVERY_FIELD if fields_set is None else fields_set)
         _set_extra(state, None)
         _set_private(state, None)
         return state
