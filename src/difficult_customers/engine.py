@@ -580,6 +580,7 @@ class _Fast:
         (flushing it would let a stream of new states, each seen once, push out the ones
         that recur).
         """
+        # kept() and whens_of() written out: this runs for every state not seen before.
         values = state.__dict__
         ids = values["done"]
         bits = self.fired(seen)
@@ -589,14 +590,26 @@ class _Fast:
         ended = values["ended"]
         if ended:
             fired &= self.after_ending
-        kept = self.kept(fired) & ~done
+        resolved = self.resolved
+        involved = fired & self.involved
+        overridden = resolved.get(involved)
+        if overridden is None:
+            overridden = self.overridden(involved)
+        kept = fired & ~overridden & ~done
         pending = 0
         if values["customer_speaking"] and not ended:
             # What would be kept once the customer stops speaking, and is not kept now.
-            later = self.kept((fired & ~self.speaking) | self.quiet(seen)) & ~done
-            pending = later & ~kept & self.moves
+            later = (fired & ~self.speaking) | self.quiet(seen)
+            involved = later & self.involved
+            overridden = resolved.get(involved)
+            if overridden is None:
+                overridden = self.overridden(involved)
+            pending = later & ~overridden & ~done & ~kept & self.moves
+        words = 0
         situational = (kept | pending) & self.situational
-        words = bits & self.whens_of(situational) if situational else 0
+        if situational:
+            whens = self.whens.get(situational)
+            words = bits & (self.whens_of(situational) if whens is None else whens)
         key = (kept, pending, words, values["channel"])
         if len(self.keys) < MAX_KEPT_STATES and len(ids) <= MAX_CACHED_DONE:
             self.keys[seen] = key
