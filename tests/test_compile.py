@@ -28,9 +28,9 @@ from difficult_customers.compile import (
 from difficult_customers.compile._tree import require
 from difficult_customers.compile.python import (
     compile_masks,
-    compile_quiet,
     compile_rulebook,
     field_values,
+    quiet_shift,
     source,
 )
 from difficult_customers.errors import ConditionTypeError
@@ -96,7 +96,8 @@ def _masks(text: str, rows: Sequence[dict[str, Any]]) -> list[bool]:
     # The fast path's evaluator reads validated states: enum fields hold members.
     evaluate = compile_masks(_pack(text))
     return [
-        evaluate(field_values(ConversationState.model_validate(row).__dict__)) == 1 for row in rows
+        evaluate(field_values(ConversationState.model_validate(row).__dict__)) & 1 == 1
+        for row in rows
     ]
 
 
@@ -151,14 +152,19 @@ def test_random_conditions(backend: str, text: str, sample: list[ConversationSta
 
 
 @pytest.mark.parametrize("text", CORPUS)
-def test_quiet_masks_read_the_customer_as_silent(text: str) -> None:
-    evaluate = compile_quiet(_pack(text))
+def test_quiet_bits_read_the_customer_as_silent(text: str) -> None:
+    # Above the rule's bit: while the customer speaks, whether it would hold once they stop.
+    pack = _pack(text)
+    evaluate = compile_masks(pack)
+    shift = quiet_shift(pack)
+    assert shift == 1
     reads_speaking = "customer_speaking" in parse_condition(text).fields
     for row in ROWS:
-        expected = reads_speaking and _reference(text, [{**row, "customer_speaking": False}])[0]
-        assert (
-            evaluate(field_values(ConversationState.model_validate(row).__dict__)) == 1
-        ) == expected
+        bits = evaluate(field_values(ConversationState.model_validate(row).__dict__))
+        assert bits & 1 == _reference(text, [row])[0]
+        silent = _reference(text, [{**row, "customer_speaking": False}])[0]
+        expected = row["customer_speaking"] and reads_speaking and silent
+        assert bits >> shift == expected, row
 
 
 def _many(texts: Sequence[str]) -> SimpleNamespace:
@@ -167,12 +173,24 @@ def _many(texts: Sequence[str]) -> SimpleNamespace:
 
 
 def _check_masks(texts: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
-    evaluate = compile_masks(_many(texts))
+    pack = _many(texts)
+    evaluate = compile_masks(pack)
+    shift = quiet_shift(pack)
     expected = [_reference(text, rows) for text in texts]
+    silent = [
+        _reference(text, [{**row, "customer_speaking": False} for row in rows]) for text in texts
+    ]
+    speaking = ["customer_speaking" in parse_condition(text).fields for text in texts]
     for position, row in enumerate(rows):
         bits = evaluate(field_values(ConversationState.model_validate(row).__dict__))
         found = [bool(bits >> index & 1) for index in range(len(texts))]
         assert found == [holds[position] for holds in expected], row
+        quiet = [bool(bits >> (shift + index) & 1) for index in range(len(texts))]
+        assert quiet == [
+            row["customer_speaking"] and reads and holds[position]
+            for reads, holds in zip(speaking, silent, strict=True)
+        ], row
+        assert bits >> (shift + len(texts)) == 0
 
 
 def test_masks_of_many_rules_are_split_on_the_flags_they_share() -> None:

@@ -31,10 +31,8 @@ from difficult_customers import _prebuilt as prebuilt
 from difficult_customers.compile import _tree
 from difficult_customers.compile.python import (
     compile_masks,
-    compile_quiet,
     field_values,
     masks_source,
-    quiet_source,
 )
 from difficult_customers.conditions import state_schema
 from difficult_customers.engine import _fast
@@ -141,7 +139,7 @@ def test_the_lowered_trees_are_seeded_when_first_needed(artifacts: Path) -> None
 
 
 def test_the_prebuilt_evaluators_are_the_generated_source(artifacts: Path) -> None:
-    # Exactly the text compile_masks() and compile_quiet() compile for the built-in rules.
+    # Exactly the text compile_masks() compiles for the built-in rules.
     text = (artifacts / "rulebook.py").read_text(encoding="utf-8")
     functions = {
         node.name: ast.get_source_segment(text, node)
@@ -149,7 +147,7 @@ def test_the_prebuilt_evaluators_are_the_generated_source(artifacts: Path) -> No
         if isinstance(node, ast.FunctionDef)
     }
     book = validated_book()
-    assert functions == {"fired": masks_source(book), "quiet": quiet_source(book)}
+    assert functions == {"fired": masks_source(book)}
     # Only assignments of constants besides them: the data part runs no code.
     for node in ast.parse(text).body:
         if isinstance(node, ast.Assign):
@@ -163,12 +161,7 @@ def evaluators(artifacts: Path) -> tuple[Callable[..., int], ...]:
     trusted = prebuilt.trusted_rules(TOML, artifacts)
     assert trusted is not None
     book = validated_book()
-    return (
-        trusted[2]["fired"],
-        compile_masks(book),
-        trusted[2]["quiet"],
-        compile_quiet(book),
-    )
+    return trusted[2]["fired"], compile_masks(book)
 
 
 @settings(max_examples=300, deadline=None)
@@ -176,10 +169,9 @@ def evaluators(artifacts: Path) -> tuple[Callable[..., int], ...]:
 def test_the_prebuilt_evaluators_give_the_compiled_bits(
     evaluators: tuple[Callable[..., int], ...], state: ConversationState
 ) -> None:
-    fired, compiled_fired, quiet, compiled_quiet = evaluators
+    fired, compiled_fired = evaluators
     values = field_values(state.__dict__)
     assert fired(values) == compiled_fired(values)
-    assert quiet(values) == compiled_quiet(values)
 
 
 def test_the_default_rulebook_runs_the_prebuilt_evaluators(
@@ -193,14 +185,13 @@ def test_the_default_rulebook_runs_the_prebuilt_evaluators(
     assert fast.fired is book._cache["fired"]
     assert fast.fired.__code__.co_filename == str(artifacts / "rulebook.py")
     advise({"customer_speaking": True}, rulebook=book)
-    assert fast.quiet is book._cache["quiet"]
+    assert fast.fired is book._cache["fired"]
     # Any other rulebook compiles its own, a merged one included.
     for other in (Rulebook(book.rules, name="copy"), load_rulebook(EXAMPLE_PACK, base=book)):
         assert "fired" not in other._cache
         own = _fast(other)
         assert own.fired.__code__.co_filename == f"<rulebook {other.name} (fired)>"
         advise({"customer_speaking": True}, rulebook=other)
-        assert own.quiet.__code__.co_filename == f"<rulebook {other.name} (quiet)>"
 
 
 def test_the_default_rulebook_advises_alike_from_either_source(
@@ -296,7 +287,7 @@ def _replace(old: str, new: str) -> Callable[[str], str]:
         _replace("('M', 'Rule',", "('M', 'Details',"),
         _replace("('E', 'Kind', 'do')", "('E', 'Kind', 'maybe')"),
         _replace("\nDATA = (", "\nOTHER = ("),
-        _replace("\ndef quiet(values):", "\ndef louder(values):"),
+        _replace("\ndef fired(values):", "\ndef louder(values):"),
         _replace("\nDATA = (", "\nDATA = 3\nOTHER = ("),
         _replace("\ndef fired(values):", "\nfired = 3\ndef other(values):"),
         lambda text: text + "\n)\n",
@@ -313,7 +304,7 @@ def _replace(old: str, new: str) -> Callable[[str], str]:
         "model",
         "enum",
         "missing",
-        "no-quiet",
+        "no-fired",
         "data-shape",
         "function-shape",
         "syntax",

@@ -492,7 +492,7 @@ class _Fast:
         "overriders",
         "phrasing_bits",
         "plan",
-        "quiet",
+        "quiet_shift",
         "resolved",
         "rule_bits",
         "situational",
@@ -524,7 +524,9 @@ class _Fast:
         self.fired: MaskEvaluator = fired
         self.width = len(rules)
         self.rule_bits = (1 << len(rules)) - 1
-        self.quiet: MaskEvaluator = self._first_quiet
+        # Above the rules' and phrasings' bits, the rules as if the customer had stopped
+        # speaking (see compile_masks).
+        self.quiet_shift = len(rules) + sum(1 for bits in plan.when_bits for bit in bits if bit)
         self.speaking = _mask(
             i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
         )
@@ -553,16 +555,6 @@ class _Fast:
         }
         self.keys: dict[Seen, Key] = {}
         self.voices: dict[object, _Voice] = {}
-
-    def _first_quiet(self, values: Seen) -> int:
-        # Needed only once a customer speaks, so compiled then (unless prebuilt).
-        quiet = self.book._cache.get("quiet")
-        if quiet is None:
-            from .compile.python import compile_quiet
-
-            quiet = compile_quiet(self.book)
-        self.quiet = quiet
-        return self.quiet(values)
 
     def key(self, seen: Seen, state: ConversationState) -> Key:
         """The key of a state whose field values (``seen``) are not in :attr:`keys`: what
@@ -599,7 +591,7 @@ class _Fast:
         pending = 0
         if values["customer_speaking"] and not ended:
             # What would be kept once the customer stops speaking, and is not kept now.
-            later = (fired & ~self.speaking) | self.quiet(seen)
+            later = (fired & ~self.speaking) | (bits >> self.quiet_shift)
             involved = later & self.involved
             overridden = resolved.get(involved)
             if overridden is None:

@@ -37,11 +37,10 @@ __all__ = [
     "Evaluator",
     "MaskEvaluator",
     "compile_masks",
-    "compile_quiet",
     "compile_rulebook",
     "field_values",
     "masks_source",
-    "quiet_source",
+    "quiet_shift",
     "source",
 ]
 
@@ -131,10 +130,13 @@ def compile_masks(rulebook: Any) -> MaskEvaluator:
 
     Bit ``i`` is set for rule ``i`` whose condition holds; above them, bit ``n + j``
     (``n`` rules) for the ``j``-th phrasing ``when``, in rule then phrasing order, that
-    holds. The function takes the field values of a validated state in :data:`FIELDS`
-    order (:func:`field_values` of its ``__dict__``), its enum fields enum members (see
-    :func:`_loads`): unpacking a tuple into locals costs a fraction of reading each field
-    from a mapping, and the engine builds that tuple anyway, as the key of its cache.
+    holds; above those (from :func:`quiet_shift`), while the customer speaks, bit ``i`` of
+    rule ``i`` reading ``customer_speaking`` whose condition would hold once they stop
+    (what waits until then), so that one call gives both. The function takes the field
+    values of a validated state in :data:`FIELDS` order (:func:`field_values` of its
+    ``__dict__``), its enum fields enum members (see :func:`_loads`): unpacking a tuple
+    into locals costs a fraction of reading each field from a mapping, and the engine builds
+    that tuple anyway, as the key of its cache.
     """
     evaluator: MaskEvaluator = _function(
         masks_source(rulebook), "fired", f"<rulebook {rulebook.name} (fired)>"
@@ -142,14 +144,12 @@ def compile_masks(rulebook: Any) -> MaskEvaluator:
     return evaluator
 
 
-def compile_quiet(rulebook: Any) -> MaskEvaluator:
-    """The rule bits of :func:`compile_masks` for the rules that read ``customer_speaking``,
-    as if the customer had finished speaking; the other bits are never set.
+def quiet_shift(rulebook: Any) -> int:
+    """Where the bits of rules as if the customer had stopped speaking start, in what
+    :func:`compile_masks`' function returns: after the rules' and the phrasings' bits.
     """
-    evaluator: MaskEvaluator = _function(
-        quiet_source(rulebook), "quiet", f"<rulebook {rulebook.name} (quiet)>"
-    )
-    return evaluator
+    rules = rulebook.rules
+    return len(rules) + sum(p.when is not None for rule in rules for p in rule.phrasing)
 
 
 def masks_source(rulebook: Any) -> str:
@@ -161,14 +161,26 @@ def masks_source(rulebook: Any) -> str:
     rules = rulebook.rules
     whens = [p.when for rule in rules for p in rule.phrasing if p.when is not None]
     trees = [lower(rule.when) for rule in rules] + [lower(when) for when in whens]
-    return "\n".join(_mask_lines("fired", list(enumerate(trees))))
+    shift = quiet_shift(rulebook)
+    # Each rule reading customer_speaking again, as if it were false, under the condition
+    # that it is true: folding the split on that flag keeps these in its true copy only.
+    silent = {"customer_speaking": False}
+    quiet = []
+    for index, tree in enumerate(trees[: len(rules)]):
+        if "customer_speaking" in names(tree):
+            folded = _fold(tree, silent)
+            if folded != _FALSE:
+                quiet.append((shift + index, _speaking(folded)))
+    return "\n".join(_mask_lines("fired", [*enumerate(trees), *quiet]))
 
 
-def quiet_source(rulebook: Any) -> str:
-    """The source of ``def quiet(values):``, the function :func:`compile_quiet` compiles."""
-    trees = [(index, lower(rule.when)) for index, rule in enumerate(rulebook.rules)]
-    speaking = [(index, tree) for index, tree in trees if "customer_speaking" in names(tree)]
-    return "\n".join(_mask_lines("quiet", speaking, {"customer_speaking": False}))
+def _speaking(tree: Node) -> Node:
+    """``customer_speaking and tree``, flat."""
+    flag = Flag("customer_speaking")
+    if isinstance(tree, Constant):
+        return flag
+    operands = tree.operands if isinstance(tree, AllOf) else (tree,)
+    return AllOf((flag, *operands))
 
 
 def _mask_lines(
