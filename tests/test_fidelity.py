@@ -463,3 +463,23 @@ def test_advice_no_seed_gives_is_marked_as_the_projects_own() -> None:
         ("avoid-answering-emotionally", "answer the substance, not the tone"),
     ):
         assert _addition(rule_id, words), rule_id
+
+
+# 004 'Intensifier' speaks of an agent who cannot handle the customer. A valuable customer
+# whom nothing satisfies is handed up too, rather than let go, on the strength of 001's
+# opening ("Si le client est une bonne source de revenus ... préserver la relation"): the
+# hand-over cites that passage as well.
+def test_handing_up_a_valuable_customer_cites_the_passage_on_valuable_customers() -> None:
+    advice = advise(unsatisfiable=True, customer_value="high")
+    handover = next(r for r in advice if r.rule_id == "escalate-to-manager")
+    assert any("bonne source de revenus" in s.quote for s in handover.sources)
+
+
+# 001 'Sois professionnel': "extrayez-vous des situations controversées ou exaltées". The
+# break is also for a furious customer's insults when the agent holds up; its reason does
+# not say that the agent was rattled.
+def test_the_reason_for_a_break_fits_an_agent_who_holds_up() -> None:
+    for locale, rattled in (("en", "rattled"), ("fr", "sang-froid"), ("pl", "z równowagi")):
+        advice = advise(offensive_remarks=1, mood="furious", agent_upset=False, locale=locale)
+        rationale = next(r.rationale for r in advice if r.rule_id == "take-a-break")
+        assert rattled not in rationale, locale
