@@ -148,7 +148,9 @@ def test_an_out_of_policy_request_gets_no_contradicting_promises() -> None:
     advice = advise(request_within_policy=False)
     found = set(advice.rule_ids)
     assert "hold-firm-on-policy" in found
-    assert not found & {"restate-the-request", "offer-win-win-solution"}
+    assert "restate-the-request" not in found
+    # A fix is still offered (002), but within what the business offers (fourth review).
+    assert "Instead of what was asked" in text(advice, "offer-win-win-solution")
     # The apology of 002 stays, promising no more than the limit allows.
     assert "put it right" not in text(advice, "apologize-and-take-ownership")
 
@@ -409,3 +411,75 @@ def test_an_abusive_customer_is_asked_to_calm_down_whatever_the_mood_field() -> 
         assert "ask-to-calm-down" in conv.advise().rule_ids
     # A merely angry customer, who has abused no one, is not told to calm down.
     assert "ask-to-calm-down" not in ids({"mood": "angry"})
+
+
+# Findings of a fourth, rule-by-rule review: each test failed before its rule data was fixed.
+
+
+# 004 'Référez-vous aux politiques': refer to the clause, "Ensuite, expliquez poliment qu'il
+# était de leur responsabilité de revoir les termes et conditions de votre relation avant de
+# conclure un accord." Both steps, whichever wording the details choose, in every language.
+def test_the_clause_is_followed_by_whose_responsibility_the_terms_were() -> None:
+    said = {
+        "en": "were yours to review before",
+        "fr": "Il vous appartenait de prendre connaissance de ces conditions avant de signer",
+        "pl": "Zapoznanie się z tymi warunkami przed podpisaniem umowy należało do Państwa",
+    }
+    for details in (None, {"deposit_percent": 20}):
+        for locale, words in said.items():
+            advice = advise(covered_by_contract=True, details=details, locale=locale)
+            assert words in text(advice, "refer-to-the-contract"), (locale, details)
+    # Said to one customer, the Polish names them.
+    spoken = advise(covered_by_contract=True, details={"form_of_address": "feminine"}, locale="pl")
+    assert "należało do Pani" in text(spoken, "refer-to-the-contract")
+
+
+# 002 'Apporter une solution gagnante': "Il faut toujours apporter une solution qui profite
+# les deux parties." 001 'Protège toi' ("restez ferme") refuses the demand, not every fix: a
+# solution within what the business offers is still proposed beside the refusal.
+def test_holding_firm_on_policy_still_offers_a_fix_within_it() -> None:
+    advice = advise(request_within_policy=False)
+    assert {"hold-firm-on-policy", "offer-win-win-solution"} <= set(advice.rule_ids)
+    assert "within what the business does offer" in text(advice, "offer-win-win-solution")
+    valid = advise(request_within_policy=False, complaint_validity="valid")
+    assert "within what the business does offer" in text(valid, "validate-explain-solve")
+    # A demand within policy is not told it is outside it.
+    assert "within what" not in text(advise(), "offer-win-win-solution")
+
+
+def _addition(rule_id: str, words: str) -> str | None:
+    return next(p.addition for p in BOOK[rule_id].phrasing if words in p.text)
+
+
+# What no seed says is the project's own, and marked so in the data: the closing question
+# (002 'Suivi avec le client' says to close the complaint, not to offer more help), the
+# answer's hour when no callback time is given (004 'Honnêteté' names no time; the hour is
+# 001's, for a break), and answering the substance rather than the tone (002 'Être à
+# l'écoute' only warns against an emotional answer).
+def test_advice_no_seed_gives_is_marked_as_the_projects_own() -> None:
+    for rule_id, words in (
+        ("close-the-complaint", "Is there anything else I can do for you?"),
+        ("be-honest-about-limits", "come back to you within the hour"),
+        ("avoid-answering-emotionally", "answer the substance, not the tone"),
+    ):
+        assert _addition(rule_id, words), rule_id
+
+
+# 004 'Intensifier' speaks of an agent who cannot handle the customer. A valuable customer
+# whom nothing satisfies is handed up too, rather than let go, on the strength of 001's
+# opening ("Si le client est une bonne source de revenus ... préserver la relation"): the
+# hand-over cites that passage as well.
+def test_handing_up_a_valuable_customer_cites_the_passage_on_valuable_customers() -> None:
+    advice = advise(unsatisfiable=True, customer_value="high")
+    handover = next(r for r in advice if r.rule_id == "escalate-to-manager")
+    assert any("bonne source de revenus" in s.quote for s in handover.sources)
+
+
+# 001 'Sois professionnel': "extrayez-vous des situations controversées ou exaltées". The
+# break is also for a furious customer's insults when the agent holds up; its reason does
+# not say that the agent was rattled.
+def test_the_reason_for_a_break_fits_an_agent_who_holds_up() -> None:
+    for locale, rattled in (("en", "rattled"), ("fr", "sang-froid"), ("pl", "z równowagi")):
+        advice = advise(offensive_remarks=1, mood="furious", agent_upset=False, locale=locale)
+        rationale = next(r.rationale for r in advice if r.rule_id == "take-a-break")
+        assert rattled not in rationale, locale
