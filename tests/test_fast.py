@@ -489,12 +489,9 @@ def test_the_token_scan_is_skipped_only_when_it_would_find_nothing(text: str) ->
         assert _needs_token_scan(text)
 
 
-def test_states_showing_the_same_advice_share_one_rendering(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A state never seen before is rendered only if what it shows is new: random states
-    # would otherwise each be rendered anew, many times slower than a lookup.
-    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="shared rendering")
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per part of an advice the fast path renders (rather than looks up)."""
     calls: list[int] = []
     render = engine._Fast.render
 
@@ -503,35 +500,34 @@ def test_states_showing_the_same_advice_share_one_rendering(
         return render(self, *args)
 
     monkeypatch.setattr(engine._Fast, "render", counted)
+    return calls
+
+
+def test_states_showing_the_same_advice_share_one_rendering(renders: list[int]) -> None:
+    # A state never seen before is rendered only if what it shows is new: random states
+    # would otherwise each be rendered anew, many times slower than a lookup.
+    book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="shared rendering")
     calm = ConversationState(channel="email", mood="calm")
     # issue-warning does not apply to a calm customer: having done it changes nothing shown.
     assert_same(advise(calm, rulebook=book), _reference(calm, rulebook=book))
-    assert calls  # one rendering per part of the advice (attitudes, actions...)
-    first = len(calls)
+    assert renders  # one rendering per part of the advice (attitudes, actions...)
+    first = len(renders)
     again = calm.model_copy(update={"done": ("issue-warning",)})
     assert_same(advise(again, rulebook=book), _reference(again, rulebook=book))
-    assert len(calls) == first
+    assert len(renders) == first
 
 
-def test_parts_of_advice_are_rendered_once_each(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parts_of_advice_are_rendered_once_each(renders: list[int]) -> None:
     # Attitudes, actions, things to avoid and pending moves are looked up part by part:
     # distinct advices share their parts, so fewer parts are rendered than there are
     # distinct advices (rendering each combination as one whole renders at least one each).
     book = Rulebook(BOOK.rules, catalogs=BOOK.catalogs, name="parts")
-    calls: list[int] = []
-    render = engine._Fast.render
-
-    def counted(self: Any, *args: Any) -> Any:
-        calls.append(1)
-        return render(self, *args)
-
-    monkeypatch.setattr(engine._Fast, "render", counted)
     shown = set()
     for row in random_state_rows(5000, seed=3):
         advice = advise(row, rulebook=book, locale="pl")
         parts = (advice.attitudes, advice.actions, advice.avoid, advice.pending)
         shown.add(tuple(tuple((r.rule_id, r.text) for r in part) for part in parts))
-    assert len(calls) < len(shown)
+    assert len(renders) < len(shown)
 
 
 class _WithAMethod(ConversationState):
