@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from difficult_customers.__main__ import main
-from test_cli import Run, assert_one_line_error
+from test_cli import Run, _Stdin, assert_one_line_error
 
 
 @pytest.fixture
@@ -201,3 +201,40 @@ def test_a_text_stdin_with_undecodable_bytes_names_their_line(cli) -> None:
     run = cli(["converse", "-", "--last"], '{"type": "customer_insulted"}\n{"é": "\udcff"}\n')
     assert_one_line_error(run)
     assert "line 2: not UTF-8 text (byte 0xff at column 8)" in run.err, run.err
+
+
+_BAD_EVENTS = {
+    "too long": b'{"type": "' + b"x" * 100_001 + b'"}',
+    "not UTF-8": b'{"type": "\xff"}',
+    "not JSON": b"{type",
+    "a key twice": b'{"type": "customer_insulted", "type": "customer_insulted"}',
+    "nested too deeply": b"[" * 10_000 + b"]" * 10_000,
+    "not an object": b"[]",
+    "an unknown event": b'{"type": "customer_sang"}',
+    "an unknown rule": b'{"type": "agent_followed", "rule": "no-such-rule"}',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_BAD_EVENTS))
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["file", "stdin"])
+def test_every_line_error_names_the_log_and_the_line_alike(
+    cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
+    from_stdin: bool,
+) -> None:
+    # Each kind of bad line used to say either "FILE, line 2" or "line 2", by kind.
+    data = b'{"type": "customer_insulted"}\n' + _BAD_EVENTS[kind] + b"\n"
+    if from_stdin:
+        monkeypatch.setattr(sys, "stdin", _Stdin(data, terminal=False))
+        run = Run(main(["converse", "-"]), *capsys.readouterr())
+        name = "stdin"
+    else:
+        path = tmp_path / "events.jsonl"
+        path.write_bytes(data)
+        run = cli(["converse", str(path)])
+        name = str(path)
+    assert run.status == 2
+    assert run.err.startswith(f"difficult-customers: {name}, line 2"), run.err

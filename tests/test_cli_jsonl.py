@@ -419,3 +419,34 @@ def test_any_bytes_give_advice_or_one_line_naming_the_line(
         assert "stopped at line" in run.err or "longer than" in run.err, run.err
     else:
         assert run.err == ""
+
+
+_BAD_LINES = {
+    "too long": b"{" + b" " * (MAX_STATE_LINE + 1) + b"}",
+    "not UTF-8": b'{"mood": "\xe9"}',
+    "not JSON": b"{mood",
+    "a key twice": b'{"mood": "calm", "mood": "angry"}',
+    "nested too deeply": b"[" * 10_000 + b"]" * 10_000,
+    "not an object": b"[]",
+    "an invalid state": b'{"mood": "livid"}',
+    "an unknown rule": b'{"done": ["no-such-rule"]}',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_BAD_LINES))
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["file", "stdin"])
+def test_every_line_error_names_the_file_and_the_line_alike(
+    cli, tmp_path: Path, kind: str, from_stdin: bool
+) -> None:
+    # Each kind of bad line used to say either "FILE, line 2" or "line 2", by kind.
+    data = json.dumps(STATES[0]).encode() + b"\n" + _BAD_LINES[kind] + b"\n"
+    if from_stdin:
+        run = cli(["advise", "--jsonl", "-"], data)
+        name = "stdin"
+    else:
+        path = tmp_path / "states.jsonl"
+        path.write_bytes(data)
+        run = cli(["advise", "--jsonl", str(path)])
+        name = str(path)
+    assert run.status == 2
+    assert run.err.startswith(f"difficult-customers: {name}, line 2"), run.err
