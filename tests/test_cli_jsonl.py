@@ -88,7 +88,7 @@ def test_a_set_that_contradicts_only_some_lines_names_the_line(cli) -> None:
     run = cli(["advise", "--jsonl", "-", "--set", "abuse_after_warning=true"], lines(given))
     assert run.status == 2
     assert len(run.out.splitlines()) == 1
-    assert run.err.startswith("difficult-customers: line 2: invalid state: "), run.err
+    assert run.err.startswith("difficult-customers: stdin, line 2: invalid state: "), run.err
 
 
 @pytest.mark.parametrize(

@@ -355,23 +355,26 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
     book = _rulebook(args.pack)
     _check_overrides(overrides, book)
     current = [0]  # the line being read, once reading has begun
+    # Every error about a line names it the same way, with the file it is in.
+    name = "stdin" if args.state in (None, "-") else args.state
 
     def states() -> Iterator[dict[str, Any]]:
         for number, line in _jsonl_lines(args.state, current):
+            where = f"{name}, line {number}"
             try:
                 # Bounded number parsing, as for a state file: a huge number names its field.
                 data = _loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 # The decoder's own "line 1 column 9 (char 8)" counts within this one line.
                 raise ValueError(
-                    f"line {number}, column {exc.colno}: not valid JSON: {exc.msg}"
+                    f"{where}, column {exc.colno}: not valid JSON: {exc.msg}"
                 ) from None
             except _Twice as exc:
-                raise ValueError(f"line {number}: {exc}") from None
+                raise ValueError(f"{where}: {exc}") from None
             except RecursionError:
-                raise ValueError(f"line {number}: nested too deeply to be a state") from None
+                raise ValueError(f"{where}: nested too deeply to be a state") from None
             if not isinstance(data, dict):
-                raise ValueError(f"line {number}: a state is a JSON object of fields")
+                raise ValueError(f"{where}: a state is a JSON object of fields")
             yield {**data, **overrides}
 
     batch = iter_advice(
@@ -387,9 +390,9 @@ def _advise_jsonl(args: argparse.Namespace) -> int:
             _write_line(_escape_json(advice.to_json(indent=None)))
             written += 1
     except ValidationError as exc:
-        problem = f"line {current[0]}: {_one_line_validation(exc, 'state')}"
+        problem = f"{name}, line {current[0]}: {_one_line_validation(exc, 'state')}"
     except DifficultCustomersError as exc:
-        problem = f"line {current[0]}: {exc}"
+        problem = f"{name}, line {current[0]}: {exc}"
     except ValueError as exc:
         if not current[0]:  # not about a line: the file cannot be read at all
             raise
@@ -569,7 +572,8 @@ def _numbered(stream: Iterable[bytes], name: str, current: list[int]) -> Iterato
             # Everything before the first bad byte decodes: its length is the column.
             column = len(line[: exc.start].decode("utf-8")) + 1
             raise ValueError(
-                f"line {number}: not UTF-8 text (byte 0x{line[exc.start]:02x} at column {column})"
+                f"{name}, line {number}: not UTF-8 text "
+                f"(byte 0x{line[exc.start]:02x} at column {column})"
             ) from None
         if text.strip(_JSON_WHITESPACE):
             yield number, text
@@ -635,7 +639,7 @@ def _event_lines(source: str | None) -> Iterator[tuple[int, str]]:
         except OSError as exc:
             raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
         except UnicodeDecodeError as exc:
-            raise _not_utf8(data, exc.start) from None
+            raise _not_utf8(data, exc.start, source) from None
         except ValueError as exc:
             raise ValueError(f"cannot read {source}: {exc}") from None
         name = source
@@ -676,14 +680,14 @@ def _bounded_lines(stream: TextIO) -> Iterator[str]:
                 if len(raw) > 4 * MAX_EVENT_LINE:  # cut inside a character: too long anyway
                     line = raw.decode("utf-8", "replace")
                 else:
-                    raise _not_utf8(raw, exc.start, number) from None
+                    raise _not_utf8(raw, exc.start, "stdin", number) from None
         if not line:
             return
         if not _is_utf8(line):  # decoded with surrogateescape
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise _not_utf8(raw, exc.start, number) from None
+                raise _not_utf8(raw, exc.start, "stdin", number) from None
         # A line past the limit is passed on as it is, and refused by the caller.
         yield line.removesuffix("\n").removesuffix("\r")
 
@@ -696,13 +700,15 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _not_utf8(data: bytes, start: int, first_line: int = 1) -> ValueError:
-    """``line N: not UTF-8 text (byte 0xff at column C)`` for the first bad byte of ``data``,
-    whose first line is line ``first_line``."""
+def _not_utf8(data: bytes, start: int, name: str, first_line: int = 1) -> ValueError:
+    """``NAME, line N: not UTF-8 text (byte 0xff at column C)`` for the first bad byte of
+    ``data``, whose first line is line ``first_line``."""
     line_start = data.rfind(b"\n", 0, start) + 1
     line = first_line + data.count(b"\n", 0, start)
     column = len(data[line_start:start].decode("utf-8", "replace")) + 1
-    return ValueError(f"line {line}: not UTF-8 text (byte 0x{data[start]:02x} at column {column})")
+    return ValueError(
+        f"{name}, line {line}: not UTF-8 text (byte 0x{data[start]:02x} at column {column})"
+    )
 
 
 def _cmd_converse(args: argparse.Namespace) -> int:
@@ -710,8 +716,9 @@ def _cmd_converse(args: argparse.Namespace) -> int:
     details = Details.model_validate(_assignments(args.detail, "--detail"))
     conv = Conversation(start, rulebook=_rulebook(args.pack))
     advice = None
+    name = "stdin" if args.events in (None, "-") else args.events
     for number, line in _event_lines(args.events):
-        where = f"line {number}"
+        where = f"{name}, line {number}"
         try:
             # As a state is read: bounded numbers, and no key given twice.
             event = _loads(line)
