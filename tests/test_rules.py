@@ -707,6 +707,15 @@ def test_duplicate_overrides_are_refused(tmp_path: Path) -> None:
     assert info.value.field == "overrides"
 
 
+def test_duplicate_tags_are_refused(tmp_path: Path) -> None:
+    # A tag given twice was kept twice without a word: a typo of the pack's author, or a
+    # merge gone wrong, that filter(tag=) would hide.
+    text = MINIMAL_RULE.replace('title = "Offer', 'tags = ["hospitality", "x", "x"]\ntitle = "Offer')
+    with pytest.raises(RulebookError, match="'x' is listed twice") as info:
+        load_rulebook(write(tmp_path, text))
+    assert (info.value.rule, info.value.field) == ("offer-a-coffee", "tags")
+
+
 def test_pack_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("difficult_customers.rules")
 
