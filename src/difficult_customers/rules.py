@@ -498,9 +498,9 @@ class Rule(BaseModel):
         """A do rule of the composure phase: how to hold oneself, not a move to make."""
         return self.kind is Kind.DO and self.phase is Phase.COMPOSURE
 
-    @field_validator("overrides", "conflicts_with")
+    @field_validator("overrides", "conflicts_with", "tags")
     @classmethod
-    def _overrides_once(cls, overrides: tuple[str, ...]) -> tuple[str, ...]:
+    def _each_once(cls, overrides: tuple[str, ...]) -> tuple[str, ...]:
         twice = _repeated(overrides)
         if twice is not None:
             raise ValueError(f"{twice!r} is listed twice")
