@@ -335,3 +335,17 @@ def test_kept_values_json_has_no_type_for_are_written_as_standard_text(
     assert base64.b64decode(row["blob"], validate=True) == b"\x00\xffid"
     assert row["at"] == "2026-03-01T09:30:05"
     assert row["day"] == "2026-03-01"
+
+
+def test_a_column_kept_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --keep turn_id --keep turn_id was read as one column without a word.
+    source = _write(tmp_path / "turns.parquet", [{"turn_id": 7, "mood": "angry"}])
+    with pytest.raises(ValueError, match=r"'turn_id' is named twice in keep"):
+        advise_parquet(source, keep=["turn_id", "turn_id"])
+    argv = ["advise", "--from-parquet", str(source), "--keep", "turn_id", "--keep", "turn_id"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "--keep: 'turn_id' is given twice" in err, err

@@ -348,3 +348,19 @@ def test_the_duckdb_command_line_recipe_runs_as_written(tmp_path: Any) -> None:
     assert result.returncode == 0, result.stderr
     found = pl.read_parquet(tmp_path / "advice.parquet").sort("turn_id")["rule_ids"].to_list()
     assert found == [_expected(row) for row in rows]
+
+
+def test_a_column_named_twice_is_refused() -> None:
+    # columns=["mood", "mood"] was read as one column without a word: a caller who lists a
+    # column twice has mistyped another one.
+    with pytest.raises(ValueError, match=r"'mood' is named twice in columns"):
+        default_rulebook().to_sql(columns=["threats", "mood", "mood"])
+
+
+def test_a_huge_column_name_is_cut_in_the_error() -> None:
+    with pytest.raises(ValueError) as info:
+        default_rulebook().to_sql(columns=["mood", "x" * 100_000])
+    message = str(info.value)
+    assert len(message) < 1_000, message[:200]
+    assert "(100,000 characters)" in message
+    assert "is not a state field" in message
