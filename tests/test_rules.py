@@ -710,7 +710,9 @@ def test_duplicate_overrides_are_refused(tmp_path: Path) -> None:
 def test_duplicate_tags_are_refused(tmp_path: Path) -> None:
     # A tag given twice was kept twice without a word: a typo of the pack's author, or a
     # merge gone wrong, that filter(tag=) would hide.
-    text = MINIMAL_RULE.replace('title = "Offer', 'tags = ["hospitality", "x", "x"]\ntitle = "Offer')
+    text = MINIMAL_RULE.replace(
+        'title = "Offer', 'tags = ["hospitality", "x", "x"]\ntitle = "Offer'
+    )
     with pytest.raises(RulebookError, match="'x' is listed twice") as info:
         load_rulebook(write(tmp_path, text))
     assert (info.value.rule, info.value.field) == ("offer-a-coffee", "tags")

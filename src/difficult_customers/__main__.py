@@ -434,6 +434,11 @@ def _advise_parquet(args: argparse.Namespace) -> int:
         raise _UsageError(
             f"--from-parquet reads its states from the file: {listed} {verb} not apply"
         )
+    kept: set[str] = set()
+    for name in args.keep:
+        if name in kept:
+            raise ValueError(f"--keep: {_shorten(name)!r} is given twice: give each column once")
+        kept.add(name)
     if not os.path.exists(args.from_parquet):
         raise ValueError(f"--from-parquet: no such file: {args.from_parquet}")
     if not os.path.isfile(args.from_parquet):

@@ -11,7 +11,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["close_matches", "control_character", "describe_control"]
+__all__ = ["MAX_SHOWN", "close_matches", "control_character", "describe_control", "shown"]
+
+
+MAX_SHOWN = 80
+"""The longest repr of a caller's string that an error message repeats whole, in characters.
+
+A longer one is shown by its start and its length: a rule id, key, tag, column or locale
+of 100,000 characters would otherwise bury the message that names it (and its field).
+"""
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, or for a long one its first 40 characters, ``...`` and its length:
+    ``'xxxxxxxx... (100,000 characters)'``."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    # A string's own length: its repr adds quotes and escapes.
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:40]}... ({length:,} characters)"
 
 
 def close_matches(word: str, possibilities: Iterable[str], n: int = 1) -> list[str]:

@@ -29,6 +29,7 @@ import duckdb  # noqa: E402  (after the checks, so that a missing extra says whi
 from sqlglot import exp  # noqa: E402
 
 from ._columns import ColumnProblem  # noqa: E402
+from ._text import shown  # noqa: E402
 from .compile._logic import rulebook_logic  # noqa: E402
 from .compile.sql import OUTPUT, rulebook_expression  # noqa: E402
 from .conditions import state_schema  # noqa: E402
@@ -95,7 +96,8 @@ def advise_parquet(
 
     Raises:
         FileNotFoundError: there is no ``source``.
-        ValueError: ``source`` is not a regular file, or ``target`` is ``source``.
+        ValueError: ``source`` is not a regular file, ``target`` is ``source``, or ``keep``
+            names a column twice.
         FrameError: a column is not a state field (nor kept), has the wrong type, holds nulls,
             values out of range or outside its enum, unknown ids in ``done``, or rows that
             contradict the state's own rules; every such column with its first rows (counted
@@ -107,7 +109,12 @@ def advise_parquet(
     book = default_rulebook() if rulebook is None else rulebook
     if not isinstance(book, Rulebook):
         raise TypeError(f"rulebook must be a Rulebook, not {type(book).__name__}")
-    kept = list(dict.fromkeys(keep))
+    kept: list[str] = []
+    for name in keep:
+        if name in kept:
+            # Counted once, a column listed twice would hide the typo of another one.
+            raise ValueError(f"{shown(name)} is named twice in keep: name each column once")
+        kept.append(name)
     path = os.path.abspath(os.fspath(source))
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), os.fspath(source))

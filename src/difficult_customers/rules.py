@@ -821,7 +821,8 @@ class Rulebook:
 
         Raises:
             ValueError: an unknown dialect, one whose SQL cannot hold the query (no
-                arrays: MySQL, Doris, SingleStore), or a column that is not a state field.
+                arrays: MySQL, Doris, SingleStore), or a column that is not a state field
+                or is named twice.
             TypeError: ``dialect`` is not a string, or ``columns`` is a string or holds
                 something other than field names.
             RulebookError: the query would be longer than ``compile.sql.MAX_SQL_LENGTH``.

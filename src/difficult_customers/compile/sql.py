@@ -41,6 +41,7 @@ require("sqlglot", "sql", "difficult_customers.compile.sql")
 from sqlglot import exp  # noqa: E402  (after the check, so a missing extra says which)
 from sqlglot.errors import ErrorLevel, SqlglotError  # noqa: E402
 
+from .._text import shown  # noqa: E402
 from ..conditions import FieldType, state_schema  # noqa: E402
 from ..errors import RulebookError  # noqa: E402
 from ..state import ConversationState  # noqa: E402
@@ -160,7 +161,13 @@ def _names(columns: Iterable[str]) -> set[str]:
                 f"columns must be an iterable of state field names, not of "
                 f"{type(name).__name__} ({name!r:.40})"
             )
-    return set(names)
+    present: set[str] = set()
+    for name in names:
+        if name in present:
+            # Counted once, a column listed twice would hide the typo of another one.
+            raise ValueError(f"{shown(name)} is named twice in columns: name each column once")
+        present.add(name)
+    return present
 
 
 def rulebook_expression(
@@ -178,7 +185,8 @@ def rulebook_expression(
     unknown = sorted(present - fields)
     if unknown:
         raise ValueError(
-            f"{unknown[0]!r} is not a state field; columns may be: {', '.join(sorted(fields))}"
+            f"{shown(unknown[0])} is not a state field; columns may be: "
+            f"{', '.join(sorted(fields))}"
         )
     writer = _Writer(frozenset(present))
     on: list[Sql] = [exp.Paren(this=writer.node(c)) for c in logic.conditions]
