@@ -349,3 +349,32 @@ def test_a_column_kept_twice_is_refused(
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "--keep: 'turn_id' is given twice" in err, err
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"": [1], "mood": ["angry"]},
+        # DuckDB called the unnamed column C0, then refused the file for two columns C0.
+        {"": [1], "C0": ["x"], "mood": ["angry"]},
+    ],
+    ids=["unnamed", "unnamed-beside-C0"],
+)
+def test_a_column_without_a_name_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: dict[str, list[Any]]
+) -> None:
+    # DuckDB's reader calls a column without a name C0: the error was "column 'C0': not a
+    # state field", about a name the file does not hold.
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "unnamed.parquet"
+    pq.write_table(pa.table(columns), source)
+    with pytest.raises(FrameError) as info:
+        advise_parquet(source, keep=["C0"] if "C0" in columns else [])
+    message = str(info.value)
+    assert "column 0 of the file has no name" in message, message
+    assert "'C0'" not in message, message
+    assert main(["advise", "--from-parquet", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "column 0 of the file has no name" in err, err
+    assert "Binder Error" not in err, err
