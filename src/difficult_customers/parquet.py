@@ -128,6 +128,15 @@ def advise_parquet(
     connection = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
+    unnamed = _unnamed_columns(connection, path)
+    if unnamed:
+        # DuckDB's reader names such a column C0 (and may then find two columns C0), so
+        # any error it led to would be about a name the file does not hold.
+        problems = [
+            ColumnProblem("", f"column {position} of the file has no name: name it")
+            for position in unnamed
+        ]
+        raise FrameError(problems, source=os.fspath(source))
     if _ROW in connection.read_parquet(_literal(path)).columns:  # the schema only
         rule = "the name of the row numbers DuckDB's reader adds: rename the column"
         raise FrameError([ColumnProblem(_ROW, rule)], source=os.fspath(source))
@@ -146,6 +155,25 @@ def advise_parquet(
         advice.write_parquet(os.path.abspath(os.fspath(target)))
         return None
     return _rows(advice, [*kept, OUTPUT])
+
+
+def _unnamed_columns(connection: Any, path: str) -> list[int]:
+    """The positions (from 0) of the file's top-level columns whose name is empty."""
+    schema = connection.execute(
+        "SELECT name, num_children FROM parquet_schema(?)", [_literal(path)]
+    ).fetchall()
+    unnamed: list[int] = []
+    index = 1  # after the root, its children in order, each followed by its own children
+    position = 0
+    while index < len(schema):
+        if schema[index][0] == "":
+            unnamed.append(position)
+        pending = 1
+        while pending and index < len(schema):
+            pending += (schema[index][1] or 0) - 1
+            index += 1
+        position += 1
+    return unnamed
 
 
 def _literal(path: str) -> str:
