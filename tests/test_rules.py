@@ -718,6 +718,20 @@ def test_duplicate_tags_are_refused(tmp_path: Path) -> None:
     assert (info.value.rule, info.value.field) == ("offer-a-coffee", "tags")
 
 
+@pytest.mark.parametrize("digits", ["9" * 5_000, "1_" * 2_500 + "1"])
+def test_an_integer_of_thousands_of_digits_is_named_by_its_line(
+    tmp_path: Path, digits: str
+) -> None:
+    # tomllib converts with int(), whose "Exceeds the limit (4300 digits) for integer string
+    # conversion ... use sys.set_int_max_str_digits()" said neither where nor what to do.
+    text = MINIMAL_RULE.replace('title = "Offer', f'priority = {digits}\ntitle = "Offer')
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(write(tmp_path, text))
+    message = str(info.value)
+    assert "line 7: an integer of more than 4,300 digits" in message, message
+    assert "set_int_max_str_digits" not in message
+
+
 def test_pack_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("difficult_customers.rules")
 
