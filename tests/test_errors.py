@@ -95,3 +95,16 @@ def test_shown_repeats_a_short_value_and_cuts_a_long_one(length: int) -> None:
         assert shown(value) == repr(value)
     else:
         assert shown(value) == f"{repr(value)[:40]}... ({length:,} characters)"
+
+
+def test_a_frame_column_of_a_huge_name_is_shown_cut() -> None:
+    pl = pytest.importorskip("polars")
+    from difficult_customers.errors import FrameError
+    from difficult_customers.frames import advise_frame
+
+    with pytest.raises(FrameError) as info:
+        advise_frame(pl.DataFrame({HUGE: [1], "mood": ["angry"]}))
+    message = str(info.value)
+    assert len(message) < 2_000, message[:300]
+    assert f"column {shown(HUGE)}: not a state field" in message, message[:300]
+    assert info.value.problems[0].column == HUGE
