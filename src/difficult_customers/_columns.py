@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._text import shown
+
 __all__ = ["ColumnProblem"]
 
 
@@ -30,8 +32,9 @@ class ColumnProblem:
     count: int = 0
 
     def __str__(self) -> str:
+        # A column's name is the caller's: one of any length may be what is wrong.
         if not self.rows:
-            return f"column {self.column!r}: {self.rule}"
-        shown = ", ".join(map(str, self.rows))
+            return f"column {shown(self.column)}: {self.rule}"
+        rows = ", ".join(map(str, self.rows))
         more = f" ({self.count} rows in all)" if self.count > len(self.rows) else ""
-        return f"column {self.column!r}: {self.rule}; rows {shown}{more}"
+        return f"column {shown(self.column)}: {self.rule}; rows {rows}{more}"

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ._text import MAX_SHOWN, shown
+
 __all__ = [
     "ColumnProblem",
     "ConditionError",
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pydantic_core import InitErrorDetails
+
     from ._columns import ColumnProblem
 
 
@@ -94,10 +98,11 @@ class RulebookError(DifficultCustomersError):
         where = []
         if self.file is not None:
             where.append(self.file)
+        # A pack's own strings: a rule id or key of any length may be what is wrong.
         if self.rule is not None:
-            where.append(f"rule {self.rule!r}")
+            where.append(f"rule {shown(self.rule)}")
         if self.field is not None:
-            where.append(f"field {self.field!r}")
+            where.append(f"field {shown(self.field)}")
         return where
 
     def located(
@@ -170,7 +175,83 @@ class ConditionTypeError(ConditionError):
     """The condition names an unknown field or compares a field with a value of the wrong type."""
 
 
-class StateValidationError(ValidationError, DifficultCustomersError):
+def _long(part: object) -> bool:
+    return isinstance(part, str) and len(part) > MAX_SHOWN
+
+
+def _cut(part: Any) -> Any:
+    return f"{part[:40]}... ({len(part):,} characters)" if _long(part) else part
+
+
+def _needs_cut(errors: list[Any]) -> bool:
+    """Whether pydantic's text of these errors would repeat a long key or event type whole."""
+    return any(
+        any(_long(part) for part in error["loc"])
+        or (error["type"] == "union_tag_invalid" and _long(error.get("ctx", {}).get("tag")))
+        for error in errors
+    )
+
+
+def _details(errors: list[Any], *, cut: bool) -> list[InitErrorDetails]:
+    """The errors as they were made, each long key of a location (and a long unknown event
+    type) cut if ``cut``."""
+    from pydantic_core import PydanticCustomError
+
+    details: list[InitErrorDetails] = []
+    for error in errors:
+        # pydantic's own error types are rebuilt from their type and context; a custom one
+        # (without a documentation address) from its final message.
+        kind: Any = error["type"]
+        if "url" not in error:
+            kind = PydanticCustomError(kind, error["msg"])
+        elif cut and kind == "union_tag_invalid" and _long(error["ctx"]["tag"]):
+            tag = error["ctx"]["tag"]
+            kind = PydanticCustomError(kind, error["msg"].replace(f"'{tag}'", shown(tag), 1))
+        loc = tuple(_cut(part) for part in error["loc"]) if cut else error["loc"]
+        detail: InitErrorDetails = {"type": kind, "loc": loc, "input": error["input"]}
+        if "ctx" in error and isinstance(kind, str):
+            detail["ctx"] = error["ctx"]
+        details.append(detail)
+    return details
+
+
+def _short_text(exc: ValidationError) -> str | None:
+    """pydantic's text of ``exc`` with each long key of a location cut (``errors()`` keeps
+    it whole), or ``None`` when nothing is long."""
+    errors = exc.errors()
+    if not _needs_cut(errors):
+        return None
+    return str(ValidationError.from_exception_data(exc.title, _details(errors, cut=True)))
+
+
+def _short_validation_error(exc: ValidationError) -> ValidationError:
+    """``exc``, or the same errors as a ValidationError whose text cuts a long key or event
+    type to its start and length (its ``errors()`` are the same)."""
+    if isinstance(exc, _ShortLocations):
+        return exc
+    errors = exc.errors()
+    if not _needs_cut(errors):
+        return exc
+    return _ShortValidationError.from_exception_data(exc.title, _details(errors, cut=False))
+
+
+class _ShortLocations:
+    """The ``str()`` of a ValidationError, with a key of 100,000 characters in a location
+    cut to its start and length: pydantic repeats each location whole."""
+
+    def __str__(self) -> str:
+        assert isinstance(self, ValidationError)
+        text = _short_text(self)
+        return ValidationError.__str__(self) if text is None else text
+
+    __repr__ = __str__
+
+
+class _ShortValidationError(_ShortLocations, ValidationError):
+    """A plain ``pydantic.ValidationError`` (an event's) whose text cuts long keys."""
+
+
+class StateValidationError(_ShortLocations, ValidationError, DifficultCustomersError):
     """A conversation state is invalid: a ``pydantic.ValidationError`` that is also ours.
 
     ``errors()`` names each wrong field in ``loc`` and says what is allowed; an unknown field
@@ -209,19 +290,16 @@ class UnsupportedLocaleError(DifficultCustomersError, LookupError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        shown = repr(self.locale)
-        if len(shown) > 80:  # a padded or hostile string: say how long, do not repeat it
-            # The string's own length: its repr adds quotes and escapes.
-            length = len(self.locale) if isinstance(self.locale, str) else len(shown)
-            shown = f"{shown[:40]}... ({length:,} characters)"
-        text = f"unsupported locale {shown}; supported locales: {', '.join(self.supported)}"
+        # A padded or hostile string is shown by its start and length, not repeated.
+        asked = shown(self.locale)
+        text = f"unsupported locale {asked}; supported locales: {', '.join(self.supported)}"
         if self.missing:
             rule_id, message = self.missing[0]
             rules = sorted({rule for rule, _ in self.missing})
-            shown = ", ".join(map(repr, rules[:3])) + (", ..." if len(rules) > 3 else "")
+            listed = ", ".join(map(repr, rules[:3])) + (", ..." if len(rules) > 3 else "")
             text += (
                 f"; {self.language} lacks {len(self.missing)} translation(s) of rule "
-                f"message(s), such as {message!r} of rule {rule_id!r} (rules: {shown}); "
+                f"message(s), such as {message!r} of rule {rule_id!r} (rules: {listed}); "
                 f"see Rulebook.missing({self.language!r})"
             )
         return text
@@ -243,7 +321,7 @@ class ConversationEndedError(DifficultCustomersError):
     def __str__(self) -> str:
         kind = getattr(self.event, "type", type(self.event).__name__)
         rule = getattr(self.event, "rule", None)
-        what = f"{kind} {rule!r}" if rule is not None else str(kind)
+        what = f"{kind} {shown(rule)}" if rule is not None else str(kind)
         after = (
             "; only these rules may still be followed: " + ", ".join(self.allowed)
             if self.allowed
@@ -276,7 +354,8 @@ class UnknownRuleError(DifficultCustomersError, KeyError):
         notes = [f"in the state's field {self.field!r}"] if self.field else []
         if self.suggestion:
             notes.append(f"did you mean {self.suggestion!r}?")
-        return f"no rule with id {self.rule_id!r}" + (f" ({'; '.join(notes)})" if notes else "")
+        said = f" ({'; '.join(notes)})" if notes else ""
+        return f"no rule with id {shown(self.rule_id)}{said}"
 
 
 class UnknownFilterValueError(DifficultCustomersError, ValueError):
@@ -308,7 +387,7 @@ class UnknownFilterValueError(DifficultCustomersError, ValueError):
     def __str__(self) -> str:
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
         expected = ", ".join(self.known) or "none in this rulebook"
-        return f"unknown {self.criterion} {self.value!r}{hint}; expected one of: {expected}"
+        return f"unknown {self.criterion} {shown(self.value)}{hint}; expected one of: {expected}"
 
 
 class FrameError(DifficultCustomersError, ValueError):

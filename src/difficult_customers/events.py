@@ -20,8 +20,18 @@ import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from ._text import shown
+from .errors import _short_validation_error
 from .state import ConversationState, Mood
 
 __all__ = [
@@ -208,7 +218,7 @@ class Facts(_Event):
                 close = difflib.get_close_matches(str(name), FACT_FIELDS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(
-                    f"unknown fact {name!r}{hint}; facts are: {', '.join(FACT_FIELDS)}"
+                    f"unknown fact {shown(name)}{hint}; facts are: {', '.join(FACT_FIELDS)}"
                 )
         # Validated by the state model itself, so a fact is held to the same types and
         # values as a snapshot; kept as the model's values (enums, not strings).
@@ -290,7 +300,10 @@ def parse_event(event: Event | Mapping[str, Any]) -> Event:
         return _from_dict(event)
     if type(event) in _MODELS or isinstance(event, _Event):  # or a subclass of a model
         return event  # type: ignore[return-value]
-    return _ADAPTER.validate_python(event)
+    try:
+        return _ADAPTER.validate_python(event)
+    except ValidationError as exc:
+        raise _short_validation_error(exc) from None
 
 
 def _from_dict(event: dict[str, Any]) -> Event:
@@ -300,41 +313,45 @@ def _from_dict(event: dict[str, Any]) -> Event:
     one instance of each serves every conversation, and the union's validation would only
     find the same again.
     """
-    kind = event.get("type")
-    if type(kind) is str:
-        size = len(event)
-        if size == 1:
-            bare = _BARE.get(kind)
-            if bare is not None:
-                return bare
-        elif size == 2:
-            cached = _SEEN.get(kind)
-            if cached is not None:
-                field, seen = cached
-                value = event.get(field)
-                if type(value) is str:
-                    known = seen.get(value)
-                    if known is None:
-                        known = _ADAPTER.validate_python(event)
-                        if len(seen) < _MAX_SEEN:
-                            seen[value] = _share(known)
-                    return known
-            elif kind == "facts":
-                values = event.get("values")
-                if type(values) is dict:
-                    if len(values) == 1:
-                        # One fact learnt at a time, the common case, found without a key.
-                        (name,) = values
-                        by_value = _SEEN_FACT.get(name)
-                        if by_value is not None:
-                            fact = values[name]
-                            if type(fact) is str or type(fact) is bool:
-                                parsed = by_value.get(fact)
-                                if parsed is not None:
-                                    return parsed
-                    if 0 < len(values) <= MAX_FACTS:
-                        return _facts(event, values)
-    return _ADAPTER.validate_python(event)
+    try:
+        kind = event.get("type")
+        if type(kind) is str:
+            size = len(event)
+            if size == 1:
+                bare = _BARE.get(kind)
+                if bare is not None:
+                    return bare
+            elif size == 2:
+                cached = _SEEN.get(kind)
+                if cached is not None:
+                    field, seen = cached
+                    value = event.get(field)
+                    if type(value) is str:
+                        known = seen.get(value)
+                        if known is None:
+                            known = _ADAPTER.validate_python(event)
+                            if len(seen) < _MAX_SEEN:
+                                seen[value] = _share(known)
+                        return known
+                elif kind == "facts":
+                    values = event.get("values")
+                    if type(values) is dict:
+                        if len(values) == 1:
+                            # One fact learnt at a time, the common case, found without a key.
+                            (name,) = values
+                            by_value = _SEEN_FACT.get(name)
+                            if by_value is not None:
+                                fact = values[name]
+                                if type(fact) is str or type(fact) is bool:
+                                    parsed = by_value.get(fact)
+                                    if parsed is not None:
+                                        return parsed
+                        if 0 < len(values) <= MAX_FACTS:
+                            return _facts(event, values)
+        return _ADAPTER.validate_python(event)
+    except ValidationError as exc:
+        # pydantic's text repeats an unknown type or key whole, of whatever length.
+        raise _short_validation_error(exc) from None
 
 
 def _facts(event: dict[str, Any], values: dict[Any, Any]) -> Event:

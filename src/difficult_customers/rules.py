@@ -29,7 +29,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from ._detail_values import DETAIL_NAMES
 from ._files import read_regular_file
-from ._text import close_matches, control_character, describe_control
+from ._text import MAX_SHOWN, close_matches, control_character, describe_control, shown
 from .conditions import Condition, parse_condition, state_schema
 from .errors import (
     ConditionError,
@@ -338,7 +338,7 @@ class Effect(BaseModel):
         if field_type is None:
             close = close_matches(name, list(schema), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown state field {name!r}{hint}")
+            raise ValueError(f"unknown state field {shown(name)}{hint}")
         if field_type.kind == "bool":
             if type(value) is not bool:
                 raise ValueError(
@@ -1035,7 +1035,7 @@ def _read_pack(path: Path) -> _Pack:
     unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
     if unknown:
         raise RulebookError(
-            f"unknown top-level key {unknown[0]!r}; allowed: [pack] and [[rules]]", file=file
+            f"unknown top-level key {shown(unknown[0])}; allowed: [pack] and [[rules]]", file=file
         )
     pack = data.get("pack", {})
     if not isinstance(pack, dict) or set(pack) - _PACK_KEYS:
@@ -1132,12 +1132,13 @@ def _build_rule(entry: object, file: str, index: int) -> Rule:
             raise cause.located(file=file, rule=label) from None
         location = [str(part) for part in error["loc"]]
         field = location[0] if location else None
-        detail = ".".join(location[1:])
+        # A nested key of any length may be what is wrong: a long one is shown cut.
+        detail = ".".join(part if len(part) <= MAX_SHOWN else shown(part) for part in location[1:])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             close = close_matches(location[-1], Rule.model_fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            message = f"unknown key {location[-1]!r}{hint}"
+            message = f"unknown key {shown(location[-1])}{hint}"
         where = f"{detail}: " if detail else ""
         raise RulebookError(f"{where}{message}", file=file, rule=label, field=field) from None
 
