@@ -718,7 +718,7 @@ def test_duplicate_tags_are_refused(tmp_path: Path) -> None:
     assert (info.value.rule, info.value.field) == ("offer-a-coffee", "tags")
 
 
-@pytest.mark.parametrize("digits", ["9" * 5_000, "1_" * 2_500 + "1"])
+@pytest.mark.parametrize("digits", ["9" * 5_000, "1_" * 4_400 + "1"])
 def test_an_integer_of_thousands_of_digits_is_named_by_its_line(
     tmp_path: Path, digits: str
 ) -> None:

@@ -4,6 +4,7 @@
 
 import re
 import string
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -1005,15 +1006,31 @@ class _Pack:
         self.rules = rules
 
 
+def _long_integer(text: str) -> int | None:
+    """The line of the first integer too long for Python to convert, or ``None``."""
+    limit = sys.get_int_max_str_digits()
+    if not limit:  # no limit in this interpreter
+        return None
+    # A value (after "=", "[" or ",") of digits, with TOML's underscores between them.
+    value = r"(?:^|[=\[,{])[ \t]*[+-]?([0-9][0-9_]{" + str(limit - 1) + ",})"
+    for found in re.finditer(value, text, re.MULTILINE):
+        number = found.group(1)
+        if len(number) - number.count("_") > limit:
+            return text.count("\n", 0, found.start(1)) + 1
+    return None
+
+
 def _read_pack(path: Path) -> _Pack:
     # Here, not at import: the built-in rules usually come prebuilt (see _prebuilt.py).
     import tomllib
 
     file = str(path)
+    text = ""
     try:
         raw = read_regular_file(path, MAX_PACK_BYTES)
         # A byte order mark is no TOML, but Windows editors write one.
-        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise RulebookError(
             f"cannot read the rule pack: {exc.strerror or exc}", file=file
@@ -1028,6 +1045,13 @@ def _read_pack(path: Path) -> _Pack:
             file=file,
         ) from None
     except ValueError as exc:  # not a regular file, too large, a NUL byte in the path
+        long_number = _long_integer(text)
+        if long_number is not None:  # tomllib's int() refused it, saying neither where nor why
+            raise RulebookError(
+                f"not valid TOML: line {long_number}: an integer of more than "
+                f"{sys.get_int_max_str_digits():,} digits (no key of a rule pack takes one)",
+                file=file,
+            ) from None
         raise RulebookError(f"cannot read the rule pack: {exc}", file=file) from None
     problem = _depth_problem(data)
     if problem is not None:
