@@ -108,3 +108,21 @@ def test_a_frame_column_of_a_huge_name_is_shown_cut() -> None:
     assert len(message) < 2_000, message[:300]
     assert f"column {shown(HUGE)}: not a state field" in message, message[:300]
     assert info.value.problems[0].column == HUGE
+
+
+def test_a_huge_sql_dialect_is_shown_cut() -> None:
+    pytest.importorskip("sqlglot")
+    with pytest.raises(ValueError, match="unknown SQL dialect") as info:
+        default_rulebook().to_sql(HUGE)
+    assert len(str(info.value)) < 2_000
+    assert CUT in str(info.value)
+
+
+def test_a_huge_pack_path_is_shown_cut() -> None:
+    from difficult_customers import RulebookError
+
+    with pytest.raises(RulebookError, match="cannot read the rule pack") as info:
+        load_rulebook(HUGE)
+    assert len(str(info.value)) < 2_000
+    assert CUT in str(info.value)
+    assert info.value.file == HUGE
