@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MAX_SHOWN", "close_matches", "control_character", "describe_control", "shown"]
+__all__ = [
+    "MAX_SHOWN",
+    "MAX_SHOWN_PATH",
+    "close_matches",
+    "control_character",
+    "describe_control",
+    "shown",
+    "shown_path",
+]
 
 
 MAX_SHOWN = 80
@@ -20,6 +28,19 @@ MAX_SHOWN = 80
 A longer one is shown by its start and its length: a rule id, key, tag, column or locale
 of 100,000 characters would otherwise bury the message that names it (and its field).
 """
+
+
+MAX_SHOWN_PATH = 4_096
+"""The longest file path an error message repeats whole (Linux's ``PATH_MAX``): a longer
+one cannot name a file, and is shown by its start and its length."""
+
+
+def shown_path(path: str) -> str:
+    """``path`` as it is, or for one longer than :data:`MAX_SHOWN_PATH` its first 40
+    characters, ``...`` and its length."""
+    if len(path) <= MAX_SHOWN_PATH:
+        return path
+    return f"{path[:40]}... ({len(path):,} characters)"
 
 
 def shown(value: object) -> str:

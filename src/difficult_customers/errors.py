@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ._text import MAX_SHOWN, shown
+from ._text import MAX_SHOWN, shown, shown_path
 
 __all__ = [
     "ColumnProblem",
@@ -97,7 +97,7 @@ class RulebookError(DifficultCustomersError):
     def _where(self) -> list[str]:
         where = []
         if self.file is not None:
-            where.append(self.file)
+            where.append(shown_path(self.file))
         # A pack's own strings: a rule id or key of any length may be what is wrong.
         if self.rule is not None:
             where.append(f"rule {shown(self.rule)}")
@@ -407,5 +407,5 @@ class FrameError(DifficultCustomersError, ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = "the frame" if self.source is None else self.source
+        where = "the frame" if self.source is None else shown_path(self.source)
         return f"invalid states in {where}: " + "; ".join(map(str, self.problems))

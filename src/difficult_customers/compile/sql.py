@@ -319,7 +319,9 @@ def _check_dialect(dialect: object) -> None:
     if dialect not in known:
         close = difflib.get_close_matches(dialect.strip().lower(), known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown SQL dialect {dialect!r}{hint}; dialects: {', '.join(known)}")
+        raise ValueError(
+            f"unknown SQL dialect {shown(dialect)}{hint}; dialects: {', '.join(known)}"
+        )
 
 
 def _written(expression: Sql, dialect: str) -> str:
