@@ -1612,3 +1612,19 @@ def test_text_the_terminal_cannot_show_says_how_to_fix_it() -> None:
     assert result.stderr.count(b"\n") == 1
     assert b"the output's encoding (ascii) cannot show" in result.stderr, result.stderr
     assert b"PYTHONIOENCODING=utf-8" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin"),
+    [
+        (["advise", "--set", "done=stay-calm"], None),
+        (["advise", "-"], '{"done": "stay-calm"}'),
+    ],
+)
+def test_done_given_as_one_id_says_how_to_write_a_list(
+    cli, argv: list[str], stdin: str | None
+) -> None:
+    # "done: Input should be a valid tuple" did not say that a list is written in JSON.
+    run = cli(argv, stdin)
+    assert_one_line_error(run)
+    assert 'done: Input should be a valid tuple (a list: write ["stay-calm"])' in run.err, run.err
