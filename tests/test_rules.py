@@ -732,6 +732,19 @@ def test_an_integer_of_thousands_of_digits_is_named_by_its_line(
     assert "set_int_max_str_digits" not in message
 
 
+def test_a_pack_that_is_not_utf8_names_the_line_and_column(tmp_path: Path) -> None:
+    # The error was Python's "'utf-8' codec can't decode byte 0xe9 in position 171".
+    path = tmp_path / "pack.toml"
+    path.write_bytes(
+        textwrap.dedent(MINIMAL_RULE).replace('coffee"', 'caf\xe9"').encode("latin-1")
+    )
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(path)
+    message = str(info.value)
+    assert "not UTF-8 text (byte 0xe9 at line 3, column 18)" in message, message
+    assert "codec" not in message
+
+
 def test_pack_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("difficult_customers.rules")
 
