@@ -1035,8 +1035,18 @@ def _read_pack(path: Path) -> _Pack:
         raise RulebookError(
             f"cannot read the rule pack: {exc.strerror or exc}", file=file
         ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise RulebookError(f"not valid TOML: {exc}", file=file) from None
+    except UnicodeDecodeError as exc:
+        # Everything before the first bad byte decodes: it gives the line and the column.
+        before = raw[: exc.start].decode("utf-8").removeprefix("\ufeff")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise RulebookError(
+            f"not valid TOML: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, "
+            f"column {column})",
+            file=file,
+        ) from None
     except RecursionError:
         # tomllib descends recursively into nested arrays and inline tables.
         raise RulebookError(
