@@ -745,6 +745,21 @@ def test_a_pack_that_is_not_utf8_names_the_line_and_column(tmp_path: Path) -> No
     assert "codec" not in message
 
 
+def test_a_pack_catalog_that_is_not_utf8_names_the_line_and_column(tmp_path: Path) -> None:
+    # Babel's decoding error surfaced as "'utf-8' codec can't decode byte 0xe9 in position
+    # 21", a position within a line it did not name.
+    path = write(tmp_path, MINIMAL_RULE, "coffee.toml")
+    po = tmp_path / "locales" / "fr" / "LC_MESSAGES" / "coffee.po"
+    po.parent.mkdir(parents=True)
+    text = 'msgctxt "offer-a-coffee"\nmsgid "Offer a coffee"\nmsgstr "Proposez un café"\n'
+    po.write_bytes(text.encode("latin-1"))
+    with pytest.raises(RulebookError) as info:
+        load_rulebook(path)
+    message = str(info.value)
+    assert "not UTF-8 text (byte 0xe9 at line 3, column 23)" in message, message
+    assert info.value.file == str(po)
+
+
 def test_pack_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("difficult_customers.rules")
 
