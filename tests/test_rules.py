@@ -756,7 +756,7 @@ def test_a_pack_catalog_that_is_not_utf8_names_the_line_and_column(tmp_path: Pat
     with pytest.raises(RulebookError) as info:
         load_rulebook(path)
     message = str(info.value)
-    assert "not UTF-8 text (byte 0xe9 at line 3, column 23)" in message, message
+    assert "not UTF-8 text (byte 0xe9 at line 3, column 24)" in message, message
     assert info.value.file == str(po)
 
 

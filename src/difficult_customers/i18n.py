@@ -246,6 +246,24 @@ def _read_catalog(po: Path, lang: str, domain: str, prebuilt: Path | None = None
     return _checked_entries(entries, po)
 
 
+def _undecodable(data: bytes, exc: UnicodeDecodeError) -> str:
+    """``not UTF-8 text (byte 0xe9 at line 3, column 23)``, for the first byte of ``data``
+    that its charset cannot decode."""
+    try:
+        data.decode(exc.encoding)
+    except UnicodeDecodeError as whole:
+        before = data[: whole.start].decode(exc.encoding)
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        charset = "UTF-8" if exc.encoding.replace("-", "").lower() == "utf8" else exc.encoding
+        return (
+            f"not {charset} text (byte 0x{data[whole.start]:02x} at line {line}, column {column})"
+        )
+    except LookupError:  # pragma: no cover - Babel found the codec
+        pass
+    return str(exc)
+
+
 def _read_po(po: Path, data: bytes, lang: str, domain: str) -> list[tuple[str, str, str]]:
     """The translated entries of a ``.po`` file's content, ``(msgctxt, msgid, msgstr)``."""
     from babel.messages.pofile import PoFileError, read_po
@@ -261,6 +279,11 @@ def _read_po(po: Path, data: bytes, lang: str, domain: str) -> list[tuple[str, s
         reason = str(exc).rsplit(" on ", 1)[0]
         raise RulebookError(
             f"not a valid catalog: {reason} on line {exc.lineno + 1}", file=str(po)
+        ) from None
+    except UnicodeDecodeError as exc:
+        # Babel decodes line by line, and its error gives a position within a line unnamed.
+        raise RulebookError(
+            f"not a valid catalog: {_undecodable(data, exc)}", file=str(po)
         ) from None
     except Exception as exc:  # Babel raises several types for a malformed file
         raise RulebookError(f"cannot read catalog: {exc}", file=str(po)) from None
