@@ -394,6 +394,9 @@ def test_to_json_keeps_a_bounded_number_of_recommendations(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(advice_module, "MAX_KEPT_JSON", 3)
+    # Empty to begin with: recommendations other tests kept would all be found, and a
+    # cache that takes nothing new is never emptied down to the lowered bound.
+    monkeypatch.setattr(advice_module, "_kept_json", {})
     for remarks in range(4):
         advice = _reference(offensive_remarks=remarks, agent_upset=True)
         assert advice.to_json(indent=None) == json.dumps(advice.to_dict(), ensure_ascii=False)

@@ -448,6 +448,34 @@ def test_a_huge_number_in_a_log_is_refused_at_its_field(before: str, field: str)
     assert "set_int_max_str_digits" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("rulebook", "match"),
+    [
+        (None, 'names no rulebook: "rulebook" is missing'),
+        (5, '"rulebook" must be the name of a rulebook'),
+        ("x" * 100_000, r"'xxxx.*\.\.\. \(100,000 characters\)"),
+    ],
+)
+def test_a_log_must_name_its_rulebook(rulebook: object, match: str) -> None:
+    log: dict[str, object] = {
+        "format": "difficult_customers.conversation",
+        "version": 1,
+        "initial": {},
+        "events": [],
+    }
+    if rulebook is not None:
+        log["rulebook"] = rulebook
+    with pytest.raises(DifficultCustomersError, match=match) as info:
+        Conversation.from_json(json.dumps(log))
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize("text", [5, None, ["{}"], {"format": "difficult_customers.conversation"}])
+def test_from_json_takes_text(text: object) -> None:
+    with pytest.raises(TypeError, match=r"from_json\(\) takes the log as str or bytes, not "):
+        Conversation.from_json(text)  # type: ignore[arg-type]
+
+
 def test_replay_needs_the_same_rulebook() -> None:
     other = Rulebook(default_rulebook().rules, catalogs=default_rulebook().catalogs, name="pack")
     text = Conversation(rulebook=other).apply(INSULT).to_json()

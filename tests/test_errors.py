@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from difficult_customers import (
     Conversation,
@@ -126,3 +127,13 @@ def test_a_huge_pack_path_is_shown_cut() -> None:
     assert len(str(info.value)) < 2_000
     assert CUT in str(info.value)
     assert info.value.file == HUGE
+
+
+def test_details_with_a_huge_key_are_refused_with_the_key_cut() -> None:
+    key = "x" * 100_000
+    with pytest.raises(ValidationError) as info:
+        advise(details={key: 1})
+    text = str(info.value)
+    assert "(100,000 characters)" in text
+    assert len(text) < 1_000
+    assert info.value.errors()[0]["loc"] == (key,)  # kept whole for programs

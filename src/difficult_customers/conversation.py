@@ -17,6 +17,7 @@ from babel import Locale
 from pydantic import ValidationError
 
 from . import engine as _engine
+from ._text import shown
 from .advice import Advice
 from .details import Details
 from .engine import (
@@ -686,11 +687,20 @@ class Conversation:
                 f"this version of difficult_customers reads version {_VERSION}"
             )
         book = _rulebook(rulebook)
-        written_with = data.get("rulebook")
+        if "rulebook" not in data:
+            raise DifficultCustomersError(
+                'the conversation log names no rulebook: "rulebook" is missing (the name of '
+                "the rulebook it was recorded with, as to_dict() writes it)"
+            )
+        written_with = data["rulebook"]
+        if not isinstance(written_with, str):
+            raise DifficultCustomersError(
+                f'"rulebook" must be the name of a rulebook (a string), not {shown(written_with)}'
+            )
         if written_with != book.name:
             raise DifficultCustomersError(
-                f"the conversation was recorded with the rulebook {written_with!r}, not "
-                f"{book.name!r}: pass the same rulebook to replay it"
+                f"the conversation was recorded with the rulebook {shown(written_with)}, not "
+                f"{shown(book.name)}: pass the same rulebook to replay it"
             )
         events = data.get("events", [])
         if not isinstance(events, list):
@@ -705,12 +715,18 @@ class Conversation:
         """Replay an event log made by :meth:`to_json`: the same states, the same advice.
 
         Raises:
+            TypeError: ``text`` is neither ``str`` nor ``bytes``.
             DifficultCustomersError: not JSON, too long (over :data:`MAX_JSON_BYTES`), or
                 not a conversation log (see :meth:`from_dict`).
             pydantic.ValidationError: the initial state or an event is invalid.
             UnknownRuleError: an ``agent_followed`` event names no rule of the rulebook.
             ConversationEndedError: an event comes after the end of the conversation.
         """
+        if not isinstance(text, str | bytes | bytearray):
+            raise TypeError(
+                f"Conversation.from_json() takes the log as str or bytes, not "
+                f"{type(text).__name__} (Conversation.from_dict() takes a parsed log)"
+            )
         if len(text) > MAX_JSON_BYTES:
             raise DifficultCustomersError(
                 f"a conversation log is at most {MAX_JSON_BYTES:,} bytes; this one is longer"

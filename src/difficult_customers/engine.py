@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, overload
 from pydantic import ValidationError
 
 from ._text import close_matches
-from .errors import UnknownRuleError
+from .errors import UnknownRuleError, _short_validation_error
 from .i18n import (
     FORMATTER,
     SPOKEN_CHANNELS,
@@ -245,7 +245,11 @@ def _coerce_details(details: DetailsInput) -> Details | None:
     model = _DETAILS or _details_class()
     if details is None or isinstance(details, model):
         return details
-    return model.model_validate(details)
+    try:
+        return model.model_validate(details)
+    except ValidationError as exc:
+        # pydantic repeats each key of a location whole: a huge one is shown cut.
+        raise _short_validation_error(exc) from None
 
 
 class _Renderer:
