@@ -63,7 +63,6 @@ def plain_source() -> tuple[str, dict[str, Any]]:
         "KNOWN": frozenset(fields),
         "DEFAULTS": {name: info.default for name, info in fields.items()},
         "MAX_COUNT": MAX_COUNT,
-        "bool": bool,
         "int": int,
         "str": str,
         "tuple": tuple,

@@ -529,7 +529,8 @@ class _Fast:
         self.width = len(rules)
         self.rule_bits = (1 << len(rules)) - 1
         # Above the rules' and phrasings' bits, the rules as if the customer had stopped
-        # speaking (see compile_masks).
+        # speaking: compile.python.quiet_shift, counted from the plan so that a prebuilt
+        # rulebook imports no code generator.
         self.quiet_shift = len(rules) + sum(1 for bits in plan.when_bits for bit in bits if bit)
         self.speaking = _mask(
             i for i, r in enumerate(rules) if "customer_speaking" in r.when.fields
@@ -576,7 +577,8 @@ class _Fast:
         (flushing it would let a stream of new states, each seen once, push out the ones
         that recur).
         """
-        # kept() and whens_of() written out: this runs for every state not seen before.
+        # The lookups of overridden() and whens_of() written out: this runs for every state
+        # not seen before.
         values = state.__dict__
         ids = values["done"]
         bits = self.fired(seen)
@@ -611,17 +613,10 @@ class _Fast:
             self.keys[seen] = key
         return key
 
-    def kept(self, fired: int) -> int:
-        """The fired rules that no kept, fired rule overrides (see :func:`_decide`)."""
-        involved = fired & self.involved
-        overridden = self.resolved.get(involved)
-        if overridden is None:
-            overridden = self.overridden(involved)
-        return fired & ~overridden
-
     def overridden(self, involved: int) -> int:
         """The rules overridden when those of ``involved`` fire (those that override or are
-        overridden: nothing else changes the outcome), kept in :attr:`resolved`.
+        overridden: nothing else changes the outcome), as :func:`_decide` resolves them,
+        kept in :attr:`resolved`.
         """
         overridden = 0
         for bit, targets in self.overriders:
